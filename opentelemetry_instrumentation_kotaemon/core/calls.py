@@ -1,0 +1,91 @@
+"""Wrapper factories that run a model call under its telemetry, fail-safe.
+
+An integration supplies two plain functions: `build` turns the call's arguments into a `ModelCall` record (and
+may return adjusted keyword arguments), `read_result` fills the record from the result and returns a
+`ChunkHandler` when the result is a stream. Any error inside them is logged at debug level and the user's call
+goes ahead untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .records import ModelCall
+from .streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
+from .telemetry import ModelCallScope, Telemetry
+
+logger = logging.getLogger(__name__)
+
+Build = Callable[[Any, tuple[Any, ...], dict[str, Any]], tuple[ModelCall, dict[str, Any]]]
+ReadResult = Callable[[ModelCall, Any], "ChunkHandler | None"]
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _start(
+    telemetry: Telemetry, build: Build, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[ModelCallScope | None, dict[str, Any]]:
+    if not telemetry.enabled:
+        return None, kwargs
+    try:
+        call, call_kwargs = build(instance, args, kwargs)
+        scope = telemetry.start_model_call(call)
+    except Exception:
+        logger.debug("failed to start telemetry for a model call", exc_info=True)
+        return None, kwargs
+    return scope, (call_kwargs if scope is not None else kwargs)
+
+
+def _complete(scope: ModelCallScope, result: Any, read_result: ReadResult, proxy: type[Any]) -> Any:
+    try:
+        handler = read_result(scope.call, result)
+    except Exception:
+        logger.debug("failed to read a model response", exc_info=True)
+        handler = None
+    if handler is None:
+        scope.finish()
+        return result
+    return proxy(result, scope, handler)
+
+
+def traced_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> Wrapper:
+    """A wrapt wrapper for a synchronous model call."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
+        if scope is None:
+            return wrapped(*args, **kwargs)
+        token = scope.activate()
+        try:
+            result = wrapped(*args, **call_kwargs)
+        except BaseException as error:
+            scope.finish(error)
+            raise
+        finally:
+            scope.deactivate(token)
+        return _complete(scope, result, read_result, SyncStreamProxy)
+
+    return wrapper
+
+
+def traced_async_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> Wrapper:
+    """A wrapt wrapper for an asynchronous model call."""
+
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
+        if scope is None:
+            return await wrapped(*args, **kwargs)
+        token = scope.activate()
+        try:
+            result = await wrapped(*args, **call_kwargs)
+        except BaseException as error:
+            scope.finish(error)
+            raise
+        finally:
+            scope.deactivate(token)
+        return _complete(scope, result, read_result, AsyncStreamProxy)
+
+    return wrapper

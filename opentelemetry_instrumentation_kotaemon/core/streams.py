@@ -1,0 +1,152 @@
+"""Stream proxies that keep a model call's telemetry open until the caller is done with the stream.
+
+The span ends exactly once: when the stream is exhausted, fails, is closed, is left through `with`, or is
+garbage-collected. A stream left before its end is marked abandoned. The span is current only while a chunk
+is being read, never while the caller's own code runs between chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+import wrapt
+
+from .telemetry import ModelCallScope
+
+logger = logging.getLogger(__name__)
+
+
+class ChunkHandler(Protocol):
+    """What an integration does with the chunks of its streams."""
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Record what the chunk says; return False to hide it from the caller."""
+
+    def on_end(self) -> None:
+        """Write what the chunks said into the call record (called once, before the span ends)."""
+
+
+def _accept(scope: ModelCallScope, handler: ChunkHandler, chunk: Any) -> bool:
+    try:
+        keep = handler.on_chunk(chunk)
+    except Exception:
+        logger.debug("failed to read a stream chunk", exc_info=True)
+        keep = True
+    if keep:
+        scope.on_chunk()
+    return keep
+
+
+def _end(scope: ModelCallScope, handler: ChunkHandler, error: BaseException | None, abandoned: bool) -> None:
+    if scope.finished:
+        return
+    try:
+        handler.on_end()
+    except Exception:
+        logger.debug("failed to assemble a stream", exc_info=True)
+    scope.finish(error, abandoned)
+
+
+def _end_on_error(scope: ModelCallScope, handler: ChunkHandler, error: BaseException) -> None:
+    if isinstance(error, (GeneratorExit, asyncio.CancelledError)):  # the reader went away: abandoned
+        _end(scope, handler, None, True)
+    else:
+        _end(scope, handler, error, False)
+
+
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps a synchronous stream; behaves exactly like it for the caller."""
+
+    def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
+        super().__init__(stream)
+        self._self_scope = scope
+        self._self_handler = handler
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        scope = self._self_scope
+        token = scope.activate()
+        try:
+            while True:
+                chunk = self.__wrapped__.__next__()
+                if _accept(scope, self._self_handler, chunk):
+                    return chunk
+        except StopIteration:
+            _end(scope, self._self_handler, None, False)
+            raise
+        except BaseException as error:
+            _end_on_error(scope, self._self_handler, error)
+            raise
+        finally:
+            scope.deactivate(token)
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            _end(self._self_scope, self._self_handler, None, True)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            _end(self._self_scope, self._self_handler, None, True)
+
+    def __del__(self) -> None:
+        _end(self._self_scope, self._self_handler, None, True)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps an asynchronous stream; behaves exactly like it for the caller."""
+
+    def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
+        super().__init__(stream)
+        self._self_scope = scope
+        self._self_handler = handler
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        scope = self._self_scope
+        token = scope.activate()
+        try:
+            while True:
+                chunk = await self.__wrapped__.__anext__()
+                if _accept(scope, self._self_handler, chunk):
+                    return chunk
+        except StopAsyncIteration:
+            _end(scope, self._self_handler, None, False)
+            raise
+        except BaseException as error:
+            _end_on_error(scope, self._self_handler, error)
+            raise
+        finally:
+            scope.deactivate(token)
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            _end(self._self_scope, self._self_handler, None, True)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            _end(self._self_scope, self._self_handler, None, True)
+
+    def __del__(self) -> None:
+        _end(self._self_scope, self._self_handler, None, True)

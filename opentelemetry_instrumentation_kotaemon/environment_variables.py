@@ -1,0 +1,29 @@
+"""Our variables, as `opentelemetry-instrument` reads them to offer a command-line flag for each.
+
+`opentelemetry-instrument` imports this module (entry point group `opentelemetry_environment_variables`)
+before it starts the app, in every run. That is the one moment we can make sure this package's distro and
+configurator are the ones chosen when `opentelemetry-distro` is installed beside it: with several installed,
+the loader otherwise picks whichever the file system lists first. A value the user set always wins.
+"""
+
+import os
+
+from .distro import ENTRY_POINT_NAME
+from .settings import (
+    OTEL_KOTAEMON_CONTENT_MAX_LENGTH,
+    OTEL_KOTAEMON_INSTRUMENT,
+    OTEL_KOTAEMON_OPENAI_STREAM_USAGE,
+    OTEL_KOTAEMON_REDACT,
+    OTEL_KOTAEMON_REDACT_PATTERNS,
+)
+
+__all__ = [
+    "OTEL_KOTAEMON_CONTENT_MAX_LENGTH",
+    "OTEL_KOTAEMON_INSTRUMENT",
+    "OTEL_KOTAEMON_OPENAI_STREAM_USAGE",
+    "OTEL_KOTAEMON_REDACT",
+    "OTEL_KOTAEMON_REDACT_PATTERNS",
+]
+
+os.environ.setdefault("OTEL_PYTHON_DISTRO", ENTRY_POINT_NAME)
+os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", ENTRY_POINT_NAME)

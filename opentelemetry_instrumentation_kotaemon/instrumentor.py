@@ -1,0 +1,54 @@
+"""The one instrumentor behind the `opentelemetry_instrumentor` entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from . import openai as openai_integration
+from .core.telemetry import Telemetry
+from .patching import Patcher
+from .settings import Settings
+
+_INTEGRATIONS = {"openai": openai_integration.instrument}
+
+
+class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Traces Kotaemon, LangChain and the OpenAI client, each patched when the app imports it.
+
+    Settings come from the environment (see the README); `instrument()` also takes `tracer_provider`,
+    `meter_provider` and `logger_provider`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._patchers: list[Patcher] = []
+        self._telemetry: Telemetry | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        # Each library is optional and version-checked on import, so none is a hard requirement here.
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = Settings.from_env()
+        telemetry = Telemetry(
+            settings,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            logger_provider=kwargs.get("logger_provider"),
+        )
+        self._telemetry = telemetry
+        for library in settings.libraries:
+            patcher = Patcher(library)
+            _INTEGRATIONS[library](patcher, telemetry)
+            self._patchers.append(patcher)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        if self._telemetry is not None:
+            self._telemetry.enabled = False  # wrappers cached by the app (e.g. with_raw_response) pass through
+            self._telemetry = None
+        for patcher in self._patchers:
+            patcher.unpatch()
+        self._patchers.clear()

@@ -1,0 +1,476 @@
+"""Read OpenAI client requests and responses into `ModelCall` records. No patching, no spans here.
+
+Everything is read defensively with `getattr`, because OpenAI-compatible servers return odd shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import attributes as attr
+from ..core.content import text_part
+from ..core.records import ModelCall, OutputMessage, ToolCall
+from ..core.streams import ChunkHandler
+from ..core.telemetry import Telemetry
+
+PROVIDER = "openai"
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def given(value: Any) -> Any:
+    """The value, or None for the client's "not given" sentinels (`NOT_GIVEN`, `omit`)."""
+    if value is None or type(value).__name__ in ("NotGiven", "Omit"):
+        return None
+    return value
+
+
+def _number(value: Any) -> Any:
+    value = given(value)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _string_list(value: Any) -> list[str] | None:
+    value = given(value)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of a pydantic object or a dict."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall:
+    """The request-side record shared by every OpenAI operation."""
+    model = given(kwargs.get("model"))
+    call = ModelCall(operation=operation, provider=PROVIDER, request_model=model if isinstance(model, str) else None)
+    client = getattr(instance, "_client", None)
+    url = getattr(client, "base_url", None)
+    if url is not None:
+        call.server_address = getattr(url, "host", None) or None
+        port = getattr(url, "port", None) or _DEFAULT_PORTS.get(getattr(url, "scheme", ""))
+        call.server_port = port if isinstance(port, int) else None
+    return call
+
+
+def _sampling_params(call: ModelCall, kwargs: dict[str, Any]) -> None:
+    call.temperature = _number(kwargs.get("temperature"))
+    call.top_p = _number(kwargs.get("top_p"))
+    call.max_tokens = _number(given(kwargs.get("max_completion_tokens")) or kwargs.get("max_tokens"))
+    call.stop_sequences = _string_list(kwargs.get("stop"))
+    call.seed = _number(kwargs.get("seed"))
+    call.choice_count = _number(kwargs.get("n"))
+    call.frequency_penalty = _number(kwargs.get("frequency_penalty"))
+    call.presence_penalty = _number(kwargs.get("presence_penalty"))
+    call.streaming = bool(given(kwargs.get("stream")))
+
+
+def _usage(call: ModelCall, usage: Any, input_name: str, output_name: str) -> None:
+    if usage is None:
+        return
+    tokens = _field(usage, input_name)
+    if isinstance(tokens, int):
+        call.input_tokens = tokens
+    tokens = _field(usage, output_name)
+    if isinstance(tokens, int):
+        call.output_tokens = tokens
+    details = _field(usage, "prompt_tokens_details") or _field(usage, "input_tokens_details")
+    cached = _field(details, "cached_tokens") if details is not None else None
+    if isinstance(cached, int):
+        call.cache_read_input_tokens = cached
+    details = _field(usage, "completion_tokens_details") or _field(usage, "output_tokens_details")
+    reasoning = _field(details, "reasoning_tokens") if details is not None else None
+    if isinstance(reasoning, int):
+        call.reasoning_output_tokens = reasoning
+
+
+def _response_identity(call: ModelCall, response: Any) -> None:
+    response_id = _field(response, "id")
+    if isinstance(response_id, str) and call.response_id is None:
+        call.response_id = response_id
+    model = _field(response, "model")
+    if isinstance(model, str) and call.response_model is None:
+        call.response_model = model
+    fingerprint = _field(response, "system_fingerprint")
+    if isinstance(fingerprint, str):
+        call.system_fingerprint = fingerprint
+    tier = _field(response, "service_tier")
+    if isinstance(tier, str):
+        call.service_tier = tier
+
+
+# --- message content ------------------------------------------------------------------------------------------
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [text_part(content)]
+    parts = []
+    if isinstance(content, (list, tuple)):
+        for part in content:
+            kind = _field(part, "type")
+            if kind in ("text", "input_text", "output_text"):
+                parts.append(text_part(_field(part, "text")))
+            elif isinstance(part, str):
+                parts.append(text_part(part))
+            else:
+                parts.append({"type": str(kind or type(part).__name__)})
+        return parts
+    return [text_part(str(content))]
+
+
+def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
+    parts = []
+    for tool_call in tool_calls or ():
+        function = _field(tool_call, "function")
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": _field(tool_call, "id"),
+                "name": _field(function, "name") if function is not None else None,
+                "arguments": _field(function, "arguments") if function is not None else None,
+            }
+        )
+    return parts
+
+
+def input_messages(messages: Any) -> list[dict[str, Any]]:
+    """Chat `messages` as GenAI input messages."""
+    result = []
+    for message in messages or ():
+        role = _field(message, "role")
+        content = _field(message, "content")
+        if role == "tool":
+            parts = [{"type": "tool_call_response", "id": _field(message, "tool_call_id"), "response": content}]
+        else:
+            parts = _content_parts(content) + _tool_call_parts(_field(message, "tool_calls"))
+        result.append({"role": role, "parts": parts})
+    return result
+
+
+def _chat_output(choice: Any) -> OutputMessage:
+    message = _field(choice, "message")
+    output = OutputMessage(finish_reason=_field(choice, "finish_reason"))
+    if message is None:
+        return output
+    output.role = _field(message, "role") or "assistant"
+    content = _field(message, "content")
+    output.text = content if isinstance(content, str) else ""
+    for tool_call in _field(message, "tool_calls") or ():
+        function = _field(tool_call, "function")
+        output.tool_calls.append(
+            ToolCall(
+                id=_field(tool_call, "id"),
+                name=_field(function, "name") if function is not None else None,
+                arguments=(_field(function, "arguments") if function is not None else None) or "",
+            )
+        )
+    return output
+
+
+# --- chat completions -----------------------------------------------------------------------------------------
+
+
+class OpenAIExtractor:
+    """Builds records for each OpenAI operation; holds the telemetry's content switch and stream settings."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+
+    def chat_request(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[ModelCall, dict[str, Any]]:
+        call = new_call(attr.OPERATION_CHAT, instance, kwargs)
+        _sampling_params(call, kwargs)
+        response_format = given(kwargs.get("response_format"))
+        if response_format is not None:
+            kind = _field(response_format, "type") if not isinstance(response_format, type) else "json_schema"
+            call.output_type = "json" if kind in ("json_object", "json_schema") else "text"
+        if self.telemetry.captures_content:
+            call.input_messages = input_messages(given(kwargs.get("messages")))
+            tools = given(kwargs.get("tools"))
+            if tools:
+                call.tool_definitions = list(tools)
+        if (
+            call.streaming
+            and self.telemetry.settings.openai_stream_usage
+            and given(kwargs.get("stream_options")) is None
+        ):
+            kwargs = {**kwargs, "stream_options": {"include_usage": True}}
+            call.stream_usage_requested = True
+        return call, kwargs
+
+    def chat_result(self, call: ModelCall, result: Any) -> ChunkHandler | None:
+        if call.streaming and _is_stream(result):
+            return ChatStreamHandler(call, self.telemetry.captures_content)
+        choices = _field(result, "choices")
+        if choices is None:  # a raw response wrapper, or an unexpected shape
+            return None
+        _response_identity(call, result)
+        _usage(call, _field(result, "usage"), "prompt_tokens", "completion_tokens")
+        outputs = [_chat_output(choice) for choice in choices]
+        call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
+        if self.telemetry.captures_content:
+            call.output_messages = outputs
+        return None
+
+    # --- legacy completions -----------------------------------------------------------------------------------
+
+    def completion_request(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[ModelCall, dict[str, Any]]:
+        call = new_call(attr.OPERATION_TEXT_COMPLETION, instance, kwargs)
+        _sampling_params(call, kwargs)
+        if self.telemetry.captures_content:
+            prompt = given(kwargs.get("prompt"))
+            prompts = prompt if isinstance(prompt, list) else [prompt]
+            call.input_messages = [{"role": "user", "parts": _content_parts(p)} for p in prompts if p is not None]
+        return call, kwargs
+
+    def completion_result(self, call: ModelCall, result: Any) -> ChunkHandler | None:
+        if call.streaming and _is_stream(result):
+            return CompletionStreamHandler(call, self.telemetry.captures_content)
+        choices = _field(result, "choices")
+        if choices is None:
+            return None
+        _response_identity(call, result)
+        _usage(call, _field(result, "usage"), "prompt_tokens", "completion_tokens")
+        outputs = [
+            OutputMessage(text=_field(c, "text") or "", finish_reason=_field(c, "finish_reason")) for c in choices
+        ]
+        call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
+        if self.telemetry.captures_content:
+            call.output_messages = outputs
+        return None
+
+    # --- embeddings -------------------------------------------------------------------------------------------
+
+    def embeddings_request(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[ModelCall, dict[str, Any]]:
+        call = new_call(attr.OPERATION_EMBEDDINGS, instance, kwargs)
+        encoding = given(kwargs.get("encoding_format"))
+        if isinstance(encoding, str):
+            call.encoding_formats = [encoding]
+        dimensions = _number(kwargs.get("dimensions"))
+        if isinstance(dimensions, int):
+            call.embedding_dimensions = dimensions
+        return call, kwargs
+
+    def embeddings_result(self, call: ModelCall, result: Any) -> ChunkHandler | None:
+        data = _field(result, "data")
+        if data is None:
+            return None
+        _response_identity(call, result)
+        usage = _field(result, "usage")
+        tokens = _field(usage, "prompt_tokens") if usage is not None else None
+        if isinstance(tokens, int):
+            call.input_tokens = tokens
+        if data:
+            vector = _field(data[0], "embedding")
+            if isinstance(vector, (list, tuple)):
+                call.embedding_dimensions = len(vector)
+        return None
+
+    # --- responses --------------------------------------------------------------------------------------------
+
+    def responses_request(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[ModelCall, dict[str, Any]]:
+        call = new_call(attr.OPERATION_CHAT, instance, kwargs)
+        call.temperature = _number(kwargs.get("temperature"))
+        call.top_p = _number(kwargs.get("top_p"))
+        call.max_tokens = _number(kwargs.get("max_output_tokens"))
+        call.streaming = bool(given(kwargs.get("stream")))
+        if self.telemetry.captures_content:
+            request_input = given(kwargs.get("input"))
+            if isinstance(request_input, str):
+                call.input_messages = [{"role": "user", "parts": [text_part(request_input)]}]
+            elif request_input is not None:
+                call.input_messages = input_messages(request_input)
+            instructions = given(kwargs.get("instructions"))
+            if isinstance(instructions, str):
+                call.system_instructions = [text_part(instructions)]
+            tools = given(kwargs.get("tools"))
+            if tools:
+                call.tool_definitions = list(tools)
+        return call, kwargs
+
+    def responses_result(self, call: ModelCall, result: Any) -> ChunkHandler | None:
+        if call.streaming and _is_stream(result):
+            return ResponseStreamHandler(call, self)
+        if _field(result, "output") is None:
+            return None
+        self.read_response_object(call, result)
+        return None
+
+    def read_response_object(self, call: ModelCall, response: Any) -> None:
+        """Fill the record from a Responses API `Response` object."""
+        _response_identity(call, response)
+        _usage(call, _field(response, "usage"), "input_tokens", "output_tokens")
+        status = _field(response, "status")
+        details = _field(response, "incomplete_details")
+        reason = _field(details, "reason") if details is not None else None
+        finish = "stop" if status == "completed" else (reason or status)
+        if isinstance(finish, str):
+            call.finish_reasons = [finish]
+        if not self.telemetry.captures_content:
+            return
+        message = OutputMessage(finish_reason=finish if isinstance(finish, str) else None)
+        texts = []
+        for item in _field(response, "output") or ():
+            kind = _field(item, "type")
+            if kind == "message":
+                texts.extend(str(_field(part, "text") or "") for part in _field(item, "content") or ())
+            elif kind == "function_call":
+                message.tool_calls.append(
+                    ToolCall(
+                        id=_field(item, "call_id"), name=_field(item, "name"), arguments=_field(item, "arguments") or ""
+                    )
+                )
+        message.text = "".join(texts)
+        call.output_messages = [message]
+
+
+def _is_stream(result: Any) -> bool:
+    import openai
+
+    return isinstance(result, (openai.Stream, openai.AsyncStream))
+
+
+# --- stream handlers ------------------------------------------------------------------------------------------
+
+
+class _ChoiceBuffer:
+    __slots__ = ("finish_reason", "role", "text", "tools")
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.text: list[str] = []
+        self.tools: dict[int, ToolCall] = {}
+        self.finish_reason: str | None = None
+
+    def message(self) -> OutputMessage:
+        return OutputMessage(
+            role=self.role,
+            text="".join(self.text),
+            tool_calls=[self.tools[i] for i in sorted(self.tools)],
+            finish_reason=self.finish_reason,
+        )
+
+
+class ChatStreamHandler:
+    """Reads chat completion chunks: identity, usage, finish reasons and (with content) text and tool calls."""
+
+    def __init__(self, call: ModelCall, capture: bool) -> None:
+        self.call = call
+        self.capture = capture
+        self.choices: dict[int, _ChoiceBuffer] = {}
+
+    def on_chunk(self, chunk: Any) -> bool:
+        call = self.call
+        if call.response_id is None:
+            _response_identity(call, chunk)
+        choices = _field(chunk, "choices")
+        usage = _field(chunk, "usage")
+        if usage is not None:
+            _usage(call, usage, "prompt_tokens", "completion_tokens")
+        if not choices:
+            # the usage-only chunk we asked for is not shown to a caller who did not ask for it
+            return not (call.stream_usage_requested and usage is not None)
+        for choice in choices:
+            index = _field(choice, "index") or 0
+            buffer = self.choices.get(index)
+            if buffer is None:
+                buffer = self.choices[index] = _ChoiceBuffer()
+            reason = _field(choice, "finish_reason")
+            if reason:
+                buffer.finish_reason = reason
+            if self.capture:
+                self._read_delta(buffer, _field(choice, "delta"))
+        return True
+
+    @staticmethod
+    def _read_delta(buffer: _ChoiceBuffer, delta: Any) -> None:
+        if delta is None:
+            return
+        role = _field(delta, "role")
+        if role:
+            buffer.role = role
+        content = _field(delta, "content")
+        if content:
+            buffer.text.append(content)
+        for tool_delta in _field(delta, "tool_calls") or ():
+            index = _field(tool_delta, "index") or 0
+            tool = buffer.tools.get(index)
+            if tool is None:
+                tool = buffer.tools[index] = ToolCall()
+            tool_id = _field(tool_delta, "id")
+            if tool_id:
+                tool.id = tool_id
+            function = _field(tool_delta, "function")
+            if function is not None:
+                name = _field(function, "name")
+                if name:
+                    tool.name = name
+                arguments = _field(function, "arguments")
+                if arguments:
+                    tool.arguments += arguments
+
+    def on_end(self) -> None:
+        ordered = [self.choices[i] for i in sorted(self.choices)]
+        self.call.finish_reasons = [b.finish_reason for b in ordered if b.finish_reason]
+        if self.capture:
+            self.call.output_messages = [b.message() for b in ordered]
+
+
+class CompletionStreamHandler(ChatStreamHandler):
+    """Reads legacy completion chunks (`choices[].text`)."""
+
+    def on_chunk(self, chunk: Any) -> bool:
+        call = self.call
+        if call.response_id is None:
+            _response_identity(call, chunk)
+        usage = _field(chunk, "usage")
+        if usage is not None:
+            _usage(call, usage, "prompt_tokens", "completion_tokens")
+        for choice in _field(chunk, "choices") or ():
+            index = _field(choice, "index") or 0
+            buffer = self.choices.get(index)
+            if buffer is None:
+                buffer = self.choices[index] = _ChoiceBuffer()
+            reason = _field(choice, "finish_reason")
+            if reason:
+                buffer.finish_reason = reason
+            text = _field(choice, "text")
+            if self.capture and text:
+                buffer.text.append(text)
+        return True
+
+
+class ResponseStreamHandler:
+    """Reads Responses API stream events; the final event carries the whole response."""
+
+    _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+    def __init__(self, call: ModelCall, extractor: OpenAIExtractor) -> None:
+        self.call = call
+        self.extractor = extractor
+
+    def on_chunk(self, chunk: Any) -> bool:
+        kind = _field(chunk, "type")
+        if kind == "response.created":
+            _response_identity(self.call, _field(chunk, "response"))
+        elif kind in self._FINAL_EVENTS:
+            self.extractor.read_response_object(self.call, _field(chunk, "response"))
+        return True
+
+    def on_end(self) -> None:
+        return None

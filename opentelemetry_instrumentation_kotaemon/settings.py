@@ -1,0 +1,199 @@
+"""Settings read from environment variables, validated once, with a warning and a safe default for bad values.
+
+Standard OpenTelemetry variables come first; our own live in the ``OTEL_KOTAEMON_`` namespace.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+# Standard variable (shared with the official GenAI instrumentations). Kept out of the names that
+# `opentelemetry-instrument` turns into flags, because another package may already declare it.
+CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+# Our own variables. Every name starting with OTEL_ here becomes an `opentelemetry-instrument` flag.
+OTEL_KOTAEMON_REDACT = "OTEL_KOTAEMON_REDACT"
+"""Comma list of built-in redaction rules applied to captured content, or `none`. Default: all of them."""
+OTEL_KOTAEMON_REDACT_PATTERNS = "OTEL_KOTAEMON_REDACT_PATTERNS"
+"""JSON list of extra regular expressions whose matches are redacted from captured content."""
+OTEL_KOTAEMON_CONTENT_MAX_LENGTH = "OTEL_KOTAEMON_CONTENT_MAX_LENGTH"
+"""Longest captured content value, in characters, before it is cut. Default 8192."""
+OTEL_KOTAEMON_OPENAI_STREAM_USAGE = "OTEL_KOTAEMON_OPENAI_STREAM_USAGE"
+"""Ask OpenAI for usage on streamed chat calls that did not ask for it (true/false). Default true."""
+OTEL_KOTAEMON_INSTRUMENT = "OTEL_KOTAEMON_INSTRUMENT"
+"""Comma list of the libraries to instrument (openai). Default: every one that is installed."""
+
+ALL_VARIABLES = (
+    CAPTURE_MESSAGE_CONTENT,
+    OTEL_KOTAEMON_REDACT,
+    OTEL_KOTAEMON_REDACT_PATTERNS,
+    OTEL_KOTAEMON_CONTENT_MAX_LENGTH,
+    OTEL_KOTAEMON_OPENAI_STREAM_USAGE,
+    OTEL_KOTAEMON_INSTRUMENT,
+)
+
+KNOWN_LIBRARIES = ("openai",)
+DEFAULT_CONTENT_MAX_LENGTH = 8192
+
+
+class ContentMode(enum.Enum):
+    """Where captured prompts and completions go."""
+
+    NONE = "no_content"
+    SPAN = "span_only"
+    EVENT = "event_only"
+    SPAN_AND_EVENT = "span_and_event"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentMode.SPAN, ContentMode.SPAN_AND_EVENT)
+
+    @property
+    def as_event(self) -> bool:
+        return self in (ContentMode.EVENT, ContentMode.SPAN_AND_EVENT)
+
+
+_CONTENT_ALIASES = {
+    "true": ContentMode.SPAN,
+    "1": ContentMode.SPAN,
+    "yes": ContentMode.SPAN,
+    "on": ContentMode.SPAN,
+    "false": ContentMode.NONE,
+    "0": ContentMode.NONE,
+    "no": ContentMode.NONE,
+    "off": ContentMode.NONE,
+    **{mode.value: mode for mode in ContentMode},
+}
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn(name: str, value: str, fallback: str, expected: str) -> None:
+    """Log one warning per variable and value naming what was wrong and what we use instead."""
+    if (name, value) in _warned:
+        return
+    _warned.add((name, value))
+    logger.warning("%s=%r is not valid (expected %s); using %s instead", name, value, expected, fallback)
+
+
+def _read(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return raw.strip()
+
+
+def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean variable: true/false, 1/0, yes/no, on/off (any case)."""
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    value = raw.lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    _warn(name, raw, str(default).lower(), "true or false")
+    return default
+
+
+def read_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number variable no smaller than `minimum`."""
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        _warn(name, raw, str(default), f"a whole number >= {minimum}")
+        return default
+    return value
+
+
+def read_content_mode(env: Mapping[str, str]) -> ContentMode:
+    """The content capture mode from the standard GenAI variable (off unless asked for)."""
+    raw = _read(env, CAPTURE_MESSAGE_CONTENT)
+    if raw is None:
+        return ContentMode.NONE
+    mode = _CONTENT_ALIASES.get(raw.lower())
+    if mode is None:
+        expected = "true, false, " + ", ".join(m.value for m in ContentMode)
+        _warn(CAPTURE_MESSAGE_CONTENT, raw, ContentMode.NONE.value, expected)
+        return ContentMode.NONE
+    return mode
+
+
+def read_name_list(env: Mapping[str, str], name: str, known: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma list of names drawn from `known`; `none` means the empty list. Unknown names are dropped."""
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    if raw.lower() == "none":
+        return ()
+    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        kept = tuple(n for n in names if n in known)
+        _warn(name, raw, ",".join(kept) or "none", "a comma list of " + ", ".join(known) + " or none")
+        return kept
+    return names
+
+
+def read_patterns(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], ...]:
+    """A JSON list of regular expressions; entries that are not valid expressions are skipped."""
+    raw = _read(env, name)
+    if raw is None:
+        return ()
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        items = None
+    if not isinstance(items, list):
+        _warn(name, raw, "no extra patterns", 'a JSON list of regular expressions, e.g. ["ACME-[0-9]+"]')
+        return ()
+    patterns = []
+    for item in items:
+        try:
+            patterns.append(re.compile(str(item)))
+        except re.error:
+            _warn(name, str(item), "the other patterns", "valid regular expressions")
+    return tuple(patterns)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration of the instrumentation."""
+
+    content_mode: ContentMode = ContentMode.NONE
+    redaction_rules: tuple[str, ...] = ()
+    redaction_patterns: tuple[re.Pattern[str], ...] = ()
+    content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH
+    openai_stream_usage: bool = True
+    libraries: tuple[str, ...] = KNOWN_LIBRARIES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every variable once; bad values log a warning and fall back to their default."""
+        from .core.redaction import RULE_NAMES
+
+        env = os.environ if env is None else env
+        return cls(
+            content_mode=read_content_mode(env),
+            redaction_rules=read_name_list(env, OTEL_KOTAEMON_REDACT, RULE_NAMES, RULE_NAMES),
+            redaction_patterns=read_patterns(env, OTEL_KOTAEMON_REDACT_PATTERNS),
+            content_max_length=read_int(env, OTEL_KOTAEMON_CONTENT_MAX_LENGTH, DEFAULT_CONTENT_MAX_LENGTH, 16),
+            openai_stream_usage=read_bool(env, OTEL_KOTAEMON_OPENAI_STREAM_USAGE, True),
+            libraries=read_name_list(env, OTEL_KOTAEMON_INSTRUMENT, KNOWN_LIBRARIES, KNOWN_LIBRARIES),
+        )

@@ -1,0 +1,105 @@
+"""An app that uses the OpenAI client and knows nothing of OpenTelemetry. Scenarios are named on the command line.
+
+Each scenario uses its own model name, so its telemetry can be told apart.
+"""
+
+import asyncio
+import sys
+
+import openai
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+SECRET_PROMPT = (
+    "My card is 4111 1111 1111 1111, mail jane.doe@example.com, phone +1 415-555-2671, "
+    "key sk-live-abcdefghijklmnopqrstuvwx. What is the answer?"
+)
+
+
+def ask(content="What is the answer?"):
+    return [{"role": "user", "content": content}]
+
+
+def sync(client):
+    reply = client.chat.completions.create(model="m-sync", messages=ask(), temperature=0.3, max_tokens=64, seed=7)
+    assert reply.choices[0].message.content
+
+
+def stream_full(client):
+    chunks = list(client.chat.completions.create(model="m-stream-full", messages=ask(), stream=True))
+    assert all(chunk.choices for chunk in chunks), "a usage-only chunk reached the app"
+
+
+def stream_abandoned(client):
+    stream = client.chat.completions.create(model="m-stream-abandoned", messages=ask(), stream=True)
+    for _ in stream:
+        break
+    del stream
+
+
+def stream_with(client):
+    with client.chat.completions.create(model="m-stream-with", messages=ask(), stream=True) as stream:
+        next(iter(stream))
+
+
+def embeddings(client):
+    result = client.embeddings.create(model="m-embed", input=["first text", "second"])
+    assert len(result.data) == 2
+
+
+def tool_call(client):
+    reply = client.chat.completions.create(model="m-tool", messages=ask(SECRET_PROMPT), tools=TOOLS)
+    assert reply.choices[0].message.tool_calls
+    stream = client.chat.completions.create(model="m-tool-stream", messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True)
+    for _ in stream:
+        pass
+
+
+def error_500(client):
+    try:
+        client.chat.completions.create(model="error-500", messages=ask())
+    except openai.InternalServerError:
+        return
+    raise AssertionError("the 500 did not reach the app")
+
+
+def retry(client):
+    client.chat.completions.create(model="flaky-429", messages=ask())
+
+
+def responses(client):
+    assert client.responses.create(model="m-responses", input="What is the answer?").output_text
+
+
+async def async_calls(base_url):
+    client = openai.AsyncOpenAI(base_url=base_url)
+    await client.chat.completions.create(model="m-async", messages=ask())
+    stream = await client.chat.completions.create(model="m-async-stream", messages=ask(), stream=True)
+    async for _ in stream:
+        pass
+    await asyncio.gather(*(client.chat.completions.create(model="m-concurrent", messages=ask(str(i))) for i in range(5)))
+
+
+SCENARIOS = [sync, stream_full, stream_abandoned, stream_with, embeddings, tool_call, error_500, retry, responses]
+
+
+def main(names):
+    client = openai.OpenAI()
+    for scenario in SCENARIOS:
+        if not names or scenario.__name__ in names:
+            scenario(client)
+    if not names or "async" in names:
+        asyncio.run(async_calls(str(client.base_url)))
+    print("app done")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,86 @@
+"""Shared fixtures: the local OpenAI-compatible server and in-process instrumentation with in-memory readers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
+from tests.support.openai_server import OpenAIServer
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+@dataclass
+class Captured:
+    """What the instrumentation exported in this test, read back from in-memory readers."""
+
+    spans_exporter: InMemorySpanExporter
+    metric_reader: InMemoryMetricReader
+    log_exporter: InMemoryLogExporter
+    tracer_provider: TracerProvider
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.spans_exporter.get_finished_spans())
+
+    def span(self) -> ReadableSpan:
+        spans = self.spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def points(self, name: str) -> list[Any]:
+        """Every data point of metric `name` collected so far."""
+        data = self.metric_reader.get_metrics_data()
+        found = []
+        for resource_metrics in data.resource_metrics if data else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    if metric.name == name:
+                        found.extend(metric.data.data_points)
+        return found
+
+    def logs(self) -> list[Any]:
+        return [record.log_record for record in self.log_exporter.get_finished_logs()]
+
+
+@pytest.fixture
+def instrument(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Captured]]:
+    """Call with environment variables to instrument in process; uninstrumented after the test."""
+    instrumentor = KotaemonInstrumentor()
+
+    def start(**env: str) -> Captured:
+        for key in [k for k in os.environ if k.startswith(("OTEL_KOTAEMON_", "OTEL_INSTRUMENTATION_GENAI_"))]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        spans = InMemorySpanExporter()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        reader = InMemoryMetricReader()
+        logs = InMemoryLogExporter()
+        logger_provider = LoggerProvider()
+        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+        instrumentor.instrument(
+            tracer_provider=tracer_provider,
+            meter_provider=MeterProvider(metric_readers=[reader]),
+            logger_provider=logger_provider,
+        )
+        return Captured(spans, reader, logs, tracer_provider)
+
+    yield start
+    instrumentor.uninstrument()
