@@ -14,7 +14,7 @@ from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import http_attributes as _http
 from opentelemetry.semconv.attributes import server_attributes as _server
 
-# --- GenAI conventions present in the floor release -------------------------------------------------------
+# --- GenAI conventions present in the floor release
 GEN_AI_OPERATION_NAME = _gen_ai.GEN_AI_OPERATION_NAME
 GEN_AI_SYSTEM = _gen_ai.GEN_AI_SYSTEM
 GEN_AI_REQUEST_MODEL = _gen_ai.GEN_AI_REQUEST_MODEL
@@ -32,7 +32,7 @@ GEN_AI_TOKEN_TYPE = _gen_ai.GEN_AI_TOKEN_TYPE
 GEN_AI_USAGE_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_INPUT_TOKENS
 GEN_AI_USAGE_OUTPUT_TOKENS = _gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
 
-# --- GenAI conventions added after the floor release (same values as later releases) ----------------------
+# --- GenAI conventions added after the floor release (same values as later releases)
 GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
 GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
 GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
@@ -59,14 +59,14 @@ OPERATION_EMBEDDINGS = "embeddings"
 TOKEN_TYPE_INPUT = "input"
 TOKEN_TYPE_OUTPUT = "output"
 
-# --- General conventions -----------------------------------------------------------------------------------
+# --- General conventions
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
 ERROR_TYPE = _error.ERROR_TYPE
 HTTP_REQUEST_RESEND_COUNT = _http.HTTP_REQUEST_RESEND_COUNT
 HTTP_RESPONSE_STATUS_CODE = _http.HTTP_RESPONSE_STATUS_CODE
 
-# --- Our own names (the conventions have none) -------------------------------------------------------------
+# --- Our own names (the conventions have none)
 KOTAEMON_STREAM_ABANDONED = "kotaemon.stream.abandoned"
 """True on a streamed call whose caller stopped reading (break, close, `with` exit, garbage collection)."""
 KOTAEMON_STREAM_CHUNK_COUNT = "kotaemon.stream.chunk_count"
@@ -74,10 +74,10 @@ KOTAEMON_STREAM_CHUNK_COUNT = "kotaemon.stream.chunk_count"
 KOTAEMON_STREAM_USAGE_INJECTED = "kotaemon.stream.usage_requested"
 """True when we asked the server for usage on a stream the caller did not ask it for."""
 
-# --- Events --------------------------------------------------------------------------------------------------
+# --- Events
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 
-# --- Metrics -------------------------------------------------------------------------------------------------
+# --- Metrics
 METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 METRIC_TOKEN_USAGE = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"

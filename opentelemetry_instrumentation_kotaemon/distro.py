@@ -36,7 +36,7 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
     """Sets up the SDK (tracer, meter and logger providers, exporters) from the environment."""
 
     def _configure(self, **kwargs: Any) -> None:
-        super()._configure(**kwargs)
+        super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         _ensure_logger_provider()
 
 
@@ -51,6 +51,7 @@ def _ensure_logger_provider() -> None:
     from opentelemetry.sdk._configuration import _get_exporter_names, _import_exporters
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
 
     if isinstance(get_logger_provider(), LoggerProvider):
         return
@@ -58,7 +59,8 @@ def _ensure_logger_provider() -> None:
     if not names:
         return
     _, _, exporters = _import_exporters([], [], names)
-    provider = LoggerProvider(resource=getattr(trace.get_tracer_provider(), "resource", None))
+    resource = getattr(trace.get_tracer_provider(), "resource", None) or Resource.create()
+    provider = LoggerProvider(resource=resource)
     for exporter_class in exporters.values():
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter_class()))
     set_logger_provider(provider)

@@ -22,10 +22,10 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     `meter_provider` and `logger_provider`.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._patchers: list[Patcher] = []
-        self._telemetry: Telemetry | None = None
+    # BaseInstrumentor is a singleton whose __init__ runs on every `KotaemonInstrumentor()`, so the state of
+    # an instrumentation lives in class-level defaults replaced by `_instrument`, never reset by __init__.
+    _patchers: tuple[Patcher, ...] = ()
+    _telemetry: Telemetry | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         # Each library is optional and version-checked on import, so none is a hard requirement here.
@@ -40,10 +40,12 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger_provider=kwargs.get("logger_provider"),
         )
         self._telemetry = telemetry
+        patchers = []
         for library in settings.libraries:
             patcher = Patcher(library)
             _INTEGRATIONS[library](patcher, telemetry)
-            self._patchers.append(patcher)
+            patchers.append(patcher)
+        self._patchers = tuple(patchers)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._telemetry is not None:
@@ -51,4 +53,4 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._telemetry = None
         for patcher in self._patchers:
             patcher.unpatch()
-        self._patchers.clear()
+        self._patchers = ()

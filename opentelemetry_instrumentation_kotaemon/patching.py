@@ -130,7 +130,7 @@ class Patcher:
             if isinstance(original, wrapt.FunctionWrapper) and getattr(original, "_self_kotaemon", False):
                 return  # already ours
             wrapped = wrapt.FunctionWrapper(original, target.wrapper)
-            wrapped._self_kotaemon = True
+            wrapped._self_kotaemon = True  # type: ignore[attr-defined]
             setattr(owner, attribute, wrapped)
             self._applied.append((owner, attribute, original))
 

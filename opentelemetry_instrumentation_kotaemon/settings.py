@@ -135,7 +135,9 @@ def read_content_mode(env: Mapping[str, str]) -> ContentMode:
     return mode
 
 
-def read_name_list(env: Mapping[str, str], name: str, known: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+def read_name_list(
+    env: Mapping[str, str], name: str, known: tuple[str, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
     """A comma list of names drawn from `known`; `none` means the empty list. Unknown names are dropped."""
     raw = _read(env, name)
     if raw is None:

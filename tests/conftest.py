@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -17,6 +17,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
+
+try:  # SDK >= 1.40 renamed it
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter as InMemoryLogExporter
+except ImportError:
+    from opentelemetry.sdk._logs.export import InMemoryLogExporter  # type: ignore[no-redef]
 from tests.support.openai_server import OpenAIServer
 
 

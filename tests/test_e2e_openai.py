@@ -161,7 +161,9 @@ def test_metrics(default_run: OtlpReceiver) -> None:
     (errors,) = _points(default_run, "gen_ai.client.operation.duration", **{"error.type": "openai.InternalServerError"})
     assert errors.count == 1
     (first_chunk,) = _points(
-        default_run, "gen_ai.client.operation.time_to_first_chunk", **{"gen_ai.request.model": "m-stream-full"}
+        default_run,
+        "gen_ai.client.operation.time_to_first_chunk",
+        **{"gen_ai.request.model": "m-stream-full"},
     )
     assert first_chunk.count == 1
     abandoned = _points(default_run, "kotaemon.streams.abandoned")
@@ -183,7 +185,12 @@ def test_content_on_is_redacted_everywhere(server: OpenAIServer) -> None:
     streamed = next(s for s in spans if s.attributes["gen_ai.request.model"] == "m-tool-stream")
     messages = json.loads(streamed.attributes["gen_ai.input.messages"])
     text = messages[0]["parts"][0]["content"]
-    for secret in ("4111 1111 1111 1111", "jane.doe@example.com", "415-555-2671", "sk-live-abcdefghijklmnopqrstuvwx"):
+    for secret in (
+        "4111 1111 1111 1111",
+        "jane.doe@example.com",
+        "415-555-2671",
+        "sk-live-abcdefghijklmnopqrstuvwx",
+    ):
         assert secret not in text
     assert "[REDACTED:card]" in text and "[REDACTED:email]" in text and "[REDACTED:phone]" in text
     assert "[REDACTED:api_key]" in text

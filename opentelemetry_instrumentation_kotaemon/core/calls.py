@@ -72,9 +72,7 @@ def traced_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> 
 def traced_async_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> Wrapper:
     """A wrapt wrapper for an asynchronous model call."""
 
-    async def wrapper(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
         if scope is None:
             return await wrapped(*args, **kwargs)

@@ -44,9 +44,17 @@ _RULES: tuple[tuple[str, re.Pattern[str], _Replacement], ...] = (
         ),
         r"\1\2[REDACTED:credentials]",
     ),
-    ("credentials", re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@"), r"\1[REDACTED:credentials]@"),
+    (
+        "credentials",
+        re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@"),
+        r"\1[REDACTED:credentials]@",
+    ),
     ("bearer", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]+=*"), "Bearer [REDACTED:bearer]"),
-    ("bearer", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+"), "[REDACTED:bearer]"),
+    (
+        "bearer",
+        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]+"),
+        "[REDACTED:bearer]",
+    ),
     (
         "api_key",
         re.compile(
@@ -55,7 +63,11 @@ _RULES: tuple[tuple[str, re.Pattern[str], _Replacement], ...] = (
         ),
         "[REDACTED:api_key]",
     ),
-    ("email", re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "[REDACTED:email]"),
+    (
+        "email",
+        re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+        "[REDACTED:email]",
+    ),
     (
         "card",
         re.compile(_NOT_WORD_BEFORE + r"\d(?:[ \-]?\d){12,18}" + _NOT_WORD_AFTER),

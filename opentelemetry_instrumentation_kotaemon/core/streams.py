@@ -56,7 +56,7 @@ def _end_on_error(scope: ModelCallScope, handler: ChunkHandler, error: BaseExcep
         _end(scope, handler, error, False)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Wraps a synchronous stream; behaves exactly like it for the caller."""
 
     def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
@@ -104,7 +104,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         _end(self._self_scope, self._self_handler, None, True)
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Wraps an asynchronous stream; behaves exactly like it for the caller."""
 
     def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:

@@ -81,7 +81,11 @@ class Telemetry:
             meter, attr.METRIC_OPERATION_DURATION, "s", "GenAI operation duration", attr.DURATION_BUCKETS
         )
         self.token_usage = _create_histogram(
-            meter, attr.METRIC_TOKEN_USAGE, "{token}", "Number of input and output tokens used", attr.TOKEN_BUCKETS
+            meter,
+            attr.METRIC_TOKEN_USAGE,
+            "{token}",
+            "Number of input and output tokens used",
+            attr.TOKEN_BUCKETS,
         )
         self.time_to_first_chunk = _create_histogram(
             meter,
@@ -91,9 +95,13 @@ class Telemetry:
             attr.DURATION_BUCKETS,
         )
         self.streams_abandoned = meter.create_counter(
-            attr.METRIC_STREAMS_ABANDONED, unit="{stream}", description="Streams the caller stopped reading early"
+            attr.METRIC_STREAMS_ABANDONED,
+            unit="{stream}",
+            description="Streams the caller stopped reading early",
         )
-        self._event_logger = get_logger(SCOPE_NAME, __version__, logger_provider) if self.content.mode.as_event else None
+        self._event_logger = (
+            get_logger(SCOPE_NAME, __version__, logger_provider) if self.content.mode.as_event else None
+        )
 
     @property
     def captures_content(self) -> bool:
@@ -217,7 +225,7 @@ class Telemetry:
                 event_name=attr.EVENT_INFERENCE_DETAILS,
             )
         else:  # API < 1.28: the SDK wants its own record type, carrying the resource
-            from opentelemetry.sdk._logs import LogRecord as SdkLogRecord
+            from opentelemetry.sdk._logs import LogRecord as SdkLogRecord  # type: ignore[attr-defined]
 
             span_context = scope.span.get_span_context() if scope.span is not None else None
             record = SdkLogRecord(
@@ -387,4 +395,3 @@ def _metric_attributes(call: ModelCall, error: BaseException | None) -> dict[str
     if error is not None:
         values[attr.ERROR_TYPE] = error_type(error)
     return values
-

@@ -5,6 +5,7 @@ Everything is read defensively with `getattr`, because OpenAI-compatible servers
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .. import attributes as attr
@@ -12,6 +13,8 @@ from ..core.content import text_part
 from ..core.records import ModelCall, OutputMessage, ToolCall
 from ..core.streams import ChunkHandler
 from ..core.telemetry import Telemetry
+
+logger = logging.getLogger(__name__)
 
 PROVIDER = "openai"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -25,6 +28,7 @@ def given(value: Any) -> Any:
 
 
 def _number(value: Any) -> Any:
+    """A numeric request parameter (booleans are not numbers here)."""
     value = given(value)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -36,6 +40,23 @@ def _string_list(value: Any) -> list[str] | None:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return list(value)
     return None
+
+
+def _items(value: Any) -> list[Any] | tuple[Any, ...]:
+    """The value if it is a list or tuple, else an empty tuple (servers and apps send odd shapes)."""
+    return value if isinstance(value, (list, tuple)) else ()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _index(value: Any) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -73,19 +94,19 @@ def _sampling_params(call: ModelCall, kwargs: dict[str, Any]) -> None:
 def _usage(call: ModelCall, usage: Any, input_name: str, output_name: str) -> None:
     if usage is None:
         return
-    tokens = _field(usage, input_name)
-    if isinstance(tokens, int):
+    tokens = _count(_field(usage, input_name))
+    if tokens is not None:
         call.input_tokens = tokens
-    tokens = _field(usage, output_name)
-    if isinstance(tokens, int):
+    tokens = _count(_field(usage, output_name))
+    if tokens is not None:
         call.output_tokens = tokens
     details = _field(usage, "prompt_tokens_details") or _field(usage, "input_tokens_details")
-    cached = _field(details, "cached_tokens") if details is not None else None
-    if isinstance(cached, int):
+    cached = _count(_field(details, "cached_tokens")) if details is not None else None
+    if cached is not None:
         call.cache_read_input_tokens = cached
     details = _field(usage, "completion_tokens_details") or _field(usage, "output_tokens_details")
-    reasoning = _field(details, "reasoning_tokens") if details is not None else None
-    if isinstance(reasoning, int):
+    reasoning = _count(_field(details, "reasoning_tokens")) if details is not None else None
+    if reasoning is not None:
         call.reasoning_output_tokens = reasoning
 
 
@@ -104,7 +125,7 @@ def _response_identity(call: ModelCall, response: Any) -> None:
         call.service_tier = tier
 
 
-# --- message content ------------------------------------------------------------------------------------------
+# --- message content
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -128,7 +149,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 
 def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
     parts = []
-    for tool_call in tool_calls or ():
+    for tool_call in _items(tool_calls):
         function = _field(tool_call, "function")
         parts.append(
             {
@@ -144,7 +165,7 @@ def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
 def input_messages(messages: Any) -> list[dict[str, Any]]:
     """Chat `messages` as GenAI input messages."""
     result = []
-    for message in messages or ():
+    for message in _items(messages):
         role = _field(message, "role")
         content = _field(message, "content")
         if role == "tool":
@@ -157,13 +178,13 @@ def input_messages(messages: Any) -> list[dict[str, Any]]:
 
 def _chat_output(choice: Any) -> OutputMessage:
     message = _field(choice, "message")
-    output = OutputMessage(finish_reason=_field(choice, "finish_reason"))
+    output = OutputMessage(finish_reason=_text(_field(choice, "finish_reason")))
     if message is None:
         return output
     output.role = _field(message, "role") or "assistant"
     content = _field(message, "content")
     output.text = content if isinstance(content, str) else ""
-    for tool_call in _field(message, "tool_calls") or ():
+    for tool_call in _items(_field(message, "tool_calls")):
         function = _field(tool_call, "function")
         output.tool_calls.append(
             ToolCall(
@@ -175,7 +196,7 @@ def _chat_output(choice: Any) -> OutputMessage:
     return output
 
 
-# --- chat completions -----------------------------------------------------------------------------------------
+# --- chat completions
 
 
 class OpenAIExtractor:
@@ -197,7 +218,7 @@ class OpenAIExtractor:
             call.input_messages = input_messages(given(kwargs.get("messages")))
             tools = given(kwargs.get("tools"))
             if tools:
-                call.tool_definitions = list(tools)
+                call.tool_definitions = list(_items(tools))
         if (
             call.streaming
             and self.telemetry.settings.openai_stream_usage
@@ -215,13 +236,13 @@ class OpenAIExtractor:
             return None
         _response_identity(call, result)
         _usage(call, _field(result, "usage"), "prompt_tokens", "completion_tokens")
-        outputs = [_chat_output(choice) for choice in choices]
+        outputs = [_chat_output(choice) for choice in _items(choices)]
         call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
         if self.telemetry.captures_content:
             call.output_messages = outputs
         return None
 
-    # --- legacy completions -----------------------------------------------------------------------------------
+    # --- legacy completions
 
     def completion_request(
         self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -243,14 +264,15 @@ class OpenAIExtractor:
         _response_identity(call, result)
         _usage(call, _field(result, "usage"), "prompt_tokens", "completion_tokens")
         outputs = [
-            OutputMessage(text=_field(c, "text") or "", finish_reason=_field(c, "finish_reason")) for c in choices
+            OutputMessage(text=_text(_field(c, "text")) or "", finish_reason=_text(_field(c, "finish_reason")))
+            for c in _items(choices)
         ]
         call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
         if self.telemetry.captures_content:
             call.output_messages = outputs
         return None
 
-    # --- embeddings -------------------------------------------------------------------------------------------
+    # --- embeddings
 
     def embeddings_request(
         self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -270,16 +292,16 @@ class OpenAIExtractor:
             return None
         _response_identity(call, result)
         usage = _field(result, "usage")
-        tokens = _field(usage, "prompt_tokens") if usage is not None else None
-        if isinstance(tokens, int):
+        tokens = _count(_field(usage, "prompt_tokens")) if usage is not None else None
+        if tokens is not None:
             call.input_tokens = tokens
-        if data:
+        if _items(data):
             vector = _field(data[0], "embedding")
             if isinstance(vector, (list, tuple)):
                 call.embedding_dimensions = len(vector)
         return None
 
-    # --- responses --------------------------------------------------------------------------------------------
+    # --- responses
 
     def responses_request(
         self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -300,7 +322,7 @@ class OpenAIExtractor:
                 call.system_instructions = [text_part(instructions)]
             tools = given(kwargs.get("tools"))
             if tools:
-                call.tool_definitions = list(tools)
+                call.tool_definitions = list(_items(tools))
         return call, kwargs
 
     def responses_result(self, call: ModelCall, result: Any) -> ChunkHandler | None:
@@ -324,15 +346,17 @@ class OpenAIExtractor:
         if not self.telemetry.captures_content:
             return
         message = OutputMessage(finish_reason=finish if isinstance(finish, str) else None)
-        texts = []
-        for item in _field(response, "output") or ():
+        texts: list[str] = []
+        for item in _items(_field(response, "output")):
             kind = _field(item, "type")
             if kind == "message":
-                texts.extend(str(_field(part, "text") or "") for part in _field(item, "content") or ())
+                texts.extend(str(_field(part, "text") or "") for part in _items(_field(item, "content")))
             elif kind == "function_call":
                 message.tool_calls.append(
                     ToolCall(
-                        id=_field(item, "call_id"), name=_field(item, "name"), arguments=_field(item, "arguments") or ""
+                        id=_field(item, "call_id"),
+                        name=_field(item, "name"),
+                        arguments=_field(item, "arguments") or "",
                     )
                 )
         message.text = "".join(texts)
@@ -345,7 +369,7 @@ def _is_stream(result: Any) -> bool:
     return isinstance(result, (openai.Stream, openai.AsyncStream))
 
 
-# --- stream handlers ------------------------------------------------------------------------------------------
+# --- stream handlers
 
 
 class _ChoiceBuffer:
@@ -375,52 +399,57 @@ class ChatStreamHandler:
         self.choices: dict[int, _ChoiceBuffer] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
+        choices = _field(chunk, "choices")
+        usage = _field(chunk, "usage")
+        # Decided first, so that even a failure below never shows the caller the usage-only chunk we asked for.
+        hide = self.call.stream_usage_requested and not choices and usage is not None
+        try:
+            self._read(chunk, choices, usage)
+        except Exception:
+            logger.debug("failed to read a chat stream chunk", exc_info=True)
+        return not hide
+
+    def _read(self, chunk: Any, choices: Any, usage: Any) -> None:
         call = self.call
         if call.response_id is None:
             _response_identity(call, chunk)
-        choices = _field(chunk, "choices")
-        usage = _field(chunk, "usage")
         if usage is not None:
             _usage(call, usage, "prompt_tokens", "completion_tokens")
-        if not choices:
-            # the usage-only chunk we asked for is not shown to a caller who did not ask for it
-            return not (call.stream_usage_requested and usage is not None)
-        for choice in choices:
-            index = _field(choice, "index") or 0
+        for choice in _items(choices):
+            index = _index(_field(choice, "index"))
             buffer = self.choices.get(index)
             if buffer is None:
                 buffer = self.choices[index] = _ChoiceBuffer()
-            reason = _field(choice, "finish_reason")
+            reason = _text(_field(choice, "finish_reason"))
             if reason:
                 buffer.finish_reason = reason
             if self.capture:
                 self._read_delta(buffer, _field(choice, "delta"))
-        return True
 
     @staticmethod
     def _read_delta(buffer: _ChoiceBuffer, delta: Any) -> None:
         if delta is None:
             return
-        role = _field(delta, "role")
+        role = _text(_field(delta, "role"))
         if role:
             buffer.role = role
-        content = _field(delta, "content")
+        content = _text(_field(delta, "content"))
         if content:
             buffer.text.append(content)
-        for tool_delta in _field(delta, "tool_calls") or ():
-            index = _field(tool_delta, "index") or 0
+        for tool_delta in _items(_field(delta, "tool_calls")):
+            index = _index(_field(tool_delta, "index"))
             tool = buffer.tools.get(index)
             if tool is None:
                 tool = buffer.tools[index] = ToolCall()
-            tool_id = _field(tool_delta, "id")
+            tool_id = _text(_field(tool_delta, "id"))
             if tool_id:
                 tool.id = tool_id
             function = _field(tool_delta, "function")
             if function is not None:
-                name = _field(function, "name")
+                name = _text(_field(function, "name"))
                 if name:
                     tool.name = name
-                arguments = _field(function, "arguments")
+                arguments = _text(_field(function, "arguments"))
                 if arguments:
                     tool.arguments += arguments
 
@@ -441,15 +470,15 @@ class CompletionStreamHandler(ChatStreamHandler):
         usage = _field(chunk, "usage")
         if usage is not None:
             _usage(call, usage, "prompt_tokens", "completion_tokens")
-        for choice in _field(chunk, "choices") or ():
-            index = _field(choice, "index") or 0
+        for choice in _items(_field(chunk, "choices")):
+            index = _index(_field(choice, "index"))
             buffer = self.choices.get(index)
             if buffer is None:
                 buffer = self.choices[index] = _ChoiceBuffer()
-            reason = _field(choice, "finish_reason")
+            reason = _text(_field(choice, "finish_reason"))
             if reason:
                 buffer.finish_reason = reason
-            text = _field(choice, "text")
+            text = _text(_field(choice, "text"))
             if self.capture and text:
                 buffer.text.append(text)
         return True

@@ -58,7 +58,9 @@ def embeddings(client):
 def tool_call(client):
     reply = client.chat.completions.create(model="m-tool", messages=ask(SECRET_PROMPT), tools=TOOLS)
     assert reply.choices[0].message.tool_calls
-    stream = client.chat.completions.create(model="m-tool-stream", messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True)
+    stream = client.chat.completions.create(
+        model="m-tool-stream", messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True
+    )
     for _ in stream:
         pass
 
@@ -85,10 +87,22 @@ async def async_calls(base_url):
     stream = await client.chat.completions.create(model="m-async-stream", messages=ask(), stream=True)
     async for _ in stream:
         pass
-    await asyncio.gather(*(client.chat.completions.create(model="m-concurrent", messages=ask(str(i))) for i in range(5)))
+    await asyncio.gather(
+        *(client.chat.completions.create(model="m-concurrent", messages=ask(str(i))) for i in range(5))
+    )
 
 
-SCENARIOS = [sync, stream_full, stream_abandoned, stream_with, embeddings, tool_call, error_500, retry, responses]
+SCENARIOS = [
+    sync,
+    stream_full,
+    stream_abandoned,
+    stream_with,
+    embeddings,
+    tool_call,
+    error_500,
+    retry,
+    responses,
+]
 
 
 def main(names):

@@ -7,6 +7,7 @@ server-sent events when `stream` is true. The model name picks special behaviour
 - `flaky-429`: HTTP 429 on the first attempt, success on the client's retry
 - `slow-<ms>`: waits that many milliseconds before answering (and between stream chunks)
 - `no-usage`: answers without a `usage` object
+- `broken-stream`: a stream that stops after two chunks without ending properly (connection dropped)
 
 A chat request with `tools`, whose last message is not a tool result, gets a tool call back.
 Run it alone with `python -m tests.support.openai_server [port]`.
@@ -15,6 +16,7 @@ Run it alone with `python -m tests.support.openai_server [port]`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import struct
@@ -70,12 +72,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(self.path, body, dict(self.headers))
         model = str(body.get("model", ""))
         if model == "error-500":
-            self._json({"error": {"message": "internal error", "type": "server_error"}}, 500, {"x-should-retry": "false"})
+            self._json(
+                {"error": {"message": "internal error", "type": "server_error"}},
+                500,
+                {"x-should-retry": "false"},
+            )
             return
         if model == "flaky-429" and self.headers.get("x-stainless-retry-count", "0") == "0":
-            self._json(
-                {"error": {"message": "rate limited", "type": "rate_limit"}}, 429, {"retry-after-ms": "10"}
-            )
+            self._json({"error": {"message": "rate limited", "type": "rate_limit"}}, 429, {"retry-after-ms": "10"})
             return
         delay = _slow_seconds(model)
         if delay:
@@ -92,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json({"error": {"message": f"no route {route}"}}, 404)
 
-    # --- transport ----------------------------------------------------------------------------------------
+    # --- transport
 
     def _json(self, payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -105,13 +109,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: Iterator[dict[str, Any]], delay: float, named: bool = False) -> None:
+    def _sse(
+        self,
+        events: Iterator[dict[str, Any]],
+        delay: float,
+        named: bool = False,
+        break_after: int | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         try:
-            for event in events:
+            for count, event in enumerate(events):
+                if count == break_after:  # drop the connection in the middle of the stream
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 prefix = f"event: {event['type']}\n" if named else ""
                 self._chunk(f"{prefix}data: {json.dumps(event)}\n\n".encode())
                 if delay:
@@ -125,29 +139,48 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
-    # --- chat ---------------------------------------------------------------------------------------------
+    # --- chat
 
     def _chat(self, body: dict[str, Any], model: str, delay: float) -> None:
         messages = body.get("messages") or []
         prompt_tokens = sum(count_tokens(_message_text(m.get("content"))) for m in messages)
         wants_tool = bool(body.get("tools")) and (not messages or messages[-1].get("role") != "tool")
         tool_name = body["tools"][0]["function"]["name"] if wants_tool else None
-        usage = None if model == "no-usage" else {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": count_tokens(TOOL_ARGUMENTS if wants_tool else REPLY),
-            "total_tokens": prompt_tokens + count_tokens(TOOL_ARGUMENTS if wants_tool else REPLY),
+        usage = (
+            None
+            if model == "no-usage"
+            else {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": count_tokens(TOOL_ARGUMENTS if wants_tool else REPLY),
+                "total_tokens": prompt_tokens + count_tokens(TOOL_ARGUMENTS if wants_tool else REPLY),
+            }
+        )
+        base = {
+            "id": "chatcmpl-test123",
+            "created": CREATED,
+            "model": f"{model}-2024-01-01",
+            "system_fingerprint": "fp_test",
         }
-        base = {"id": "chatcmpl-test123", "created": CREATED, "model": f"{model}-2024-01-01", "system_fingerprint": "fp_test"}
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._sse(self._chat_chunks(base, wants_tool, tool_name, usage, include_usage), delay)
+            chunks = self._chat_chunks(base, wants_tool, tool_name, usage, include_usage)
+            self._sse(chunks, delay, break_after=2 if model == "broken-stream" else None)
             return
         message: dict[str, Any] = {"role": "assistant", "content": None if wants_tool else REPLY}
         if wants_tool:
             message["tool_calls"] = [
-                {"id": "call_test1", "type": "function", "function": {"name": tool_name, "arguments": TOOL_ARGUMENTS}}
+                {
+                    "id": "call_test1",
+                    "type": "function",
+                    "function": {"name": tool_name, "arguments": TOOL_ARGUMENTS},
+                }
             ]
-        choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if wants_tool else "stop", "logprobs": None}
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": "tool_calls" if wants_tool else "stop",
+            "logprobs": None,
+        }
         payload = {**base, "object": "chat.completion", "choices": [choice]}
         if usage is not None:
             payload["usage"] = usage
@@ -155,18 +188,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _chat_chunks(
-        base: dict[str, Any], wants_tool: bool, tool_name: str | None, usage: dict[str, int] | None, include_usage: bool
+        base: dict[str, Any],
+        wants_tool: bool,
+        tool_name: str | None,
+        usage: dict[str, int] | None,
+        include_usage: bool,
     ) -> Iterator[dict[str, Any]]:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            payload = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            payload = {
+                **base,
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             if include_usage:
                 payload["usage"] = None
             return payload
 
         if wants_tool:
-            yield chunk({"role": "assistant", "content": None, "tool_calls": [
-                {"index": 0, "id": "call_test1", "type": "function", "function": {"name": tool_name, "arguments": ""}}
-            ]})
+            yield chunk(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_test1",
+                            "type": "function",
+                            "function": {"name": tool_name, "arguments": ""},
+                        }
+                    ],
+                }
+            )
             for piece in (TOOL_ARGUMENTS[:10], TOOL_ARGUMENTS[10:22], TOOL_ARGUMENTS[22:]):
                 yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
             yield chunk({}, "tool_calls")
@@ -179,23 +231,41 @@ class _Handler(BaseHTTPRequestHandler):
         if include_usage and usage is not None:
             yield {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
 
-    # --- legacy completions -------------------------------------------------------------------------------
+    # --- legacy completions
 
     def _completion(self, body: dict[str, Any], model: str, delay: float) -> None:
         prompt = body.get("prompt") or ""
         prompt_tokens = count_tokens(prompt if isinstance(prompt, str) else " ".join(map(str, prompt)))
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(REPLY), "total_tokens": prompt_tokens + count_tokens(REPLY)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": count_tokens(REPLY),
+            "total_tokens": prompt_tokens + count_tokens(REPLY),
+        }
         base = {"id": "cmpl-test123", "object": "text_completion", "created": CREATED, "model": model}
         if body.get("stream"):
+
             def chunks() -> Iterator[dict[str, Any]]:
                 for word in REPLY.split(" "):
-                    yield {**base, "choices": [{"index": 0, "text": word + " ", "finish_reason": None, "logprobs": None}]}
-                yield {**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]}
+                    yield {
+                        **base,
+                        "choices": [{"index": 0, "text": word + " ", "finish_reason": None, "logprobs": None}],
+                    }
+                yield {
+                    **base,
+                    "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}],
+                }
+
             self._sse(chunks(), delay)
             return
-        self._json({**base, "choices": [{"index": 0, "text": REPLY, "finish_reason": "stop", "logprobs": None}], "usage": usage})
+        self._json(
+            {
+                **base,
+                "choices": [{"index": 0, "text": REPLY, "finish_reason": "stop", "logprobs": None}],
+                "usage": usage,
+            }
+        )
 
-    # --- embeddings ---------------------------------------------------------------------------------------
+    # --- embeddings
 
     def _embeddings(self, body: dict[str, Any], model: str) -> None:
         inputs = body.get("input")
@@ -209,9 +279,16 @@ class _Handler(BaseHTTPRequestHandler):
                 embedding = vector
             data.append({"object": "embedding", "index": index, "embedding": embedding})
         tokens = sum(count_tokens(str(t)) for t in texts)
-        self._json({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._json(
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
-    # --- responses ----------------------------------------------------------------------------------------
+    # --- responses
 
     def _responses(self, body: dict[str, Any], model: str, delay: float) -> None:
         request_input = body.get("input")
@@ -280,6 +357,10 @@ class OpenAIServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients that stop reading are expected
+            super().handle_error(request, client_address)
+
     def record(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
         with self._lock:
             self.requests.append((path, body, headers))
@@ -304,10 +385,8 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     server = OpenAIServer(port)
     print(server.base_url, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -202,7 +202,13 @@ class OtlpReceiver(ThreadingHTTPServer):
                         for dp in getattr(metric, kind).data_points:
                             value = dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double
                             self.points.append(
-                                Point(metric.name, metric.unit, attributes(dp.attributes), value=value, scope=scope)
+                                Point(
+                                    metric.name,
+                                    metric.unit,
+                                    attributes(dp.attributes),
+                                    value=value,
+                                    scope=scope,
+                                )
                             )
 
     def _logs(self, data: bytes) -> None:

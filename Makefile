@@ -1,0 +1,57 @@
+# Two commands matter: `make demo` and `make test`. Both set up what they need in .venv/.
+SHELL := /bin/bash
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1)*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
+PYTHON_LOCK ?= $(call find_python,3.11)
+PYTHON_LATEST ?= $(call find_python,3.13)
+VENV := .venv
+TOOLS := $(VENV)/tools
+UV := $(TOOLS)/bin/uv
+LATEST := $(VENV)/latest
+LOCK := $(VENV)/lock
+PYTEST_ARGS ?=
+
+.PHONY: test lint typecheck test-latest test-lock demo bench clean
+
+test: lint typecheck test-lock test-latest
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q "uv==0.13.*" "ruff==0.17.*" "mypy==2.4.*"
+
+$(LATEST)/.ready: pyproject.toml tests/requirements/latest.txt | $(UV)
+	@test -n "$(PYTHON_LATEST)" || { echo "Python 3.13 not found (set PYTHON_LATEST)"; exit 1; }
+	$(UV) venv -q --allow-existing -p $(PYTHON_LATEST) $(LATEST)
+	$(UV) pip install -q -p $(LATEST) -r tests/requirements/latest.txt -e .
+	$(UV) pip check -p $(LATEST)
+	touch $@
+
+$(LOCK)/.ready: pyproject.toml tests/requirements/lock.txt tests/requirements/kotaemon-lock-constraints.txt | $(UV)
+	@test -n "$(PYTHON_LOCK)" || { echo "Python 3.11 not found (set PYTHON_LOCK)"; exit 1; }
+	$(UV) venv -q --allow-existing -p $(PYTHON_LOCK) $(LOCK)
+	$(UV) pip install -q -p $(LOCK) -c tests/requirements/kotaemon-lock-constraints.txt -r tests/requirements/lock.txt -e .
+	$(UV) pip check -p $(LOCK)
+	touch $@
+
+lint: | $(UV)
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/ruff format --check .
+
+typecheck: $(LATEST)/.ready
+	$(TOOLS)/bin/mypy --python-executable $(LATEST)/bin/python
+
+test-latest: $(LATEST)/.ready
+	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-lock: $(LOCK)/.ready
+	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: $(LATEST)/.ready
+	$(LATEST)/bin/python -m tests.support.demo
+
+bench: $(LATEST)/.ready
+	$(UV) pip install -q -p $(LATEST) -r benchmarks/requirements.txt
+	$(LATEST)/bin/python benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,334 @@
+"""The telemetry core: count-once rule, redaction, settings, error names; extractors never raise."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import openai
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from opentelemetry_instrumentation_kotaemon.core.records import ModelCall
+from opentelemetry_instrumentation_kotaemon.core.redaction import RULE_NAMES, Redactor
+from opentelemetry_instrumentation_kotaemon.core.telemetry import (
+    Telemetry,
+    _request_attributes,
+    _response_attributes,
+    error_type,
+)
+from opentelemetry_instrumentation_kotaemon.openai.extract import (
+    ChatStreamHandler,
+    CompletionStreamHandler,
+    OpenAIExtractor,
+    ResponseStreamHandler,
+)
+from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
+from tests.conftest import Captured
+from tests.support.openai_server import REPLY, OpenAIServer, count_tokens
+
+Instrument = Callable[..., Captured]
+
+
+# --- one request, counted once
+
+
+def test_inner_call_of_the_same_request_merges_into_the_outer(
+    instrument: Instrument, openai_server: OpenAIServer
+) -> None:
+    captured = instrument()
+    outer_layer = Telemetry(Settings(), tracer_provider=captured.tracer_provider)
+    client = openai.OpenAI(base_url=openai_server.base_url, api_key="k")
+    outer = outer_layer.start_model_call(ModelCall(operation="chat", provider="openai", request_model="gpt-test"))
+    assert outer is not None
+    token = outer.activate()
+    try:
+        client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+        client.embeddings.create(model="e-1", input="hi")  # another kind of request: its own span
+    finally:
+        outer.deactivate(token)
+    outer.finish()
+    spans = {s.name: s for s in captured.spans()}
+    assert sorted(spans) == ["chat gpt-test", "embeddings e-1"]
+    chat_span = spans["chat gpt-test"]
+    assert chat_span.attributes["gen_ai.response.id"] == "chatcmpl-test123"
+    assert chat_span.attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert chat_span.attributes["server.address"] == "127.0.0.1"
+    assert spans["embeddings e-1"].parent.span_id == chat_span.context.span_id
+    chat_points = [
+        p for p in captured.points("gen_ai.client.token.usage") if p.attributes["gen_ai.operation.name"] == "chat"
+    ]
+    # the inner instrumentation recorded nothing of its own: the outer layer's meter is not the reader's
+    assert chat_points == []
+
+
+def test_finish_is_idempotent_and_never_raises(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = Telemetry(Settings(), tracer_provider=captured.tracer_provider)
+    scope = telemetry.start_model_call(ModelCall(operation="chat", provider="openai"))
+    assert scope is not None
+    scope.call.input_tokens = "not a number"  # type: ignore[assignment]
+    scope.finish()
+    scope.finish(RuntimeError("late"))
+    (span,) = captured.spans()
+    assert span.name == "chat"
+    assert span.status.is_unset
+
+
+# --- error names
+
+
+class PoolTimeout(Exception):
+    pass
+
+
+PoolTimeout.__module__ = "pkg._internal.errors"
+
+
+@pytest.mark.parametrize(
+    ("error", "name"),
+    [
+        (ValueError("x"), "ValueError"),
+        (PoolTimeout(), "pkg.errors.PoolTimeout"),
+        (TimeoutError(), "TimeoutError"),
+    ],
+)
+def test_error_type_is_the_public_dotted_name(error: BaseException, name: str) -> None:
+    assert error_type(error) == name
+
+
+# --- redaction
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("key sk-proj-abcdefghijklmnop1234 here", "api_key"),
+        ("AKIAABCDEFGHIJKLMNOP", "api_key"),
+        ("Authorization: Bearer abc.def-ghi", "bearer"),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc", "bearer"),
+        ("password=hunter2", "credentials"),
+        ("postgres://admin:s3cret@db.internal/app", "credentials"),
+        ("mail bob.smith@example.co.uk", "email"),
+        ("card 4111-1111-1111-1111", "card"),
+        ("card 5500005555555559", "card"),
+        ("call +1 (415) 555-2671", "phone"),
+        ("call 415.555.2671", "phone"),
+        ("call +4930123456789", "phone"),
+        ("手机 13812345678", "phone"),
+    ],
+)
+def test_each_rule_redacts(text: str, rule: str) -> None:
+    cleaned = Redactor()(text)
+    assert f"[REDACTED:{rule}]" in cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chatcmpl-AbC123xyz",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "doc-12345678901234",
+        "1234567890123",  # 13 digits that fail the Luhn check
+        "192.168.100.200",
+        "2024-11-22T10:00:00",
+        "v1.109.1",
+        "resp_68b2f0a1c9e08190",
+        "order 12345678",
+        "price 1,299.00",
+    ],
+)
+def test_ids_and_ordinary_numbers_are_left_alone(text: str) -> None:
+    assert Redactor()(text) == text
+
+
+def test_rules_can_be_chosen() -> None:
+    assert Redactor(["email"])("a@b.io 4111 1111 1111 1111") == "[REDACTED:email] 4111 1111 1111 1111"
+    assert not Redactor([]).active
+    assert set(RULE_NAMES) == {"credentials", "bearer", "api_key", "email", "card", "phone"}
+
+
+# --- settings
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "expected"),
+    [
+        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "TRUE"}, "content_mode", ContentMode.SPAN),
+        (
+            {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_and_event"},
+            "content_mode",
+            ContentMode.SPAN_AND_EVENT,
+        ),
+        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false"}, "content_mode", ContentMode.NONE),
+        ({"OTEL_KOTAEMON_REDACT": "none"}, "redaction_rules", ()),
+        ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redaction_rules", ("email", "phone")),
+        ({"OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "500"}, "content_max_length", 500),
+        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", False),
+        ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "libraries", ()),
+    ],
+)
+def test_settings_read_good_values_silently(
+    env: dict[str, str], field: str, expected: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    assert getattr(Settings.from_env(env), field) == expected
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field", "fallback", "said"),
+    [
+        ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "lots", "content_max_length", 8192, "using 8192"),
+        ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "-5", "content_max_length", 8192, "using 8192"),
+        ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", True, "using true"),
+        ("OTEL_KOTAEMON_REDACT", "email,ssn", "redaction_rules", ("email",), "using email"),
+        ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redaction_patterns", (), "using no extra patterns"),
+        ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "libraries", ("openai",), "using openai"),
+    ],
+)
+def test_bad_values_warn_once_with_the_fallback(
+    name: str, value: str, field: str, fallback: Any, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    assert getattr(Settings.from_env({name: value}), field) == fallback
+    assert getattr(Settings.from_env({name: value}), field) == fallback
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1, messages
+    assert name in messages[0] and repr(value) in messages[0] and said in messages[0]
+
+
+def test_bad_pattern_in_the_list_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    patterns = Settings.from_env({"OTEL_KOTAEMON_REDACT_PATTERNS": '["ok-[0-9]+", "bad(("]'}).redaction_patterns
+    assert [p.pattern for p in patterns] == ["ok-[0-9]+"]
+    assert "bad((" in caplog.records[0].getMessage()
+
+
+# --- extractors never raise, whatever a server or an app hands them
+
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(),
+    st.binary(max_size=8),
+)
+_shape = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "model",
+                    "choices",
+                    "usage",
+                    "delta",
+                    "message",
+                    "content",
+                    "tool_calls",
+                    "function",
+                    "finish_reason",
+                    "index",
+                    "type",
+                    "response",
+                    "output",
+                    "data",
+                    "embedding",
+                    "text",
+                    "role",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "input_tokens",
+                    "arguments",
+                    "name",
+                    "status",
+                ]
+            ),
+            inner,
+            max_size=6,
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+def _as_object(value: Any) -> Any:
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _as_object(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_as_object(v) for v in value]
+    return value
+
+
+_telemetry = Telemetry(Settings(content_mode=ContentMode.SPAN_AND_EVENT))
+_extractor = OpenAIExtractor(_telemetry)
+_instance = SimpleNamespace(_client=SimpleNamespace(base_url=None))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    kwargs=st.dictionaries(
+        st.sampled_from(
+            [
+                "model",
+                "messages",
+                "prompt",
+                "input",
+                "tools",
+                "temperature",
+                "stop",
+                "stream",
+                "n",
+                "response_format",
+                "max_tokens",
+                "stream_options",
+                "instructions",
+                "encoding_format",
+                "dimensions",
+            ]
+        ),
+        _shape,
+        max_size=8,
+    ),
+    result=_shape,
+    as_object=st.booleans(),
+)
+def test_extractors_never_raise(kwargs: dict[str, Any], result: Any, as_object: bool) -> None:
+    response = _as_object(result) if as_object else result
+    for build, read in (
+        (_extractor.chat_request, _extractor.chat_result),
+        (_extractor.completion_request, _extractor.completion_result),
+        (_extractor.embeddings_request, _extractor.embeddings_result),
+        (_extractor.responses_request, _extractor.responses_result),
+    ):
+        call, _ = build(_instance, (), kwargs)
+        read(call, response)
+        _telemetry.content.to_json(call.input_messages)
+        _assert_valid_attributes(_request_attributes(call) | _response_attributes(call))
+    for handler in (
+        ChatStreamHandler(ModelCall("chat", "openai", stream_usage_requested=True), True),
+        CompletionStreamHandler(ModelCall("text_completion", "openai"), True),
+        ResponseStreamHandler(ModelCall("chat", "openai"), _extractor),
+    ):
+        assert handler.on_chunk(response) in (True, False)
+        handler.on_end()
+        _assert_valid_attributes(_response_attributes(handler.call))
+
+
+def _assert_valid_attributes(values: dict[str, Any]) -> None:
+    scalar = (str, bool, int, float)
+    for key, value in values.items():
+        if isinstance(value, (list, tuple)):
+            assert len({type(v) for v in value}) <= 1 and all(isinstance(v, scalar) for v in value), (
+                key,
+                value,
+            )
+        else:
+            assert isinstance(value, scalar), (key, value)

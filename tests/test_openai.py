@@ -1,0 +1,389 @@
+"""In-process details of the OpenAI integration, against the local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry import context, trace
+from opentelemetry.trace import StatusCode
+
+from opentelemetry_instrumentation_kotaemon.openai import extract
+from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
+from tests.conftest import Captured
+from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
+
+Instrument = Callable[..., Captured]
+MESSAGES = [{"role": "user", "content": "What is the answer?"}]
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+API_KEY = "sk-proj-unitSECRET0123456789abcdefgh"
+
+
+@pytest.fixture
+def client(openai_server: OpenAIServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=openai_server.base_url, api_key=API_KEY, max_retries=2)
+
+
+@pytest.fixture
+def async_client(openai_server: OpenAIServer) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=openai_server.base_url, api_key=API_KEY)
+
+
+def chat(client: openai.OpenAI, model: str = "gpt-test", **kwargs: Any) -> Any:
+    return client.chat.completions.create(model=model, messages=MESSAGES, **kwargs)
+
+
+def test_request_parameters_map_to_semconv(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    chat(
+        client,
+        top_p=0.9,
+        stop=["END", "STOP"],
+        n=1,
+        frequency_penalty=0.5,
+        presence_penalty=0.25,
+        max_completion_tokens=99,
+        response_format={"type": "json_object"},
+    )
+    attributes = captured.span().attributes
+    assert attributes["gen_ai.request.top_p"] == 0.9
+    assert attributes["gen_ai.request.stop_sequences"] == ("END", "STOP")
+    assert attributes["gen_ai.request.choice.count"] == 1
+    assert attributes["gen_ai.request.frequency_penalty"] == 0.5
+    assert attributes["gen_ai.request.presence_penalty"] == 0.25
+    assert attributes["gen_ai.request.max_tokens"] == 99
+    assert attributes["gen_ai.output.type"] == "json"
+    assert "gen_ai.request.temperature" not in attributes  # not given, not invented
+
+
+def test_results_and_exceptions_are_untouched(instrument: Instrument, client: openai.OpenAI) -> None:
+    plain = chat(client)
+    plain_stream = [c.model_dump() for c in chat(client, stream=True)]
+    with pytest.raises(openai.InternalServerError) as plain_error:
+        chat(client, model="error-500")
+    instrument()
+    traced = chat(client)
+    assert type(traced) is type(plain)
+    assert traced.model_dump() == plain.model_dump()
+    stream = chat(client, stream=True)
+    assert isinstance(stream, openai.Stream)
+    assert [c.model_dump() for c in stream] == plain_stream  # our usage request stays invisible
+    with pytest.raises(openai.InternalServerError) as traced_error:
+        chat(client, model="error-500")
+    assert str(traced_error.value) == str(plain_error.value)
+    assert traced_error.value.status_code == 500
+
+
+def test_raw_response_still_works(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    raw = client.chat.completions.with_raw_response.create(model="gpt-test", messages=MESSAGES)
+    assert raw.parse().choices[0].message.content == REPLY
+    span = captured.span()
+    assert span.name == "chat gpt-test"
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_usage_chunk_is_shown_when_the_app_asked_for_it(
+    instrument: Instrument, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    captured = instrument()
+    chunks = list(chat(client, stream=True, stream_options={"include_usage": True}))
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == count_tokens(REPLY)
+    attributes = captured.span().attributes
+    assert attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert "kotaemon.stream.usage_requested" not in attributes
+
+
+def test_usage_request_can_be_turned_off(
+    instrument: Instrument, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    captured = instrument(OTEL_KOTAEMON_OPENAI_STREAM_USAGE="false")
+    list(chat(client, model="no-injection", stream=True))
+    body = next(b for _, b, _ in reversed(openai_server.requests) if b.get("model") == "no-injection")
+    assert "stream_options" not in body
+    assert "gen_ai.usage.output_tokens" not in captured.span().attributes
+
+
+def test_stream_span_is_not_current_while_the_app_iterates(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    tracer = captured.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("request") as request:
+        stream = chat(client, stream=True)
+        seen = []
+        for _ in stream:
+            seen.append(trace.get_current_span())
+            with tracer.start_as_current_span("app work per chunk"):
+                pass
+    assert all(span is request for span in seen)
+    spans = {s.name: s for s in captured.spans()}
+    assert spans["chat gpt-test"].parent.span_id == request.get_span_context().span_id
+    assert spans["app work per chunk"].parent.span_id == request.get_span_context().span_id
+
+
+def _stream_span(captured: Captured) -> Any:
+    spans = [s for s in captured.spans() if s.attributes.get("gen_ai.request.stream")]
+    assert len(spans) == 1
+    return spans[0]
+
+
+@pytest.mark.parametrize("leave", ["close", "with", "gc", "exhaust"])
+def test_stream_ends_once_however_it_is_left(instrument: Instrument, client: openai.OpenAI, leave: str) -> None:
+    captured = instrument()
+    if leave == "close":
+        stream = chat(client, stream=True)
+        next(stream)
+        stream.close()
+        stream.close()
+    elif leave == "with":
+        with chat(client, stream=True) as stream:
+            next(stream)
+    elif leave == "gc":
+        stream = chat(client, stream=True)
+        next(stream)
+        del stream
+        gc.collect()
+    else:
+        with chat(client, stream=True) as stream:
+            for _ in stream:
+                pass
+    span = _stream_span(captured)
+    assert span.attributes["kotaemon.stream.abandoned"] is (leave != "exhaust")
+    assert span.status.status_code is StatusCode.UNSET
+    abandoned = sum(p.value for p in captured.points("kotaemon.streams.abandoned"))
+    assert abandoned == (0 if leave == "exhaust" else 1)
+
+
+def test_stream_broken_midway_is_an_error(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    received = []
+    with pytest.raises(Exception) as error:
+        for chunk in chat(client, model="broken-stream", stream=True):
+            received.append(chunk)
+    assert len(received) == 2
+    span = _stream_span(captured)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == f"{type(error.value).__module__.split('.')[0]}.{type(error.value).__name__}"
+    assert span.attributes["kotaemon.stream.chunk_count"] == 2
+
+
+def test_streamed_tool_call_is_assembled(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    list(chat(client, tools=TOOLS, stream=True))
+    output = json.loads(_stream_span(captured).attributes["gen_ai.output.messages"])
+    assert output == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "call_test1", "name": "get_weather", "arguments": TOOL_ARGUMENTS}],
+            "finish_reason": "tool_calls",
+        }
+    ]
+
+
+def test_tool_result_messages_are_captured(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    first = chat(client, tools=TOOLS)
+    call = first.choices[0].message.tool_calls[0]
+    messages = [*MESSAGES, first.choices[0].message.model_dump(exclude_none=True)]
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": "21 degrees"})
+    client.chat.completions.create(model="gpt-test", messages=messages, tools=TOOLS)
+    second = captured.spans()[-1]
+    inputs = json.loads(second.attributes["gen_ai.input.messages"])
+    assert inputs[1]["parts"] == [
+        {"type": "tool_call", "id": "call_test1", "name": "get_weather", "arguments": TOOL_ARGUMENTS}
+    ]
+    assert inputs[2] == {
+        "role": "tool",
+        "parts": [{"type": "tool_call_response", "id": "call_test1", "response": "21 degrees"}],
+    }
+    assert second.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+def test_async_stream_and_context_manager(instrument: Instrument, async_client: openai.AsyncOpenAI) -> None:
+    captured = instrument()
+
+    async def run() -> None:
+        stream = await async_client.chat.completions.create(model="a-full", messages=MESSAGES, stream=True)
+        assert isinstance(stream, openai.AsyncStream)
+        async for _ in stream:
+            pass
+        async with await async_client.chat.completions.create(model="a-left", messages=MESSAGES, stream=True) as left:
+            await left.__anext__()
+        closed = await async_client.chat.completions.create(model="a-closed", messages=MESSAGES, stream=True)
+        await closed.__anext__()
+        await closed.close()
+
+    asyncio.run(run())
+    spans = {s.attributes["gen_ai.request.model"]: s for s in captured.spans()}
+    assert spans["a-full"].attributes["kotaemon.stream.abandoned"] is False
+    assert spans["a-full"].attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert spans["a-left"].attributes["kotaemon.stream.abandoned"] is True
+    assert spans["a-closed"].attributes["kotaemon.stream.abandoned"] is True
+
+
+def test_async_error_and_retry(instrument: Instrument, async_client: openai.AsyncOpenAI) -> None:
+    captured = instrument()
+
+    async def run() -> None:
+        await async_client.chat.completions.create(model="flaky-429", messages=MESSAGES)
+        with pytest.raises(openai.InternalServerError):
+            await async_client.chat.completions.create(model="error-500", messages=MESSAGES)
+
+    asyncio.run(run())
+    spans = {s.attributes["gen_ai.request.model"]: s for s in captured.spans()}
+    assert spans["flaky-429"].attributes["http.request.resend_count"] == 1
+    assert spans["error-500"].status.status_code is StatusCode.ERROR
+
+
+def test_retries_exhausted_is_one_error_span(instrument: Instrument, openai_server: OpenAIServer) -> None:
+    captured = instrument()
+    no_retry = openai.OpenAI(base_url=openai_server.base_url, api_key=API_KEY, max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        chat(no_retry, model="flaky-429")
+    span = captured.span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "openai.RateLimitError"
+    assert span.attributes["http.response.status_code"] == 429
+    assert "http.request.resend_count" not in span.attributes
+
+
+def test_legacy_completion_stream(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    text = "".join(c.choices[0].text for c in client.completions.create(model="c-1", prompt="hi", stream=True))
+    span = captured.span()
+    assert span.name == "text_completion c-1"
+    output = json.loads(span.attributes["gen_ai.output.messages"])
+    assert output[0]["parts"][0]["content"] == text
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+def test_parse_is_traced_once(instrument: Instrument, client: openai.OpenAI) -> None:
+    if not hasattr(client.chat.completions, "parse"):
+        pytest.skip("this openai release has no chat.completions.parse")
+    captured = instrument()
+    client.chat.completions.parse(model="gpt-test", messages=MESSAGES)
+    assert captured.span().name == "chat gpt-test"
+
+
+def test_responses_stream(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    events = list(client.responses.create(model="r-1", input="hello", instructions="be brief", stream=True))
+    assert events[-1].type == "response.completed"
+    span = captured.span()
+    assert span.attributes["gen_ai.response.id"] == "resp_test123"
+    assert span.attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert json.loads(span.attributes["gen_ai.system_instructions"]) == [{"type": "text", "content": "be brief"}]
+    assert json.loads(span.attributes["gen_ai.output.messages"])[0]["parts"][0]["content"] == REPLY
+
+
+def test_embeddings_metrics_count_input_tokens_only(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    client.embeddings.create(model="e-1", input="one two three")
+    points = captured.points("gen_ai.client.token.usage")
+    assert [(dict(p.attributes)["gen_ai.token.type"], p.sum) for p in points] == [("input", 3)]
+
+
+def test_content_modes(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="EVENT_ONLY")
+    chat(client)
+    span = captured.span()
+    assert "gen_ai.input.messages" not in span.attributes
+    (event,) = captured.logs()
+    assert json.loads(event.attributes["gen_ai.input.messages"])[0]["parts"][0]["content"] == "What is the answer?"
+    assert event.trace_id == span.context.trace_id and event.span_id == span.context.span_id
+
+
+def test_invalid_content_mode_warns_once_and_captures_nothing(
+    instrument: Instrument, client: openai.OpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="everything-please")
+    chat(client)
+    warnings = [r.getMessage() for r in caplog.records if "OTEL_INSTRUMENTATION_GENAI" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "'everything-please'" in warnings[0] and "using no_content" in warnings[0]
+    assert "gen_ai.input.messages" not in captured.span().attributes
+    assert captured.logs() == []
+
+
+def test_redaction_is_configurable_and_values_are_capped(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true",
+        OTEL_KOTAEMON_REDACT="email",
+        OTEL_KOTAEMON_REDACT_PATTERNS='["ACME-[0-9]+"]',
+        OTEL_KOTAEMON_CONTENT_MAX_LENGTH="200",
+    )
+    prompt = "Mail a@b.io about ACME-1234, card 4111 1111 1111 1111. " + "x" * 500
+    client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": prompt}])
+    value = captured.span().attributes["gen_ai.input.messages"]
+    assert "[REDACTED:email]" in value and "[REDACTED]" in value and "ACME-1234" not in value
+    assert "4111 1111 1111 1111" in value  # the card rule was not chosen
+    assert value.endswith("chars]") and len(value) < 240
+
+
+def test_error_messages_are_redacted(instrument: Instrument, openai_server: OpenAIServer) -> None:
+    captured = instrument()
+    leaky = openai.OpenAI(base_url=openai_server.base_url, api_key=API_KEY, max_retries=0)
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"bad key {API_KEY} for bob@example.com")
+
+    leaky.chat.completions._post = fail  # type: ignore[method-assign]
+    with pytest.raises(ValueError):
+        chat(leaky)
+    span = captured.span()
+    exported = span.status.description + repr([e.attributes for e in span.events])
+    assert API_KEY not in exported and "bob@example.com" not in exported
+    assert span.attributes["error.type"] == "ValueError"
+
+
+def _explode(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("extractor bug")
+
+
+def test_broken_response_reading_never_breaks_the_call(
+    instrument: Instrument, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain_stream = [c.model_dump() for c in chat(client, stream=True)]
+    monkeypatch.setattr(extract, "_response_identity", _explode)
+    monkeypatch.setattr(extract, "_usage", _explode)
+    captured = instrument()
+    assert chat(client).choices[0].message.content == REPLY
+    assert [c.model_dump() for c in chat(client, stream=True)] == plain_stream
+    spans = captured.spans()
+    assert len(spans) == 2  # the spans still end, without response data
+    assert all("gen_ai.response.id" not in s.attributes for s in spans)
+
+
+def test_broken_request_builder_never_breaks_the_call(
+    instrument: Instrument, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(OpenAIExtractor, "chat_request", _explode)
+    captured = instrument()
+    assert chat(client).choices[0].message.content == REPLY
+    assert len(list(chat(client, stream=True))) == len(REPLY.split()) + 2
+    assert captured.spans() == []
+
+
+def test_suppressed_context_creates_no_span(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        chat(client)
+    finally:
+        context.detach(token)
+    assert captured.spans() == []
+
+
+def test_api_key_never_exported(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="span_and_event")
+    chat(client)
+    list(chat(client, stream=True))
+    client.embeddings.create(model="e-1", input="x")
+    exported = repr([dict(s.attributes) for s in captured.spans()]) + repr([r.attributes for r in captured.logs()])
+    assert "unitSECRET" not in exported
