@@ -74,6 +74,49 @@ KOTAEMON_STREAM_CHUNK_COUNT = "kotaemon.stream.chunk_count"
 KOTAEMON_STREAM_USAGE_INJECTED = "kotaemon.stream.usage_requested"
 """True when we asked the server for usage on a stream the caller did not ask it for."""
 
+KOTAEMON_SPAN_KIND = "kotaemon.span.kind"
+"""What kind of step a span is: llm, embedding, retriever, reranker, tool, agent, pipeline, indexing."""
+KOTAEMON_COMPONENT = "kotaemon.component"
+"""The qualified class name of the component (or the runnable's name) behind a span."""
+KOTAEMON_STEP = "kotaemon.step"
+"""The step name inside its pipeline (theflow's node name), where there is one."""
+KOTAEMON_STEP_FAILURE = "kotaemon.step.failure"
+"""Why a step failed when it reported the failure as a value instead of raising."""
+KOTAEMON_DOCUMENT_COUNT = "kotaemon.documents.count"
+"""Documents a step returned: retrieved, kept after re-ranking, or indexed."""
+KOTAEMON_USAGE_INPUT_TOKENS = "kotaemon.usage.input_tokens"
+"""On a root step: input tokens of every model call below it (own name, so backends that sum
+`gen_ai.usage.*` over a trace do not count them twice)."""
+KOTAEMON_USAGE_OUTPUT_TOKENS = "kotaemon.usage.output_tokens"
+"""On a root step: output tokens of every model call below it."""
+
+# `kotaemon.span.kind` values.
+KIND_LLM = "llm"
+KIND_EMBEDDING = "embedding"
+KIND_RETRIEVER = "retriever"
+KIND_RERANKER = "reranker"
+KIND_TOOL = "tool"
+KIND_AGENT = "agent"
+KIND_PIPELINE = "pipeline"
+KIND_INDEXING = "indexing"
+
+# More operation names (newer semconv values, plain strings for the floor release).
+OPERATION_RETRIEVAL = "retrieval"
+OPERATION_EXECUTE_TOOL = "execute_tool"
+OPERATION_INVOKE_AGENT = "invoke_agent"
+OPERATION_INVOKE_WORKFLOW = "invoke_workflow"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
+GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
+GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
+GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
+GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"
+
 # --- Events
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 
@@ -82,6 +125,21 @@ METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 METRIC_TOKEN_USAGE = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 METRIC_STREAMS_ABANDONED = "kotaemon.streams.abandoned"
+METRIC_ERRORS = "kotaemon.errors"
+METRIC_RETRIEVAL_DOCUMENTS = "kotaemon.retrieval.documents"
+METRIC_RETRIEVAL_EMPTY = "kotaemon.retrieval.empty"
+METRIC_RERANK_DOCUMENTS = "kotaemon.rerank.documents"
+METRIC_TOOL_CALLS = "kotaemon.tool.calls"
+METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
+# Duration of each kind of step, in seconds (Prometheus: kotaemon_retrieval_duration_seconds and so on).
+STEP_DURATION_METRICS = {
+    KIND_RETRIEVER: "kotaemon.retrieval.duration",
+    KIND_RERANKER: "kotaemon.rerank.duration",
+    KIND_TOOL: "kotaemon.tool.duration",
+    KIND_AGENT: "kotaemon.agent.duration",
+    KIND_PIPELINE: "kotaemon.pipeline.duration",
+    KIND_INDEXING: "kotaemon.indexing.duration",
+}
 
 # Bucket boundaries from the GenAI conventions: seconds for durations, powers of four for token counts.
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)

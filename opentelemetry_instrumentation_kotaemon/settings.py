@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .core.redaction import RULE_NAMES
+
 logger = logging.getLogger(__name__)
 
 # Standard variable (shared with the official GenAI instrumentations). Kept out of the names that
@@ -179,7 +181,7 @@ class Settings:
     """The effective configuration of the instrumentation."""
 
     content_mode: ContentMode = ContentMode.NONE
-    redaction_rules: tuple[str, ...] = ()
+    redaction_rules: tuple[str, ...] = RULE_NAMES
     redaction_patterns: tuple[re.Pattern[str], ...] = ()
     content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH
     openai_stream_usage: bool = True
@@ -188,8 +190,6 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every variable once; bad values log a warning and fall back to their default."""
-        from .core.redaction import RULE_NAMES
-
         env = os.environ if env is None else env
         return cls(
             content_mode=read_content_mode(env),

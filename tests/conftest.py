@@ -39,6 +39,7 @@ class Captured:
     metric_reader: InMemoryMetricReader
     log_exporter: InMemoryLogExporter
     tracer_provider: TracerProvider
+    meter_provider: MeterProvider
 
     def spans(self) -> list[ReadableSpan]:
         return list(self.spans_exporter.get_finished_spans())
@@ -80,12 +81,13 @@ def instrument(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Captur
         logs = InMemoryLogExporter()
         logger_provider = LoggerProvider()
         logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+        meter_provider = MeterProvider(metric_readers=[reader])
         instrumentor.instrument(
             tracer_provider=tracer_provider,
-            meter_provider=MeterProvider(metric_readers=[reader]),
+            meter_provider=meter_provider,
             logger_provider=logger_provider,
         )
-        return Captured(spans, reader, logs, tracer_provider)
+        return Captured(spans, reader, logs, tracer_provider, meter_provider)
 
     yield start
     instrumentor.uninstrument()

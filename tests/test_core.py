@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -12,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall
+from opentelemetry_instrumentation_kotaemon.core.records import ModelCall, StepCall
 from opentelemetry_instrumentation_kotaemon.core.redaction import RULE_NAMES, Redactor
+from opentelemetry_instrumentation_kotaemon.core.streams import trace_async_generator, trace_generator
 from opentelemetry_instrumentation_kotaemon.core.telemetry import (
     Telemetry,
     _request_attributes,
@@ -332,3 +334,137 @@ def _assert_valid_attributes(values: dict[str, Any]) -> None:
             )
         else:
             assert isinstance(value, scalar), (key, value)
+
+
+# --- steps, token roll-up and generators
+
+
+def _new_telemetry(captured: Captured, **settings_kwargs: Any) -> Telemetry:
+    return Telemetry(
+        Settings(**settings_kwargs),
+        tracer_provider=captured.tracer_provider,
+        meter_provider=captured.meter_provider,
+    )
+
+
+def test_steps_nest_repeat_steps_collapse_and_the_root_sums_tokens(
+    instrument: Instrument, openai_server: OpenAIServer
+) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+    owner = object()
+    client = openai.OpenAI(base_url=openai_server.base_url, api_key="k")
+    root = telemetry.start_step(StepCall(kind="pipeline", name="RAG", operation="invoke_workflow", owner=owner))
+    assert root is not None
+    outer_token = root.activate()
+    repeat = telemetry.start_step(StepCall(kind="pipeline", name="RAG.run", owner=owner))
+    assert repeat is not None and repeat.span is None
+    retrieval = telemetry.start_step(StepCall(kind="retriever", name="VectorRetrieval", operation="retrieval"))
+    assert retrieval is not None
+    token = retrieval.activate()
+    retrieval.step.documents = 0
+    retrieval.deactivate(token)
+    retrieval.finish()
+    for _ in range(2):
+        client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "one two"}])
+    repeat.finish()
+    root.deactivate(outer_token)
+    root.finish()
+    spans = {s.name: s for s in captured.spans()}
+    assert set(spans) == {"invoke_workflow RAG", "retrieval VectorRetrieval", "chat gpt-test"}
+    workflow = spans["invoke_workflow RAG"]
+    assert workflow.attributes["kotaemon.span.kind"] == "pipeline"
+    assert workflow.attributes["kotaemon.usage.input_tokens"] == 4
+    assert workflow.attributes["kotaemon.usage.output_tokens"] == 2 * count_tokens(REPLY)
+    assert spans["retrieval VectorRetrieval"].parent.span_id == workflow.context.span_id
+    assert spans["retrieval VectorRetrieval"].attributes["kotaemon.documents.count"] == 0
+    assert "kotaemon.usage.input_tokens" not in spans["retrieval VectorRetrieval"].attributes
+    assert sum(p.value for p in captured.points("kotaemon.retrieval.empty")) == 1
+    assert sum(p.count for p in captured.points("kotaemon.pipeline.duration")) == 1
+
+
+def test_failure_reported_as_a_value_is_an_error(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+    scope = telemetry.start_step(StepCall(kind="agent", name="Rewoo", operation="invoke_agent"))
+    assert scope is not None
+    scope.step.failure = "tool crashed for bob@example.com"
+    scope.finish()
+    (span,) = captured.spans()
+    assert span.status.status_code.name == "ERROR"
+    assert span.attributes["error.type"] == "failed"
+    assert "bob@example.com" not in span.attributes["kotaemon.step.failure"]
+    (errors,) = captured.points("kotaemon.errors")
+    assert dict(errors.attributes) == {"kotaemon.span.kind": "agent", "error.type": "failed"}
+
+
+def test_step_content_only_when_captured(instrument: Instrument) -> None:
+    captured = instrument()
+    for mode in (ContentMode.NONE, ContentMode.SPAN):
+        telemetry = _new_telemetry(captured, content_mode=mode)
+        scope = telemetry.start_step(
+            StepCall(kind="tool", name="search", content={"gen_ai.tool.call.arguments": {"q": "mail a@b.io"}})
+        )
+        assert scope is not None
+        scope.step.result_content["gen_ai.tool.call.result"] = "found a@b.io"
+        scope.finish()
+    off, on = captured.spans()
+    assert "gen_ai.tool.call.arguments" not in off.attributes
+    assert on.attributes["gen_ai.tool.call.arguments"] == '{"q":"mail [REDACTED:email]"}'
+    assert on.attributes["gen_ai.tool.call.result"] == "found [REDACTED:email]"
+    calls = captured.points("kotaemon.tool.calls")
+    assert sum(p.value for p in calls) == 2 and dict(calls[0].attributes) == {"gen_ai.tool.name": "search"}
+
+
+def _numbers() -> Any:
+    total = 0
+    try:
+        while True:
+            received = yield total
+            total += received or 1
+    except KeyError:
+        yield "recovered"
+    return f"total={total}"
+
+
+def test_generator_wrapper_keeps_send_throw_and_return_value(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+    scope = telemetry.start_step(StepCall(kind="pipeline", name="gen"))
+    assert scope is not None
+    seen: list[Any] = []
+    traced = trace_generator(_numbers(), scope, seen.append)
+    assert next(traced) == 0
+    assert traced.send(5) == 5
+    assert traced.throw(KeyError("x")) == "recovered"
+    with pytest.raises(StopIteration) as stop:
+        next(traced)
+    assert stop.value.value == "total=5"
+    assert seen == [0, 5, "recovered"]
+
+    def outer() -> Any:
+        result = yield from trace_generator(_numbers(), telemetry.start_step(StepCall(kind="pipeline", name="y")))
+        return result
+
+    runner = outer()
+    next(runner)
+    runner.close()  # abandoned early
+    spans = captured.spans()
+    assert [s.name for s in spans] == ["gen", "y"]
+    assert all(s.status.is_unset for s in spans)
+
+
+def test_async_generator_wrapper(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+
+    async def numbers() -> Any:
+        for i in range(3):
+            yield i
+
+    async def run() -> list[int]:
+        scope = telemetry.start_step(StepCall(kind="pipeline", name="agen"))
+        return [i async for i in trace_async_generator(numbers(), scope)]
+
+    assert asyncio.run(run()) == [0, 1, 2]
+    assert [s.name for s in captured.spans()] == ["agen"]

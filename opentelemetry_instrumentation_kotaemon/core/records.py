@@ -42,6 +42,9 @@ class ModelCall:
     operation: str
     provider: str
     request_model: str | None = None
+    component: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Cheap, safe extra attributes set by the integration (component class, step name, prompt name...)."""
     server_address: str | None = None
     server_port: int | None = None
     streaming: bool = False
@@ -108,3 +111,29 @@ _MERGED_FIELDS = (
     "output_messages",
     "time_to_first_chunk",
 )
+
+
+@dataclass
+class StepCall:
+    """One step of an app that is not a model request: retrieval, re-ranking, a tool, an agent, a pipeline.
+
+    `content` holds values (query text, tool arguments, documents...) that are exported only when content is
+    captured, after redaction; integrations build it only when `Telemetry.captures_content` is true.
+    """
+
+    kind: str
+    name: str
+    operation: str | None = None
+    component: str | None = None
+    owner: object | None = None
+    """The object running the step; a step of the same kind and owner inside this one is the same step."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    content: dict[str, Any] = field(default_factory=dict)
+    # filled while or after the step runs
+    result_attributes: dict[str, Any] = field(default_factory=dict)
+    result_content: dict[str, Any] = field(default_factory=dict)
+    documents: int | None = None
+    """Documents the step returned: retrieved, kept after re-ranking, or indexed."""
+    failure: str | None = None
+    """Set when the step failed without raising (an agent answering with status "failed")."""
+    tool_name: str | None = None

@@ -1,4 +1,4 @@
-"""Stream proxies that keep a model call's telemetry open until the caller is done with the stream.
+"""Stream proxies and generator wrappers that keep telemetry open until the caller is done with the stream.
 
 The span ends exactly once: when the stream is exhausted, fails, is closed, is left through `with`, or is
 garbage-collected. A stream left before its end is marked abandoned. The span is current only while a chunk
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Protocol
 
 import wrapt
 
-from .telemetry import ModelCallScope
+from .telemetry import ModelCallScope, Scope
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +151,93 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     def __del__(self) -> None:
         _end(self._self_scope, self._self_handler, None, True)
+
+
+def trace_generator(
+    generator: Generator[Any, Any, Any], scope: Scope, on_item: Callable[[Any], None] | None = None
+) -> Generator[Any, Any, Any]:
+    """Re-yield `generator` with `scope` current while it runs, and end the scope with it.
+
+    `send`, `throw` and `close` reach the inner generator, and its return value is returned, so
+    `answer = yield from traced` works as it did. Closing early (or garbage collection) marks the scope abandoned.
+    """
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = scope.activate()
+        try:
+            if thrown is not None:
+                error, thrown = thrown, None
+                item = generator.throw(error)
+            else:
+                item = generator.send(sent)
+        except StopIteration as stop:
+            scope.finish()
+            return stop.value
+        except BaseException as error:
+            scope.finish(error)
+            raise
+        finally:
+            scope.deactivate(token)
+        _observe(on_item, item)
+        try:
+            sent = yield item
+        except GeneratorExit:
+            try:
+                generator.close()
+            finally:
+                scope.finish(abandoned=True)
+            raise
+        except BaseException as error:
+            thrown = error
+
+
+async def trace_async_generator(
+    generator: AsyncGenerator[Any, Any], scope: Scope, on_item: Callable[[Any], None] | None = None
+) -> AsyncGenerator[Any, Any]:
+    """The asynchronous twin of `trace_generator`."""
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = scope.activate()
+        try:
+            if thrown is not None:
+                error, thrown = thrown, None
+                item = await generator.athrow(error)
+            else:
+                item = await generator.asend(sent)
+        except StopAsyncIteration:
+            scope.finish()
+            return
+        except BaseException as error:
+            _end_scope_on_error(scope, error)
+            raise
+        finally:
+            scope.deactivate(token)
+        _observe(on_item, item)
+        try:
+            sent = yield item
+        except GeneratorExit:
+            try:
+                await generator.aclose()
+            finally:
+                scope.finish(abandoned=True)
+            raise
+        except BaseException as error:
+            thrown = error
+
+
+def _observe(on_item: Callable[[Any], None] | None, item: Any) -> None:
+    if on_item is None:
+        return
+    try:
+        on_item(item)
+    except Exception:
+        logger.debug("failed to read a streamed item", exc_info=True)
+
+
+def _end_scope_on_error(scope: Scope, error: BaseException) -> None:
+    if isinstance(error, asyncio.CancelledError):  # the reader went away: abandoned
+        scope.finish(abandoned=True)
+    else:
+        scope.finish(error)

@@ -1,42 +1,50 @@
-"""The telemetry core: spans, metrics, events, content policy and the count-once rule for model calls.
+"""The telemetry core: spans, metrics, events, content policy and the count-once rule.
 
-Integrations describe a call in a `ModelCall` record and run it through `Telemetry.start_model_call`; everything
-that knows about OpenTelemetry lives here.
+Integrations describe what happens in plain records (`ModelCall` for model requests, `StepCall` for retrieval,
+re-ranking, tools, agents and pipelines) and run them through `Telemetry`; everything that knows about
+OpenTelemetry lives here.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
+import threading
 import time
 import traceback
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry._logs import LogRecord, SeverityNumber, get_logger
-from opentelemetry.metrics import Histogram, get_meter
+from opentelemetry._logs import get_logger
+from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .. import attributes as attr
 from ..settings import Settings
 from ..version import __version__
 from .content import ContentPolicy, output_messages_json
-from .records import ModelCall
+from .events import emit_event
+from .instruments import Instruments
+from .records import ModelCall, StepCall
 
 logger = logging.getLogger(__name__)
 
 SCOPE_NAME = "opentelemetry_instrumentation_kotaemon"
 _ACTIVE_CALL_KEY = otel_context.create_key("kotaemon-active-model-call")
+_ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
+_ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
 _SUPPRESS_KEYS = ("suppress_instrumentation", otel_context._SUPPRESS_INSTRUMENTATION_KEY)  # type: ignore[attr-defined]
 
 # Operations that describe the same kind of request: an inner call of the same family inside an outer one is
-# the same request seen from a lower layer (LangChain -> OpenAI client), so it is merged, not counted again.
+# the same request seen from a lower layer (Kotaemon -> LangChain -> OpenAI client), so it is merged into the
+# outer call, not counted again.
 _FAMILY = {
     attr.OPERATION_CHAT: "generate",
     attr.OPERATION_TEXT_COMPLETION: "generate",
     attr.OPERATION_EMBEDDINGS: "embed",
 }
+# Span name verbs for steps whose kind has no GenAI operation.
+_STEP_VERBS = {attr.KIND_RERANKER: "rerank", attr.KIND_INDEXING: "index"}
 
 
 def error_type(error: BaseException) -> str:
@@ -48,22 +56,12 @@ def error_type(error: BaseException) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
-def _create_histogram(meter: Any, name: str, unit: str, description: str, buckets: tuple[float, ...]) -> Histogram:
-    try:
-        histogram: Histogram = meter.create_histogram(
-            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
-        )
-        return histogram
-    except TypeError:  # API < 1.28 has no bucket advice; the configurator sets views instead
-        fallback: Histogram = meter.create_histogram(name, unit=unit, description=description)
-        return fallback
-
-
-_LOG_RECORD_TAKES_CONTEXT = "context" in inspect.signature(LogRecord.__init__).parameters
+def _suppressed(current: otel_context.Context) -> bool:
+    return any(current.get(key) for key in _SUPPRESS_KEYS)
 
 
 class Telemetry:
-    """Owns the tracer, the meters, the content policy and the lifecycle of every model call."""
+    """Owns the tracer, the instruments, the content policy and the lifecycle of every call and step."""
 
     def __init__(
         self,
@@ -76,44 +74,27 @@ class Telemetry:
         self.enabled = True
         self.content = ContentPolicy(settings)
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
-        meter = get_meter(SCOPE_NAME, __version__, meter_provider)
-        self.duration = _create_histogram(
-            meter, attr.METRIC_OPERATION_DURATION, "s", "GenAI operation duration", attr.DURATION_BUCKETS
-        )
-        self.token_usage = _create_histogram(
-            meter,
-            attr.METRIC_TOKEN_USAGE,
-            "{token}",
-            "Number of input and output tokens used",
-            attr.TOKEN_BUCKETS,
-        )
-        self.time_to_first_chunk = _create_histogram(
-            meter,
-            attr.METRIC_TIME_TO_FIRST_CHUNK,
-            "s",
-            "Time from the request to the first chunk of a streamed response",
-            attr.DURATION_BUCKETS,
-        )
-        self.streams_abandoned = meter.create_counter(
-            attr.METRIC_STREAMS_ABANDONED,
-            unit="{stream}",
-            description="Streams the caller stopped reading early",
-        )
+        self.instruments = Instruments(get_meter(SCOPE_NAME, __version__, meter_provider))
         self._event_logger = (
             get_logger(SCOPE_NAME, __version__, logger_provider) if self.content.mode.as_event else None
         )
 
     @property
     def captures_content(self) -> bool:
-        """Whether integrations should build prompt and completion content at all."""
+        """Whether integrations should build prompt, completion and document content at all."""
         return self.content.captured
 
+    # --- model calls
+
     def start_model_call(self, call: ModelCall) -> ModelCallScope | None:
-        """Open the telemetry for a model call; None when instrumentation is suppressed in this context."""
+        """Open the telemetry of a model call; None when instrumentation is suppressed in this context.
+
+        Inside an unfinished call of the same family (an outer layer of the same request), the returned scope has
+        no span: when it finishes, what it learned is merged into the outer call, which reports it once.
+        """
         current = otel_context.get_current()
-        for key in _SUPPRESS_KEYS:
-            if current.get(key):
-                return None
+        if _suppressed(current):
+            return None
         outer = current.get(_ACTIVE_CALL_KEY)
         if isinstance(outer, ModelCallScope) and not outer.finished and outer.same_request(call):
             merged = ModelCallScope(self, call, None, current, outer)
@@ -149,8 +130,7 @@ class Telemetry:
             return {}
         return {attr.GEN_AI_OUTPUT_MESSAGES: self.content.to_json(output_messages_json(call.output_messages))}
 
-    def finish_model_call(self, scope: ModelCallScope, error: BaseException | None) -> None:
-        """Close the span, record metrics and emit the content event of a finished call."""
+    def _finish_model_call(self, scope: ModelCallScope, error: BaseException | None) -> None:
         call = scope.call
         span = scope.span
         if span is None:
@@ -159,36 +139,108 @@ class Telemetry:
             return
         duration = time.perf_counter() - scope.started
         try:
-            metric_attributes = _metric_attributes(call, error)
-            self.duration.record(duration, metric_attributes)
-            if call.input_tokens is not None:
-                self.token_usage.record(
-                    call.input_tokens, {**metric_attributes, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_INPUT}
-                )
-            if call.output_tokens is not None:
-                self.token_usage.record(
-                    call.output_tokens, {**metric_attributes, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_OUTPUT}
-                )
-            if call.time_to_first_chunk is not None:
-                self.time_to_first_chunk.record(call.time_to_first_chunk, metric_attributes)
-            if call.abandoned:
-                self.streams_abandoned.add(1, metric_attributes)
+            error_name = error_type(error) if error is not None else None
+            self.instruments.model_call(call, duration, error, error_name)
+            root = scope.context.get(_ROOT_STEP_KEY)
+            if isinstance(root, StepScope):
+                root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
                 span.set_attributes(_response_attributes(call))
                 if self.content.mode.on_span:
                     span.set_attributes(self._response_content(call))
                 if error is not None:
-                    self._record_error(span, error)
+                    self._record_error(span, error, error_name)
             if self._event_logger is not None:
-                self._emit_content_event(scope)
+                event = {
+                    attr.GEN_AI_OPERATION_NAME: call.operation,
+                    attr.GEN_AI_PROVIDER_NAME: call.provider,
+                    **self._request_content(call),
+                    **self._response_content(call),
+                }
+                if call.request_model:
+                    event[attr.GEN_AI_REQUEST_MODEL] = call.request_model
+                emit_event(self._event_logger, attr.EVENT_INFERENCE_DETAILS, event, scope.context)
         except Exception:  # never let telemetry break the call
             logger.debug("failed to record a model call", exc_info=True)
         finally:
             span.end()
 
-    def _record_error(self, span: Span, error: BaseException) -> None:
+    # --- steps
+
+    def start_step(self, step: StepCall) -> StepScope | None:
+        """Open the telemetry of a step; None when suppressed.
+
+        A step of the same kind and owner as the innermost active step is that step seen again through another
+        method (`__call__` -> `run` -> `invoke`): the returned scope has no span and records nothing.
+        """
+        current = otel_context.get_current()
+        if _suppressed(current):
+            return None
+        active = current.get(_ACTIVE_STEP_KEY)
+        if (
+            isinstance(active, StepScope)
+            and step.owner is not None
+            and active.step.owner is step.owner
+            and active.step.kind == step.kind
+            and not active.finished
+        ):
+            return StepScope(self, step, None, current)
+        verb = step.operation or _STEP_VERBS.get(step.kind)
+        span = self.tracer.start_span(
+            f"{verb} {step.name}" if verb else step.name,
+            kind=SpanKind.CLIENT if step.kind == attr.KIND_RETRIEVER else SpanKind.INTERNAL,
+            attributes=_step_start_attributes(step),
+        )
+        ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, trace.set_span_in_context(span, current))
+        scope = StepScope(self, step, span, ctx)
+        ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
+        if not isinstance(current.get(_ROOT_STEP_KEY), StepScope):
+            ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
+            scope.is_root = True
+        scope.context = ctx
+        if span.is_recording() and step.content and self.content.mode.on_span:
+            span.set_attributes(self._content_attributes(step.content))
+        return scope
+
+    def _content_attributes(self, content: dict[str, Any]) -> dict[str, Any]:
+        clean = self.content
+        return {key: clean.clean(v) if isinstance(v, str) else clean.to_json(v) for key, v in content.items()}
+
+    def _finish_step(self, scope: StepScope, error: BaseException | None) -> None:
+        span = scope.span
+        if span is None:
+            return
+        step = scope.step
+        try:
+            error_name = error_type(error) if error is not None else None
+            if error_name is None and step.failure is not None:
+                error_name = "failed"
+            self.instruments.step(step, time.perf_counter() - scope.started, error_name)
+            if span.is_recording():
+                values = dict(step.result_attributes)
+                if step.documents is not None:
+                    values[attr.KOTAEMON_DOCUMENT_COUNT] = step.documents
+                if scope.is_root and scope.input_tokens:
+                    values[attr.KOTAEMON_USAGE_INPUT_TOKENS] = scope.input_tokens
+                if scope.is_root and scope.output_tokens:
+                    values[attr.KOTAEMON_USAGE_OUTPUT_TOKENS] = scope.output_tokens
+                if step.result_content and self.content.mode.on_span:
+                    values.update(self._content_attributes(step.result_content))
+                span.set_attributes(values)
+                if error is not None:
+                    self._record_error(span, error, error_name)
+                elif step.failure is not None:
+                    span.set_attribute(attr.ERROR_TYPE, "failed")
+                    span.set_attribute(attr.KOTAEMON_STEP_FAILURE, self.content.clean(step.failure))
+                    span.set_status(Status(StatusCode.ERROR, self.content.clean(step.failure)))
+        except Exception:
+            logger.debug("failed to record a step", exc_info=True)
+        finally:
+            span.end()
+
+    def _record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
         message = self.content.clean(str(error))
-        kind = error_type(error)
+        kind = kind or error_type(error)
         span.set_attribute(attr.ERROR_TYPE, kind)
         status_code = getattr(error, "status_code", None)
         if isinstance(status_code, int):
@@ -205,48 +257,45 @@ class Telemetry:
             },
         )
 
-    def _emit_content_event(self, scope: ModelCallScope) -> None:
-        call = scope.call
-        attributes = {
-            attr.GEN_AI_OPERATION_NAME: call.operation,
-            attr.GEN_AI_PROVIDER_NAME: call.provider,
-            **self._request_content(call),
-            **self._response_content(call),
-        }
-        if call.request_model:
-            attributes[attr.GEN_AI_REQUEST_MODEL] = call.request_model
-        now = time.time_ns()
-        if _LOG_RECORD_TAKES_CONTEXT:
-            record = LogRecord(  # type: ignore[call-arg]
-                timestamp=now,
-                observed_timestamp=now,
-                context=scope.context,
-                attributes=attributes,
-                event_name=attr.EVENT_INFERENCE_DETAILS,
-            )
-        else:  # API < 1.28: the SDK wants its own record type, carrying the resource
-            from opentelemetry.sdk._logs import LogRecord as SdkLogRecord  # type: ignore[attr-defined]
 
-            span_context = scope.span.get_span_context() if scope.span is not None else None
-            record = SdkLogRecord(
-                timestamp=now,
-                observed_timestamp=now,
-                trace_id=span_context.trace_id if span_context else None,
-                span_id=span_context.span_id if span_context else None,
-                trace_flags=span_context.trace_flags if span_context else None,
-                resource=getattr(self._event_logger, "resource", None),
-                body="",  # its OTLP encoder rejects an empty body or severity
-                severity_number=SeverityNumber.INFO,
-                attributes={**attributes, "event.name": attr.EVENT_INFERENCE_DETAILS},
-            )
-        assert self._event_logger is not None
-        self._event_logger.emit(record)
+class Scope:
+    """The live telemetry of one call or step: its span (None when it is a repeat of an outer one) and timing."""
+
+    __slots__ = ("context", "finished", "span", "started", "telemetry")
+
+    def __init__(self, telemetry: Telemetry, span: Span | None, context: otel_context.Context) -> None:
+        self.telemetry = telemetry
+        self.span = span
+        self.context = context
+        self.started = time.perf_counter()
+        self.finished = False
+
+    def activate(self) -> object:
+        """Make this scope's span current (for work done on its behalf); returns a token for `deactivate`."""
+        return otel_context.attach(self.context)
+
+    @staticmethod
+    def deactivate(token: object) -> None:
+        otel_context.detach(token)  # type: ignore[arg-type]
+
+    def finish(self, error: BaseException | None = None, abandoned: bool = False) -> None:
+        """End once; later calls do nothing. Never raises."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            self._finish(error, abandoned)
+        except Exception:
+            logger.debug("failed to finish telemetry", exc_info=True)
+
+    def _finish(self, error: BaseException | None, abandoned: bool) -> None:
+        raise NotImplementedError
 
 
-class ModelCallScope:
-    """The live telemetry of one model call: its span (None when merged into an outer call) and timing."""
+class ModelCallScope(Scope):
+    """The live telemetry of one model call."""
 
-    __slots__ = ("call", "context", "finished", "outer", "span", "started", "telemetry")
+    __slots__ = ("call", "outer")
 
     def __init__(
         self,
@@ -256,25 +305,13 @@ class ModelCallScope:
         context: otel_context.Context,
         outer: ModelCallScope | None,
     ) -> None:
-        self.telemetry = telemetry
+        super().__init__(telemetry, span, context)
         self.call = call
-        self.span = span
-        self.context = context
         self.outer = outer
-        self.started = time.perf_counter()
-        self.finished = False
 
     def same_request(self, inner: ModelCall) -> bool:
         """Whether `inner` is this call seen from a lower layer (same kind of operation)."""
         return _FAMILY.get(self.call.operation) == _FAMILY.get(inner.operation)
-
-    def activate(self) -> object:
-        """Make this call's span current (for work done on its behalf); returns a token for `deactivate`."""
-        return otel_context.attach(self.context)
-
-    @staticmethod
-    def deactivate(token: object) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
 
     def on_chunk(self) -> None:
         """Count a streamed chunk handed to the caller; the first one fixes the time to first chunk."""
@@ -283,23 +320,51 @@ class ModelCallScope:
             call.time_to_first_chunk = time.perf_counter() - self.started
         call.chunk_count += 1
 
-    def finish(self, error: BaseException | None = None, abandoned: bool = False) -> None:
-        """End the call once; later calls do nothing. Never raises."""
-        if self.finished:
-            return
-        self.finished = True
+    def _finish(self, error: BaseException | None, abandoned: bool) -> None:
         if abandoned and error is None:
             self.call.abandoned = True
-        try:
-            self.telemetry.finish_model_call(self, error)
-        except Exception:
-            logger.debug("failed to finish a model call", exc_info=True)
+        self.telemetry._finish_model_call(self, error)
+
+
+class StepScope(Scope):
+    """The live telemetry of one step; a root step also sums the tokens of the model calls below it."""
+
+    __slots__ = ("input_tokens", "is_root", "lock", "output_tokens", "step")
+
+    def __init__(self, telemetry: Telemetry, step: StepCall, span: Span | None, context: otel_context.Context) -> None:
+        super().__init__(telemetry, span, context)
+        self.step = step
+        self.is_root = False
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.lock = threading.Lock()
+
+    def add_tokens(self, input_tokens: int | None, output_tokens: int | None) -> None:
+        """Add a model call's tokens (model calls may finish on other threads)."""
+        with self.lock:
+            self.input_tokens += input_tokens or 0
+            self.output_tokens += output_tokens or 0
+
+    def _finish(self, error: BaseException | None, abandoned: bool) -> None:
+        self.telemetry._finish_step(self, error)
 
 
 def current_model_call() -> ModelCall | None:
     """The model call whose span is current, if any (used to count client retries)."""
     scope = otel_context.get_value(_ACTIVE_CALL_KEY)
     return scope.call if isinstance(scope, ModelCallScope) else None
+
+
+def _step_start_attributes(step: StepCall) -> dict[str, Any]:
+    values: dict[str, Any] = {attr.KOTAEMON_SPAN_KIND: step.kind}
+    if step.operation:
+        values[attr.GEN_AI_OPERATION_NAME] = step.operation
+    if step.component:
+        values[attr.KOTAEMON_COMPONENT] = step.component
+    if step.tool_name:
+        values[attr.GEN_AI_TOOL_NAME] = step.tool_name
+    values.update(step.attributes)
+    return values
 
 
 def _start_attributes(call: ModelCall) -> dict[str, Any]:
@@ -314,6 +379,10 @@ def _start_attributes(call: ModelCall) -> dict[str, Any]:
         values[attr.SERVER_ADDRESS] = call.server_address
         if call.server_port:
             values[attr.SERVER_PORT] = call.server_port
+    if call.component:
+        values[attr.KOTAEMON_COMPONENT] = call.component
+        values[attr.KOTAEMON_SPAN_KIND] = attr.KIND_EMBEDDING if call.operation == "embeddings" else attr.KIND_LLM
+    values.update(call.attributes)
     return values
 
 
@@ -375,23 +444,4 @@ def _response_attributes(call: ModelCall) -> dict[str, Any]:
         values[attr.KOTAEMON_STREAM_ABANDONED] = call.abandoned
         if call.stream_usage_requested:
             values[attr.KOTAEMON_STREAM_USAGE_INJECTED] = True
-    return values
-
-
-def _metric_attributes(call: ModelCall, error: BaseException | None) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        attr.GEN_AI_OPERATION_NAME: call.operation,
-        attr.GEN_AI_PROVIDER_NAME: call.provider,
-        attr.GEN_AI_SYSTEM: call.provider,
-    }
-    if call.request_model:
-        values[attr.GEN_AI_REQUEST_MODEL] = call.request_model
-    if call.response_model:
-        values[attr.GEN_AI_RESPONSE_MODEL] = call.response_model
-    if call.server_address:
-        values[attr.SERVER_ADDRESS] = call.server_address
-        if call.server_port:
-            values[attr.SERVER_PORT] = call.server_port
-    if error is not None:
-        values[attr.ERROR_TYPE] = error_type(error)
     return values
