@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from opentelemetry_instrumentation_kotaemon.attributes import DURATION_BUCKETS, TOKEN_BUCKETS
 from tests.support.e2e import FAKE_API_KEY, run_instrumented
 from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
 from tests.support.otlp_receiver import OtlpReceiver, Span
@@ -151,9 +152,11 @@ def _points(receiver: OtlpReceiver, metric: str, **match: object) -> list:
 def test_metrics(default_run: OtlpReceiver) -> None:
     (duration,) = _points(default_run, "gen_ai.client.operation.duration", **{"gen_ai.request.model": "m-sync"})
     assert duration.unit == "s" and duration.count == 1
+    assert duration.bounds == list(DURATION_BUCKETS)  # seconds, on every SDK version
     assert duration.attributes["gen_ai.operation.name"] == "chat"
     assert duration.attributes["server.address"] == "127.0.0.1"
     tokens = _points(default_run, "gen_ai.client.token.usage", **{"gen_ai.request.model": "m-stream-full"})
+    assert all(p.bounds == list(TOKEN_BUCKETS) for p in tokens)
     assert {p.attributes["gen_ai.token.type"]: p.sum for p in tokens} == {
         "input": count_tokens(PROMPT),
         "output": count_tokens(REPLY),

@@ -14,19 +14,29 @@ from .. import attributes as attr
 from .records import ModelCall, StepCall
 
 
-def _histogram(meter: Meter, name: str, unit: str, description: str, buckets: tuple[float, ...]) -> Histogram:
+def _histogram(meter: Meter, name: str, unit: str, description: str) -> Histogram:
     try:
         return meter.create_histogram(
             name,
             unit=unit,
             description=description,
-            explicit_bucket_boundaries_advisory=buckets,  # type: ignore[call-arg]
+            explicit_bucket_boundaries_advisory=HISTOGRAM_BUCKETS[name],  # type: ignore[call-arg]
         )
-    except TypeError:  # API < 1.28 has no bucket advice
+    except TypeError:  # API < 1.28 has no bucket advice; the configurator adds views instead
         return meter.create_histogram(name, unit=unit, description=description)
 
 
 _DOCUMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
+    attr.METRIC_OPERATION_DURATION: attr.DURATION_BUCKETS,
+    attr.METRIC_TIME_TO_FIRST_CHUNK: attr.DURATION_BUCKETS,
+    attr.METRIC_TOKEN_USAGE: attr.TOKEN_BUCKETS,
+    attr.METRIC_RETRIEVAL_DOCUMENTS: _DOCUMENT_BUCKETS,
+    attr.METRIC_RERANK_DOCUMENTS: _DOCUMENT_BUCKETS,
+    **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), attr.DURATION_BUCKETS),
+}
+"""Bucket boundaries of every histogram: given as advice to the API, and as views on SDKs that ignore advice."""
 _MODEL_KINDS = {attr.OPERATION_EMBEDDINGS: attr.KIND_EMBEDDING}
 
 
@@ -34,17 +44,15 @@ class Instruments:
     """Every metric this package records."""
 
     def __init__(self, meter: Meter) -> None:
-        seconds = attr.DURATION_BUCKETS
-        self.duration = _histogram(meter, attr.METRIC_OPERATION_DURATION, "s", "GenAI operation duration", seconds)
+        self.duration = _histogram(meter, attr.METRIC_OPERATION_DURATION, "s", "GenAI operation duration")
         self.token_usage = _histogram(
-            meter, attr.METRIC_TOKEN_USAGE, "{token}", "Number of input and output tokens used", attr.TOKEN_BUCKETS
+            meter, attr.METRIC_TOKEN_USAGE, "{token}", "Number of input and output tokens used"
         )
         self.time_to_first_chunk = _histogram(
             meter,
             attr.METRIC_TIME_TO_FIRST_CHUNK,
             "s",
             "Time from the request to the first chunk of a streamed response",
-            seconds,
         )
         self.streams_abandoned = meter.create_counter(
             attr.METRIC_STREAMS_ABANDONED, unit="{stream}", description="Streams the caller stopped reading early"
@@ -53,17 +61,17 @@ class Instruments:
             attr.METRIC_ERRORS, unit="{error}", description="Failed calls and steps, by kind of step"
         )
         self.step_durations = {
-            kind: _histogram(meter, name, "s", f"Duration of {kind} steps", seconds)
+            kind: _histogram(meter, name, "s", f"Duration of {kind} steps")
             for kind, name in attr.STEP_DURATION_METRICS.items()
         }
         self.retrieval_documents = _histogram(
-            meter, attr.METRIC_RETRIEVAL_DOCUMENTS, "{document}", "Documents returned by a retrieval", _DOCUMENT_BUCKETS
+            meter, attr.METRIC_RETRIEVAL_DOCUMENTS, "{document}", "Documents returned by a retrieval"
         )
         self.retrieval_empty = meter.create_counter(
             attr.METRIC_RETRIEVAL_EMPTY, unit="{retrieval}", description="Retrievals that returned no document"
         )
         self.rerank_documents = _histogram(
-            meter, attr.METRIC_RERANK_DOCUMENTS, "{document}", "Documents kept after re-ranking", _DOCUMENT_BUCKETS
+            meter, attr.METRIC_RERANK_DOCUMENTS, "{document}", "Documents kept after re-ranking"
         )
         self.tool_calls = meter.create_counter(attr.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls")
         self.indexing_documents = meter.create_counter(
