@@ -1,0 +1,274 @@
+"""Turning LangChain callback arguments into `ModelCall` / `StepCall` records and reading run results.
+
+Nothing here touches spans or LangChain internals beyond the public callback payloads (`serialized`, `metadata`,
+`invocation_params`, `LLMResult`, `Document`), which look the same in langchain-core 0.2 and 1.x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import attributes as attr
+from ..core.content import text_part
+from ..core.records import ModelCall, OutputMessage, StepCall, ToolCall
+
+# LangChain's `ls_provider` values that differ from the GenAI `gen_ai.provider.name` values.
+_PROVIDERS = {
+    "azure": "azure.ai.openai",
+    "azure_openai": "azure.ai.openai",
+    "google_vertexai": "gcp.vertex_ai",
+    "google_genai": "gcp.gen_ai",
+    "bedrock": "aws.bedrock",
+    "amazon_bedrock": "aws.bedrock",
+    "mistralai": "mistral_ai",
+}
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+
+
+def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
+    """The run's name: the explicit run name, else the serialized class or name, else `default`."""
+    name = kwargs.get("name")
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(serialized, Mapping):
+        ids = serialized.get("id")
+        if isinstance(ids, list) and ids:
+            return str(ids[-1])
+        if isinstance(serialized.get("name"), str):
+            return str(serialized["name"])
+    return default
+
+
+def _class_path(serialized: Mapping[str, Any] | None) -> str:
+    if isinstance(serialized, Mapping) and isinstance(serialized.get("id"), list):
+        return ".".join(str(part) for part in serialized["id"])
+    return ""
+
+
+def is_prompt(runnable: Any, serialized: Mapping[str, Any] | None, name: str) -> bool:
+    """A prompt template run (its name and version go on the next model span)."""
+    if runnable is not None:
+        return any(cls.__name__ == "BasePromptTemplate" for cls in type(runnable).__mro__)
+    return ".prompts." in _class_path(serialized) or name.endswith("PromptTemplate")
+
+
+def is_parser(runnable: Any, serialized: Mapping[str, Any] | None, name: str) -> bool:
+    """An output parser run (never the root workflow)."""
+    if runnable is not None:
+        return any(cls.__name__ == "BaseOutputParser" for cls in type(runnable).__mro__)
+    return name.endswith("Parser") or ".output_parsers." in _class_path(serialized)
+
+
+def runnable_kind(runnable: Any, name: str) -> str | None:
+    """`fallbacks`, `retry` or `agent` for the wrappers and agents that get their own span, else None."""
+    class_name = type(runnable).__name__ if runnable is not None else name
+    if class_name == "RunnableWithFallbacks" or name == "RunnableWithFallbacks":
+        return "fallbacks"
+    if class_name == "RunnableRetry":
+        return "retry"
+    if name.lower().endswith(("agent", "agentexecutor")) or class_name.endswith("AgentExecutor"):
+        return "agent"
+    return None
+
+
+def chain_step(name: str, kind: str | None, root: bool) -> StepCall:
+    """The step of a chain run that gets a span: an agent, the root workflow, or a fallback/retry wrapper."""
+    if kind == "agent":
+        return StepCall(
+            attr.KIND_AGENT, name, attr.OPERATION_INVOKE_AGENT, name, attributes={attr.GEN_AI_AGENT_NAME: name}
+        )
+    if root:
+        return StepCall(
+            attr.KIND_PIPELINE,
+            name,
+            attr.OPERATION_INVOKE_WORKFLOW,
+            name,
+            attributes={attr.GEN_AI_WORKFLOW_NAME: name},
+        )
+    return StepCall(attr.KIND_PIPELINE, name, None, name)
+
+
+def prompt_identity(name: str, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """A prompt template's name and version: LangChain Hub metadata, `prompt_*` metadata, or a custom run name."""
+    metadata = metadata or {}
+    prompt = metadata.get("lc_hub_repo") or metadata.get("prompt_name")
+    if prompt is None and not name.endswith("PromptTemplate"):
+        prompt = name
+    version = metadata.get("lc_hub_commit_hash") or metadata.get("prompt_version")
+    return (str(prompt) if prompt else None), (str(version) if version else None)
+
+
+def _number(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _stop(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and value:
+        return [str(item) for item in value]
+    return None
+
+
+def model_call(
+    operation: str,
+    serialized: Mapping[str, Any] | None,
+    kwargs: Mapping[str, Any],
+    streaming: bool,
+) -> ModelCall:
+    """A model run's request, from LangChain's `ls_*` metadata (0.2+) and `invocation_params` (every version)."""
+    metadata = kwargs.get("metadata") or {}
+    params = kwargs.get("invocation_params") or {}
+    provider = str(metadata.get("ls_provider") or params.get("_type") or "langchain")
+    provider = _PROVIDERS.get(provider, provider.split("-")[0])
+    model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
+    call = ModelCall(
+        operation=operation,
+        provider=provider,
+        request_model=str(model) if model else None,
+        component=run_name(serialized, kwargs, "model"),
+        streaming=streaming or params.get("stream") is True or params.get("streaming") is True,
+    )
+    call.temperature = _number(metadata.get("ls_temperature", params.get("temperature")))
+    call.max_tokens = _number(
+        metadata.get("ls_max_tokens") or params.get("max_tokens") or params.get("max_completion_tokens")
+    )
+    call.stop_sequences = _stop(metadata.get("ls_stop") or params.get("stop"))
+    call.top_p = _number(params.get("top_p"))
+    call.seed = _number(params.get("seed"))
+    call.frequency_penalty = _number(params.get("frequency_penalty"))
+    call.presence_penalty = _number(params.get("presence_penalty"))
+    choices = _number(params.get("n"))
+    call.choice_count = choices if choices and choices != 1 else None
+    return call
+
+
+def _message_parts(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [text_part(content)]
+    parts: list[dict[str, Any]] = []
+    for part in content if isinstance(content, list) else ():
+        if isinstance(part, str):
+            parts.append(text_part(part))
+        elif isinstance(part, dict) and part.get("type") == "text":
+            parts.append(text_part(part.get("text")))
+        elif isinstance(part, dict):
+            parts.append({"type": str(part.get("type", "unknown"))})
+    return parts
+
+
+def input_messages(message_lists: Any) -> list[dict[str, Any]]:
+    """GenAI input messages from the first prompt of a chat model run (LangChain `BaseMessage` objects)."""
+    messages = message_lists[0] if message_lists else []
+    result = []
+    for message in messages:
+        role = _ROLES.get(getattr(message, "type", ""), str(getattr(message, "type", "user")))
+        parts = _message_parts(getattr(message, "content", ""))
+        for call in getattr(message, "tool_calls", None) or ():
+            parts.append(
+                {"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
+            )
+        if role == "tool":
+            parts = [
+                {
+                    "type": "tool_call_response",
+                    "id": getattr(message, "tool_call_id", None),
+                    "response": message.content,
+                }
+            ]
+        result.append({"role": role, "parts": parts})
+    return result
+
+
+def prompt_messages(prompts: Any) -> list[dict[str, Any]]:
+    """GenAI input messages for a text-completion run (the first prompt)."""
+    return [{"role": "user", "parts": [text_part(prompts[0])]}] if prompts else []
+
+
+def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
+    """Fill what the client layer below did not already report: usage, response model and id, outputs."""
+    output = getattr(response, "llm_output", None) or {}
+    usage = output.get("token_usage") or output.get("usage") or {}
+    generations = [g for batch in getattr(response, "generations", None) or () for g in batch]
+    message_usage = next(
+        (u for g in generations if (u := getattr(getattr(g, "message", None), "usage_metadata", None))), None
+    )
+    if call.input_tokens is None:
+        call.input_tokens = _number(usage.get("prompt_tokens")) or _number((message_usage or {}).get("input_tokens"))
+    if call.output_tokens is None:
+        call.output_tokens = _number(usage.get("completion_tokens")) or _number(
+            (message_usage or {}).get("output_tokens")
+        )
+    if call.response_model is None and isinstance(output.get("model_name"), str):
+        call.response_model = output["model_name"]
+    if call.response_id is None and isinstance(output.get("id"), str):
+        call.response_id = output["id"]
+    if call.system_fingerprint is None and isinstance(output.get("system_fingerprint"), str):
+        call.system_fingerprint = output["system_fingerprint"]
+    if not call.finish_reasons:
+        reasons = [(getattr(g, "generation_info", None) or {}).get("finish_reason") for g in generations]
+        call.finish_reasons = [str(r) for r in reasons if r]
+    if capture and call.output_messages is None:
+        call.output_messages = [_output_message(g) for g in generations]
+
+
+def _output_message(generation: Any) -> OutputMessage:
+    message = getattr(generation, "message", None)
+    text = getattr(message, "content", None) if message is not None else getattr(generation, "text", "")
+    tool_calls = [
+        ToolCall(c.get("id"), c.get("name"), str(c.get("args", ""))) for c in getattr(message, "tool_calls", None) or ()
+    ]
+    reason = (getattr(generation, "generation_info", None) or {}).get("finish_reason")
+    return OutputMessage(text=text if isinstance(text, str) else str(text), tool_calls=tool_calls, finish_reason=reason)
+
+
+def tool_step(
+    serialized: Mapping[str, Any] | None, input_str: Any, kwargs: Mapping[str, Any], capture: bool
+) -> StepCall:
+    """An `execute_tool` step; arguments only when content is captured."""
+    name = run_name(serialized, kwargs, "tool")
+    step = StepCall(attr.KIND_TOOL, name, attr.OPERATION_EXECUTE_TOOL, name, tool_name=name)
+    description = serialized.get("description") if isinstance(serialized, Mapping) else None
+    if isinstance(description, str) and description:
+        step.attributes[attr.GEN_AI_TOOL_DESCRIPTION] = description
+    call_id = (kwargs.get("inputs") or {}).get("tool_call_id") if isinstance(kwargs.get("inputs"), dict) else None
+    if isinstance(call_id, str):
+        step.attributes[attr.GEN_AI_TOOL_CALL_ID] = call_id
+    if capture:
+        step.content[attr.GEN_AI_TOOL_CALL_ARGUMENTS] = input_str if isinstance(input_str, str) else str(input_str)
+    return step
+
+
+def tool_result(step: StepCall, output: Any, capture: bool) -> None:
+    """The tool's result, only when content is captured."""
+    if capture:
+        step.result_content[attr.GEN_AI_TOOL_CALL_RESULT] = str(getattr(output, "content", output))
+
+
+def retriever_step(
+    serialized: Mapping[str, Any] | None, query: Any, kwargs: Mapping[str, Any], capture: bool
+) -> StepCall:
+    """A `retrieval` step; the query text only when content is captured."""
+    name = run_name(serialized, kwargs, "retriever")
+    step = StepCall(attr.KIND_RETRIEVER, name, attr.OPERATION_RETRIEVAL, name)
+    if capture:
+        step.content[attr.GEN_AI_RETRIEVAL_QUERY_TEXT] = str(query)
+    return step
+
+
+def retriever_result(step: StepCall, documents: Any, capture: bool) -> None:
+    """Document count and ids on the span; with content, each document's text too."""
+    documents = list(documents or ())
+    step.documents = len(documents)
+    ids = [
+        str(doc_id)
+        for d in documents
+        if (doc_id := getattr(d, "id", None) or (getattr(d, "metadata", None) or {}).get("id"))
+    ]
+    if ids:
+        step.result_attributes[attr.KOTAEMON_DOCUMENT_IDS] = ids
+    if capture:
+        step.result_content[attr.GEN_AI_RETRIEVAL_DOCUMENTS] = [
+            {"id": getattr(d, "id", None), "content": getattr(d, "page_content", "")} for d in documents
+        ]

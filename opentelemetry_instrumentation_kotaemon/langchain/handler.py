@@ -1,0 +1,118 @@
+"""The callback handler we add to every LangChain callback manager (imported only once LangChain is)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from .runs import RunTracker
+
+logger = logging.getLogger(__name__)
+
+
+class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
+    """Forwards LangChain's run events to a `RunTracker`; fail-safe, inert once uninstrumented.
+
+    `run_inline` keeps LangChain from moving our callbacks to an executor thread in async runs.
+    """
+
+    run_inline = True
+
+    def __init__(self, tracker: RunTracker) -> None:
+        super().__init__()
+        self.tracker = tracker
+
+    def _active(self) -> bool:
+        return self.tracker.telemetry.enabled
+
+    def on_chain_start(
+        self, serialized: Any, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        if self._active():
+            try:
+                self.tracker.chain_start(run_id, parent_run_id, serialized, kwargs)
+            except Exception:
+                logger.debug("failed to trace a LangChain chain start", exc_info=True)
+
+    def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        if self._active():
+            try:
+                self.tracker.model_start(run_id, parent_run_id, serialized, messages, kwargs, chat=True)
+            except Exception:
+                logger.debug("failed to trace a LangChain chat model start", exc_info=True)
+
+    def on_llm_start(
+        self, serialized: Any, prompts: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        if self._active():
+            try:
+                self.tracker.model_start(run_id, parent_run_id, serialized, prompts, kwargs, chat=False)
+            except Exception:
+                logger.debug("failed to trace a LangChain LLM start", exc_info=True)
+
+    def on_tool_start(
+        self, serialized: Any, input_str: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        if self._active():
+            try:
+                self.tracker.tool_start(run_id, parent_run_id, serialized, input_str, kwargs)
+            except Exception:
+                logger.debug("failed to trace a LangChain tool start", exc_info=True)
+
+    def on_retriever_start(
+        self, serialized: Any, query: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        if self._active():
+            try:
+                self.tracker.retriever_start(run_id, parent_run_id, serialized, query, kwargs)
+            except Exception:
+                logger.debug("failed to trace a LangChain retriever start", exc_info=True)
+
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        try:
+            self.tracker.new_token(run_id)
+        except Exception:
+            logger.debug("failed to count a LangChain stream chunk", exc_info=True)
+
+    # Ends and errors run even after uninstrument, so runs started before it are finished and freed.
+
+    def _end(self, run_id: UUID, result: Any) -> None:
+        try:
+            self.tracker.end(run_id, result)
+        except Exception:
+            logger.debug("failed to finish a LangChain run", exc_info=True)
+
+    def _fail(self, run_id: UUID, error: BaseException) -> None:
+        try:
+            self.tracker.fail(run_id, error)
+        except Exception:
+            logger.debug("failed to record a LangChain run error", exc_info=True)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, outputs)
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, response)
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, output)
+
+    def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, documents)
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._fail(run_id, error)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._fail(run_id, error)
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._fail(run_id, error)
+
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._fail(run_id, error)
