@@ -90,6 +90,7 @@ class Patcher:
         self.name = name
         self._applied: list[tuple[Any, str, Any]] = []
         self._modules: list[str] = []
+        self._cleanups: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
     def patch(self, targets: list[Target], on_first_import: Callable[[], None] | None = None) -> None:
@@ -100,6 +101,15 @@ class Patcher:
         for module_name, module_targets in by_module.items():
             self._modules.append(module_name)
             when_imported(module_name, self._applier(module_targets, on_first_import))
+
+    def on_import(self, module_name: str, callback: Callable[[ModuleType], None]) -> None:
+        """Run `callback(module)` when the module is imported (now if it already is), until `unpatch()`."""
+        self._modules.append(module_name)
+        when_imported(module_name, callback)
+
+    def add_cleanup(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on `unpatch()`, for wrappers an integration applies itself."""
+        self._cleanups.append(callback)
 
     def _applier(
         self, targets: list[Target], on_first_import: Callable[[], None] | None
@@ -147,3 +157,9 @@ class Patcher:
                 setattr(owner, attribute, original)
             else:
                 logger.debug("%s: %s was re-wrapped by someone else; left in place", self.name, attribute)
+        cleanups, self._cleanups = self._cleanups, []
+        for cleanup in reversed(cleanups):
+            try:
+                cleanup()
+            except Exception:
+                logger.debug("%s: cleanup failed", self.name, exc_info=True)

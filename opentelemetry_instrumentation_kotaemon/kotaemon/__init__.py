@@ -1,0 +1,304 @@
+"""Kotaemon components: LLMs, embeddings, retrievers, re-rankers, tools, agents, indexing and pipelines.
+
+Every component is a theflow `Function`, and subclasses override `run`, `invoke`, `stream`... at every level, so
+methods are wrapped class by class: the classes that exist when `kotaemon.base.component` is imported, and every
+subclass defined later (through `BaseComponent.__init_subclass__`, which theflow fires twice per class). Each
+class's own methods are wrapped once; what a call records is decided from the class of the instance at call time.
+Nested calls of one logical call (`__call__ -> run -> invoke`) collapse in the core: model calls by the
+count-once rule, steps by their owner.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import threading
+import types
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import wrapt
+
+from .. import attributes as attr
+from ..core.records import ModelCall, StepCall
+from ..core.streams import trace_async_generator, trace_generator
+from ..core.telemetry import Scope, Telemetry, current_model_call, current_step
+from ..patching import Patcher, check_version
+from . import extract
+from .extract import Family
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED = ">=0.10,<1"
+"""The kotaemon releases this integration is tested against."""
+
+_COMPONENT_MODULE = "kotaemon.base.component"
+_METHODS = ("run", "invoke", "ainvoke", "stream", "astream")
+_BOUND_KINDS = frozenset({attr.KIND_RETRIEVER, attr.KIND_RERANKER, attr.KIND_TOOL, attr.KIND_AGENT, attr.KIND_INDEXING})
+
+
+def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
+    """Wrap Kotaemon's components now or when `kotaemon` is imported."""
+    components = Components(telemetry)
+    patcher.on_import(_COMPONENT_MODULE, components.attach)
+    patcher.add_cleanup(components.detach)
+
+
+class _ModelReader:
+    """Reads the result of an LLM or embedding call into its record."""
+
+    __slots__ = ("call", "content", "scope", "text")
+
+    def __init__(self, scope: Any, call: ModelCall, content: bool) -> None:
+        self.scope = scope
+        self.call = call
+        self.content = content
+        self.text = extract.StreamText(call) if content else None
+
+    def streaming(self) -> None:
+        self.call.streaming = True
+
+    def item(self, chunk: Any) -> None:
+        self.scope.on_chunk()
+        if self.text is not None:
+            self.text.add(chunk)
+
+    def done(self, result: Any) -> None:
+        if self.call.operation == attr.OPERATION_EMBEDDINGS:
+            extract.embedding_result(self.call, result)
+        else:
+            extract.llm_result(self.call, result, self.content)
+
+
+class _StepReader:
+    """Reads the result (or the streamed items) of a step into its record."""
+
+    __slots__ = ("content", "step")
+
+    def __init__(self, step: StepCall, content: bool) -> None:
+        self.step = step
+        self.content = content
+
+    def streaming(self) -> None:
+        pass
+
+    def item(self, item: Any) -> None:
+        if self.step.kind == attr.KIND_AGENT:
+            extract.agent_output(self.step, item, self.content)
+
+    def done(self, result: Any) -> None:
+        extract.step_result(self.step, result, self.content)
+
+
+_Reader = _ModelReader | _StepReader
+
+
+def _read(reader: _Reader, result: Any) -> None:
+    try:
+        reader.done(result)
+    except Exception:
+        logger.debug("failed to read a Kotaemon result", exc_info=True)
+
+
+def _complete(scope: Scope, reader: _Reader, result: Any) -> Any:
+    """Hand back the result; generators and coroutines keep the scope open until they end."""
+    if inspect.isgenerator(result):
+        reader.streaming()
+        return trace_generator(result, scope, reader.item)
+    if inspect.isasyncgen(result):
+        reader.streaming()
+        return trace_async_generator(result, scope, reader.item)
+    if inspect.iscoroutine(result):
+        return _awaited(scope, reader, result)
+    _read(reader, result)
+    scope.finish()
+    return result
+
+
+async def _awaited(scope: Scope, reader: _Reader, coroutine: Any) -> Any:
+    return _complete(scope, reader, await scope.run_async(coroutine))
+
+
+def _run(scope: Scope, reader: _Reader, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    return _complete(scope, reader, scope.run(wrapped, *args, **kwargs))
+
+
+def _subclasses(base: type) -> list[type]:
+    found: list[type] = []
+    pending: list[type] = list(base.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        if cls not in found:
+            found.append(cls)
+            pending.extend(cls.__subclasses__())
+    return found
+
+
+class Components:
+    """Wraps component classes as they appear, and traces their calls."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        self.trace_all_steps = telemetry.settings.trace_all_steps
+        self._base: type | None = None
+        self._previous_hook: Any = None
+        self._applied: list[tuple[weakref.ref[type], str, Any]] = []
+        self._families: weakref.WeakKeyDictionary[type, Family] = weakref.WeakKeyDictionary()
+        self._lock = threading.RLock()
+        self._threading: Any = None
+        self._wrappers = {name: self._wrapper(name) for name in _METHODS}
+
+    # --- classes
+
+    def attach(self, module: types.ModuleType) -> None:
+        """Wrap the component classes that exist, and every one defined from now on."""
+        base = getattr(module, "BaseComponent", None)
+        if not isinstance(base, type) or self._base is not None:
+            return
+        check_version("kotaemon", SUPPORTED)
+        self._propagate_context_to_threads()
+        self._base = base
+        self._previous_hook = base.__dict__.get("__init_subclass__")
+        components = self
+        previous = self._previous_hook
+
+        def __init_subclass__(cls: type, **kwargs: Any) -> None:
+            if previous is not None:
+                previous.__get__(None, cls)(**kwargs)
+            else:
+                super(base, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+            components.cover(cls)
+
+        __init_subclass__._kotaemon_hook = True  # type: ignore[attr-defined]
+        base.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment,arg-type]
+        for cls in _subclasses(base):
+            self.cover(cls)
+
+    def cover(self, cls: type) -> None:
+        """Wrap the traced methods defined by `cls` and its bases (mixins included); idempotent, never raises."""
+        base = self._base
+        if base is None:
+            return
+        try:
+            with self._lock:
+                for klass in cls.__mro__:
+                    if klass in base.__mro__:
+                        continue
+                    for name in _METHODS:
+                        function = klass.__dict__.get(name)
+                        if type(function) is not types.FunctionType:  # absent, or already wrapped
+                            continue
+                        wrapper = wrapt.FunctionWrapper(function, self._wrappers[name])
+                        wrapper._self_kotaemon = True  # type: ignore[attr-defined]
+                        setattr(klass, name, wrapper)
+                        self._applied.append((weakref.ref(klass), name, function))
+        except Exception:
+            logger.debug("failed to instrument %r", cls, exc_info=True)
+
+    def detach(self) -> None:
+        """Restore every wrapped method and the subclass hook."""
+        with self._lock:
+            applied, self._applied = self._applied, []
+            for ref, name, original in reversed(applied):
+                klass = ref()
+                if klass is not None and getattr(klass.__dict__.get(name), "_self_kotaemon", False):
+                    setattr(klass, name, original)
+            base, self._base = self._base, None
+            if base is not None:
+                hook = base.__dict__.get("__init_subclass__")
+                if getattr(getattr(hook, "__func__", None), "_kotaemon_hook", False):
+                    if self._previous_hook is not None:
+                        base.__init_subclass__ = self._previous_hook  # type: ignore[assignment]
+                    else:
+                        delattr(base, "__init_subclass__")
+            self._families = weakref.WeakKeyDictionary()
+        if self._threading is not None:
+            self._threading.uninstrument()
+            self._threading = None
+
+    def _propagate_context_to_threads(self) -> None:
+        """Kotaemon runs retrieval, re-ranking, citations and tools in threads: keep them in the caller's trace.
+
+        `opentelemetry-instrument` loads the threading instrumentation itself; when it is not loaded (an app that
+        instruments in code) and not disabled, it is turned on here and off again with this integration.
+        """
+        disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+        if "threading" in {name.strip() for name in disabled.split(",")}:
+            return
+        try:
+            from opentelemetry.instrumentation.threading import ThreadingInstrumentor
+        except ImportError:
+            return
+        instrumentor = ThreadingInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+            self._threading = instrumentor
+
+    def _family(self, cls: type) -> Family:
+        family = self._families.get(cls)
+        if family is None:
+            family = self._families[cls] = extract.family_of(cls)
+        return family
+
+    # --- calls
+
+    def _wrapper(self, method: str) -> Callable[..., Any]:
+        telemetry = self.telemetry
+        is_stream = method in ("stream", "astream")
+
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if instance is None or not telemetry.enabled:
+                return wrapped(*args, **kwargs)
+            try:
+                family = self._family(type(instance))
+            except Exception:
+                logger.debug("failed to classify %r", type(instance), exc_info=True)
+                return wrapped(*args, **kwargs)
+            if method not in family.methods:
+                return wrapped(*args, **kwargs)
+            if is_stream and not (inspect.isgeneratorfunction(wrapped) or inspect.isasyncgenfunction(wrapped)):
+                # A plain `stream` (BaseLLM's) raises NotImplementedError at call time to tell the caller to fall
+                # back to a plain call: that is not a call of its own. Trace only a stream it hands back.
+                result = wrapped(*args, **kwargs)
+                if not (inspect.isgenerator(result) or inspect.isasyncgen(result)):
+                    return result
+                started = self._start(family, method, wrapped, instance, args, kwargs)
+                return result if started is None else _complete(started[0], started[1], result)
+            started = self._start(family, method, wrapped, instance, args, kwargs)
+            if started is None:
+                return wrapped(*args, **kwargs)
+            return _run(started[0], started[1], wrapped, args, kwargs)
+
+        return wrapper
+
+    def _start(
+        self,
+        family: Family,
+        method: str,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[Scope, _Reader] | None:
+        """Open the telemetry of a call, or None when it is not traced here. Never raises."""
+        telemetry = self.telemetry
+        try:
+            content = telemetry.captures_content
+            if family.kind in (attr.KIND_LLM, attr.KIND_EMBEDDING):
+                call = extract.model_call(instance, family, method, args, kwargs, content)
+                model_scope = telemetry.start_model_call(call)
+                return None if model_scope is None else (model_scope, _ModelReader(model_scope, call, content))
+            if not (family.always or self.trace_all_steps) and (
+                current_step() is not None or current_model_call() is not None
+            ):
+                return None  # a plain component inside a traced one
+            step = extract.new_step(instance, family)
+            if family.kind in _BOUND_KINDS:
+                extract.describe_step(step, instance, extract.bind(wrapped, args, kwargs), content)
+            step_scope = telemetry.start_step(step)
+            return None if step_scope is None else (step_scope, _StepReader(step, content))
+        except Exception:
+            logger.debug("failed to start telemetry for a Kotaemon call", exc_info=True)
+            return None

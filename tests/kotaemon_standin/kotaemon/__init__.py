@@ -1,0 +1,1 @@
+"""Test stand-in for Kotaemon (see the README beside this package)."""

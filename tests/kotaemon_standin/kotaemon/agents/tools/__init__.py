@@ -1,0 +1,3 @@
+from .base import BaseTool, ComponentTool, ToolException
+
+__all__ = ["BaseTool", "ComponentTool", "ToolException"]

@@ -1,0 +1,3 @@
+from .citation import CitationPipeline
+
+__all__ = ["CitationPipeline"]

@@ -1,0 +1,36 @@
+from kotaemon.base import AIMessage, BaseMessage, HumanMessage, LLMInterface, SystemMessage
+
+from .base import BaseLLM
+from .chats import (
+    AzureChatOpenAI,
+    ChatLLM,
+    ChatOpenAI,
+    EndpointChatLLM,
+    LCAnthropicChat,
+    LCChatOpenAI,
+    StructuredOutputChatOpenAI,
+)
+from .completions import LLM, OpenAI
+from .linear import SimpleLinearPipeline
+from .prompts import BasePromptComponent, PromptTemplate
+
+__all__ = [
+    "LLM",
+    "AIMessage",
+    "AzureChatOpenAI",
+    "BaseLLM",
+    "BaseMessage",
+    "BasePromptComponent",
+    "ChatLLM",
+    "ChatOpenAI",
+    "EndpointChatLLM",
+    "HumanMessage",
+    "LCAnthropicChat",
+    "LCChatOpenAI",
+    "LLMInterface",
+    "OpenAI",
+    "PromptTemplate",
+    "SimpleLinearPipeline",
+    "StructuredOutputChatOpenAI",
+    "SystemMessage",
+]

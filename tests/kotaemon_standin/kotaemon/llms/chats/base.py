@@ -1,0 +1,8 @@
+from kotaemon.llms.base import BaseLLM
+
+
+class ChatLLM(BaseLLM):
+    def flow(self):
+        if self.inflow is None:
+            raise ValueError("No inflow provided.")
+        return self.__call__(self.inflow.flow().text)

@@ -1,0 +1,5 @@
+from kotaemon.llms.base import BaseLLM
+
+
+class LLM(BaseLLM):
+    pass

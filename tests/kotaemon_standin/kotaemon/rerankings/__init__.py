@@ -1,0 +1,4 @@
+from .base import BaseReranking
+from .cohere import CohereReranking
+
+__all__ = ["BaseReranking", "CohereReranking"]
