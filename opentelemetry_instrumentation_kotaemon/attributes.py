@@ -159,3 +159,42 @@ TOKEN_BUCKETS = (
     16777216,
     67108864,
 )
+
+# --- Kotaemon components (our own names where the conventions have none)
+KOTAEMON_RETRIEVAL_MODE = "kotaemon.retrieval.mode"
+"""How a retriever searched: vector, text or hybrid."""
+KOTAEMON_DOCUMENT_IDS = "kotaemon.documents.ids"
+"""Ids of the documents a retriever or re-ranker returned, in order."""
+KOTAEMON_DOCUMENT_SCORES = "kotaemon.documents.scores"
+"""Scores of the returned documents, in order (retrieval score, or the re-ranker's score)."""
+KOTAEMON_RERANK_INPUT_COUNT = "kotaemon.rerank.input_count"
+"""Documents handed to a re-ranker."""
+KOTAEMON_RERANK_QUERY = "kotaemon.rerank.query"
+"""The query a re-ranker ranked against (content: captured only when content capture is on)."""
+KOTAEMON_AGENT_TYPE = "kotaemon.agent.type"
+"""Kotaemon's agent type (react, rewoo, openai...)."""
+KOTAEMON_AGENT_TOOLS = "kotaemon.agent.tools"
+"""Names of the tools an agent may call."""
+KOTAEMON_AGENT_MAX_ITERATIONS = "kotaemon.agent.max_iterations"
+KOTAEMON_AGENT_ITERATIONS = "kotaemon.agent.iterations"
+"""Tool-using steps an agent took."""
+KOTAEMON_AGENT_STATUS = "kotaemon.agent.status"
+"""The agent's final status: finished, stopped, failed (or thinking when its stream was left early)."""
+KOTAEMON_AGENT_INPUT = "kotaemon.agent.input"
+"""The instruction given to an agent (content)."""
+KOTAEMON_AGENT_OUTPUT = "kotaemon.agent.output"
+"""The agent's answer (content)."""
+KOTAEMON_INPUT_COUNT = "kotaemon.input.count"
+"""Items (texts, documents, files) handed to an embedding or indexing step."""
+
+# --- LangChain (our own names where the conventions have none)
+KOTAEMON_PROMPT_VERSION = "kotaemon.prompt.version"
+"""Version of the prompt template behind a model call (LangChain Hub commit, or `prompt_version` metadata)."""
+KOTAEMON_FALLBACK_BRANCH = "kotaemon.fallback.branch"
+"""Which branch of a fallback wrapper produced the answer: primary or fallback."""
+KOTAEMON_FALLBACK_INDEX = "kotaemon.fallback.index"
+"""Index of the branch that ran last: 0 for the primary, n for the n-th fallback."""
+KOTAEMON_FALLBACK_PRIMARY_ERROR = "kotaemon.fallback.primary_error"
+"""`error.type` of the failure that made the primary give way to the fallbacks."""
+KOTAEMON_RETRY_ATTEMPTS = "kotaemon.retry.attempts"
+"""Attempts a retry wrapper made (1 when the first one succeeded)."""

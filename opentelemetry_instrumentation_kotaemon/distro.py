@@ -8,7 +8,10 @@ variable keeps working; on SDKs older than 1.28 it also supplies what those lack
 from __future__ import annotations
 
 import inspect
+import logging
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
@@ -17,6 +20,7 @@ from opentelemetry.sdk._configuration import _get_exporter_names, _import_export
 from opentelemetry.sdk.metrics import Meter
 
 from .core.instruments import HISTOGRAM_BUCKETS
+from .settings import sanitize_standard_variables
 
 ENTRY_POINT_NAME = "kotaemon"
 
@@ -26,17 +30,55 @@ DEFAULTS = {
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     "OTEL_PYTHON_CONFIGURATOR": ENTRY_POINT_NAME,
+    # The logging instrumentation (0.5x+) would otherwise export every app log record: only when asked.
+    "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "false",
 }
+
+ATTRIBUTE_LENGTH_LIMIT = "16384"
+"""Default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
 
 _SDK_TAKES_BUCKET_ADVICE = "explicit_bucket_boundaries_advisory" in inspect.signature(Meter.create_histogram).parameters
 
 
 class KotaemonDistro(BaseDistro):  # type: ignore[misc]
-    """Sets this package's defaults, leaving every variable the user set untouched."""
+    """Sets this package's defaults, leaving every variable the user set untouched, and replaces malformed
+    standard values (which would abort the SDK's setup) by safe ones, with a warning."""
 
     def _configure(self, **kwargs: Any) -> None:
+        environ = os.environ
         for name, value in DEFAULTS.items():
-            os.environ.setdefault(name, value)
+            environ.setdefault(name, value)
+        if not environ.get("OTEL_SERVICE_NAME") and "service.name=" not in environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+            environ["OTEL_SERVICE_NAME"] = default_service_name()
+        if "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT" not in environ:
+            environ.setdefault("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", ATTRIBUTE_LENGTH_LIMIT)
+        # let HTTP server instrumentations record the debug header our samplers look for
+        environ.setdefault("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "x-debug-tracing")
+        sanitize_standard_variables(environ)
+        if environ.get("OTEL_PYTHON_CONFIGURATOR") == ENTRY_POINT_NAME:
+            logging.getLogger(_LOADER_LOGGER).addFilter(_skip_other_configurator_notice)
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """Load each instrumentation as the SDK does; the logging one puts trace and span ids on every log record
+        (without configuring the app's logging: that stays `OTEL_PYTHON_LOG_CORRELATION`'s choice)."""
+        if entry_point.name == "logging":
+            kwargs.setdefault("inject_trace_context", True)
+        super().load_instrumentor(entry_point, **kwargs)
+
+
+_LOADER_LOGGER = "opentelemetry.instrumentation.auto_instrumentation._load"
+
+
+def _skip_other_configurator_notice(record: logging.LogRecord) -> bool:
+    """Drop the launcher's "Configuration of configurator not loaded" notice: `opentelemetry-distro` (a dependency)
+    installs a second configurator, and the launcher warns about it on every start although ours was chosen."""
+    return not str(record.msg).startswith("Configuration of %s not loaded")
+
+
+def default_service_name() -> str:
+    """The app script's name (`app` for `python app.py`), so that every process gets a stable, telling name."""
+    script = Path(sys.argv[0]).stem if getattr(sys, "argv", None) and sys.argv[0] else ""
+    return script if script and script not in ("-c", "-m", "__main__") else "kotaemon-app"
 
 
 class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
@@ -55,6 +97,7 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
             finally:
                 sdk_configuration._init_metrics = original
         _ensure_logger_provider()
+        _redact_exported_logs()
 
 
 def _resource() -> Any:
@@ -83,6 +126,17 @@ def _init_metrics_with_bucket_views(exporters_or_readers: dict[str, Any], resour
     set_meter_provider(MeterProvider(resource=resource, metric_readers=readers, views=views))
 
 
+def _redact_exported_logs() -> None:
+    """Apply our redaction to every exported log record (app logs included, when the user exports them)."""
+    from opentelemetry._logs import get_logger_provider
+
+    from .core.content import ContentPolicy
+    from .core.redaction import RedactingLogProcessor
+    from .settings import Settings
+
+    RedactingLogProcessor(ContentPolicy(Settings.from_env()).clean).install_first(get_logger_provider())
+
+
 def _ensure_logger_provider() -> None:
     """Give GenAI events a logger provider on SDKs older than 1.28.
 
@@ -103,3 +157,17 @@ def _ensure_logger_provider() -> None:
     for exporter_class in exporters.values():
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter_class()))
     set_logger_provider(provider)
+
+
+def keep_child_processes_instrumented() -> None:
+    """`opentelemetry_post_instrument` hook: launchers before 0.50b0 take their own directory out of `PYTHONPATH`
+    for good, so child Python processes (multiprocessing spawn workers, `uvicorn --workers`, subprocesses) run
+    uninstrumented; put it back, as newer launchers do once their setup is over."""
+    import opentelemetry.instrumentation.auto_instrumentation as launcher
+
+    directory = os.path.dirname(os.path.abspath(launcher.__file__))
+    if directory not in sys.path:  # not started by opentelemetry-instrument
+        return
+    parts = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+    if directory not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([directory, *parts])

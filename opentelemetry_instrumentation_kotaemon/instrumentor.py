@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from . import kotaemon as kotaemon_integration
+from . import langchain as langchain_integration
 from . import openai as openai_integration
 from .core.telemetry import Telemetry
 from .patching import Patcher
 from .settings import Settings
 
-_INTEGRATIONS = {"openai": openai_integration.instrument}
+logger = logging.getLogger(__name__)
+
+_INTEGRATIONS = {
+    "openai": openai_integration.instrument,
+    "kotaemon": kotaemon_integration.instrument,
+    "langchain": langchain_integration.instrument,
+}
 
 
 class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -42,9 +51,15 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._telemetry = telemetry
         patchers = []
         for library in settings.libraries:
+            instrument_library = _INTEGRATIONS.get(library)
+            if instrument_library is None:
+                continue
             patcher = Patcher(library)
-            _INTEGRATIONS[library](patcher, telemetry)
             patchers.append(patcher)
+            try:
+                instrument_library(patcher, telemetry)
+            except Exception:  # one library's setup failing must not cost the others
+                logger.debug("could not instrument %s", library, exc_info=True)
         self._patchers = tuple(patchers)
 
     def _uninstrument(self, **kwargs: Any) -> None:

@@ -10,8 +10,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from importlib import metadata
 
 from .core.redaction import RULE_NAMES
 
@@ -32,17 +33,35 @@ OTEL_KOTAEMON_OPENAI_STREAM_USAGE = "OTEL_KOTAEMON_OPENAI_STREAM_USAGE"
 """Ask OpenAI for usage on streamed chat calls that did not ask for it (true/false). Default true."""
 OTEL_KOTAEMON_INSTRUMENT = "OTEL_KOTAEMON_INSTRUMENT"
 """Comma list of the libraries to instrument (openai). Default: every one that is installed."""
+OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
+"""Comma list of W3C baggage entries copied onto every span we create (besides any `kotaemon.*` entry)."""
+OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
+"""Export `user.id` from baggage as a SHA-256 prefix instead of the value (true/false). Default true."""
+OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
+"""Comma list of root span name patterns (shell-style, e.g. `login*,*payment*`) that our samplers always keep."""
+OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
+"""Trace every Kotaemon (theflow) step, not only models, retrieval, re-ranking, tools, agents, indexing and
+top-level pipelines (true/false). Default false."""
+OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES = "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"
+"""Trace every LangChain runnable (lambdas, parsers, prompt templates, nested sequences), not only chains at the
+top, models, retrievers, tools, agents and fallback/retry wrappers (true/false). Default false."""
 
 ALL_VARIABLES = (
     CAPTURE_MESSAGE_CONTENT,
+    OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES,
     OTEL_KOTAEMON_REDACT,
     OTEL_KOTAEMON_REDACT_PATTERNS,
     OTEL_KOTAEMON_CONTENT_MAX_LENGTH,
     OTEL_KOTAEMON_OPENAI_STREAM_USAGE,
     OTEL_KOTAEMON_INSTRUMENT,
+    OTEL_KOTAEMON_BAGGAGE_KEYS,
+    OTEL_KOTAEMON_HASH_USER_ID,
+    OTEL_KOTAEMON_ALWAYS_SAMPLE,
+    OTEL_KOTAEMON_TRACE_ALL_STEPS,
 )
+DEFAULT_BAGGAGE_KEYS = ("gen_ai.conversation.id", "session.id", "user.id")
 
-KNOWN_LIBRARIES = ("openai",)
+KNOWN_LIBRARIES = ("openai", "kotaemon", "langchain")
 DEFAULT_CONTENT_MAX_LENGTH = 8192
 
 
@@ -155,6 +174,16 @@ def read_name_list(
     return names
 
 
+def read_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A free comma list; `none` means the empty list."""
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    if raw.lower() == "none":
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def read_patterns(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], ...]:
     """A JSON list of regular expressions; entries that are not valid expressions are skipped."""
     raw = _read(env, name)
@@ -186,6 +215,10 @@ class Settings:
     content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH
     openai_stream_usage: bool = True
     libraries: tuple[str, ...] = KNOWN_LIBRARIES
+    trace_all_steps: bool = False
+    baggage_keys: tuple[str, ...] = DEFAULT_BAGGAGE_KEYS
+    hash_user_id: bool = True
+    langchain_every_runnable: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -198,4 +231,82 @@ class Settings:
             content_max_length=read_int(env, OTEL_KOTAEMON_CONTENT_MAX_LENGTH, DEFAULT_CONTENT_MAX_LENGTH, 16),
             openai_stream_usage=read_bool(env, OTEL_KOTAEMON_OPENAI_STREAM_USAGE, True),
             libraries=read_name_list(env, OTEL_KOTAEMON_INSTRUMENT, KNOWN_LIBRARIES, KNOWN_LIBRARIES),
+            trace_all_steps=read_bool(env, OTEL_KOTAEMON_TRACE_ALL_STEPS, False),
+            baggage_keys=read_list(env, OTEL_KOTAEMON_BAGGAGE_KEYS, DEFAULT_BAGGAGE_KEYS),
+            hash_user_id=read_bool(env, OTEL_KOTAEMON_HASH_USER_ID, True),
+            langchain_every_runnable=read_bool(env, OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES, False),
         )
+
+
+# --- Standard variables, checked before the SDK reads them
+# The SDK aborts all of auto-instrumentation on some malformed values (an unknown protocol or exporter, a timeout
+# that is not a number); each is replaced by a safe value here, with one warning naming it.
+
+_SIGNALS = ("TRACES", "METRICS", "LOGS")
+_PROTOCOLS = ("grpc", "http/protobuf")
+_PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_PROTOCOL", *(f"OTEL_EXPORTER_OTLP_{s}_PROTOCOL" for s in _SIGNALS))
+_HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_HEADERS", *(f"OTEL_EXPORTER_OTLP_{s}_HEADERS" for s in _SIGNALS))
+_EXPORTER_GROUPS = {f"OTEL_{s}_EXPORTER": f"opentelemetry_{s.lower()}_exporter" for s in _SIGNALS}
+_NUMBER_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    *(f"OTEL_EXPORTER_OTLP_{s}_TIMEOUT" for s in _SIGNALS),
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BLRP_SCHEDULE_DELAY",
+    "OTEL_BLRP_EXPORT_TIMEOUT",
+    "OTEL_BLRP_MAX_QUEUE_SIZE",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_METRIC_EXPORT_TIMEOUT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+)
+
+
+def _valid_header(item: str) -> bool:
+    key, sep, value = item.partition("=")
+    return bool(sep) and bool(key.strip()) and bool(value.strip())
+
+
+def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
+    """Replace malformed standard OTEL_* values in `environ` by safe ones, warning once for each."""
+    for name in _PROTOCOL_VARIABLES:
+        raw = _read(environ, name)
+        if raw is not None and raw.lower() not in _PROTOCOLS:
+            _warn(name, raw, "http/protobuf", "grpc or http/protobuf (http/json is not supported by the SDK)")
+            environ[name] = "http/protobuf"
+    for name in _NUMBER_VARIABLES:
+        raw = _read(environ, name)
+        if raw is None:
+            continue
+        try:
+            valid = float(raw) >= 0
+        except ValueError:
+            valid = False
+        if not valid:
+            _warn(name, raw, "the SDK default", "a number >= 0")
+            del environ[name]
+    for name in _HEADER_VARIABLES:
+        raw = _read(environ, name)
+        if raw is None:
+            continue
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+        kept = [item for item in items if _valid_header(item)]
+        if len(kept) != len(items):
+            _warn(name, raw, "only the well-formed headers", "a comma list of key=value pairs")
+            environ[name] = ",".join(kept)
+    for name, group in _EXPORTER_GROUPS.items():
+        raw = _read(environ, name)
+        if raw is None:
+            continue
+        known = {ep.name for ep in metadata.entry_points(group=group)} | {"none"}
+        names = [part.strip() for part in raw.split(",") if part.strip()]
+        kept = [n for n in names if n in known]
+        if len(kept) != len(names):
+            fallback = ",".join(kept) or "otlp"
+            _warn(name, raw, fallback, "installed exporters: " + ", ".join(sorted(known)))
+            environ[name] = fallback

@@ -452,6 +452,8 @@ def test_generator_wrapper_keeps_send_throw_and_return_value(instrument: Instrum
     spans = captured.spans()
     assert [s.name for s in spans] == ["gen", "y"]
     assert all(s.status.is_unset for s in spans)
+    assert "kotaemon.stream.abandoned" not in spans[0].attributes
+    assert spans[1].attributes["kotaemon.stream.abandoned"] is True  # closed before its end
 
 
 def test_async_generator_wrapper(instrument: Instrument) -> None:

@@ -56,14 +56,7 @@ def traced_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> 
         scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
         if scope is None:
             return wrapped(*args, **kwargs)
-        token = scope.activate()
-        try:
-            result = wrapped(*args, **call_kwargs)
-        except BaseException as error:
-            scope.finish(error)
-            raise
-        finally:
-            scope.deactivate(token)
+        result = scope.run(wrapped, *args, **call_kwargs)
         return _complete(scope, result, read_result, SyncStreamProxy)
 
     return wrapper
@@ -76,14 +69,7 @@ def traced_async_call(telemetry: Telemetry, build: Build, read_result: ReadResul
         scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
         if scope is None:
             return await wrapped(*args, **kwargs)
-        token = scope.activate()
-        try:
-            result = await wrapped(*args, **call_kwargs)
-        except BaseException as error:
-            scope.finish(error)
-            raise
-        finally:
-            scope.deactivate(token)
+        result = await scope.run_async(wrapped(*args, **call_kwargs))
         return _complete(scope, result, read_result, AsyncStreamProxy)
 
     return wrapper

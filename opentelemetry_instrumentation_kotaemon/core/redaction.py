@@ -109,3 +109,52 @@ class Redactor:
         for pattern, replacement in self._steps:
             text = pattern.sub(replacement, text)
         return text
+
+
+_ID_ATTRIBUTES = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName"})
+
+
+class RedactingLogProcessor:
+    """A log record processor that cleans every exported log record (body and text attributes) in place.
+
+    It must run before the exporting processors; `install_first` puts it there. Works with the SDK's old
+    (`emit(log_data)`) and new (`on_emit(log_record)`) processor interfaces.
+    """
+
+    def __init__(self, clean: Callable[[str], str]) -> None:
+        self._clean = clean
+
+    def on_emit(self, log_data: object) -> None:
+        record = getattr(log_data, "log_record", None)
+        if record is None:
+            return
+        try:
+            body = getattr(record, "body", None)
+            if isinstance(body, str):
+                record.body = self._clean(body)
+            attributes = getattr(record, "attributes", None)
+            if attributes:
+                for key, value in list(attributes.items()):
+                    if isinstance(value, str) and key not in _ID_ATTRIBUTES:
+                        attributes[key] = self._clean(value)
+        except Exception:  # a record we cannot clean is left as it is rather than break logging
+            return
+
+    emit = on_emit
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def install_first(self, provider: object) -> bool:
+        """Put this processor before the provider's others; False when the provider is not the SDK's."""
+        multi = getattr(provider, "_multi_log_record_processor", None)
+        processors = getattr(multi, "_log_record_processors", None)
+        lock = getattr(multi, "_lock", None)
+        if multi is None or not isinstance(processors, tuple) or lock is None:
+            return False
+        with lock:
+            multi._log_record_processors = (self, *multi._log_record_processors)
+        return True

@@ -7,14 +7,16 @@ OpenTelemetry lives here.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -110,9 +112,25 @@ class Telemetry:
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
             span.set_attributes(_request_attributes(call))
+            span.set_attributes(self._baggage_attributes(current))
             if self.content.mode.on_span:
                 span.set_attributes(self._request_content(call))
         return scope
+
+    def _baggage_attributes(self, context: otel_context.Context) -> dict[str, Any]:
+        """Context the app set once for everything (conversation, session, user, `kotaemon.*` tags), from baggage."""
+        entries = baggage.get_all(context)
+        if not entries:
+            return {}
+        keys = self.settings.baggage_keys
+        values: dict[str, Any] = {}
+        for key, value in entries.items():
+            if key in keys or key.startswith("kotaemon."):
+                text = str(value)
+                if key == "user.id" and self.settings.hash_user_id:
+                    text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+                values[key] = self.content.clean(text)
+        return values
 
     def _request_content(self, call: ModelCall) -> dict[str, Any]:
         content = self.content
@@ -142,7 +160,7 @@ class Telemetry:
             error_name = error_type(error) if error is not None else None
             self.instruments.model_call(call, duration, error, error_name)
             root = scope.context.get(_ROOT_STEP_KEY)
-            if isinstance(root, StepScope):
+            if isinstance(root, StepScope) and _FAMILY.get(call.operation) == "generate":  # LLM calls only
                 root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
                 span.set_attributes(_response_attributes(call))
@@ -198,8 +216,10 @@ class Telemetry:
             ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
             scope.is_root = True
         scope.context = ctx
-        if span.is_recording() and step.content and self.content.mode.on_span:
-            span.set_attributes(self._content_attributes(step.content))
+        if span.is_recording():
+            span.set_attributes(self._baggage_attributes(current))
+            if step.content and self.content.mode.on_span:
+                span.set_attributes(self._content_attributes(step.content))
         return scope
 
     def _content_attributes(self, content: dict[str, Any]) -> dict[str, Any]:
@@ -278,6 +298,28 @@ class Scope:
     def deactivate(token: object) -> None:
         otel_context.detach(token)  # type: ignore[arg-type]
 
+    def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call `function` with this scope current; an exception ends the scope as failed and propagates."""
+        token = self.activate()
+        try:
+            return function(*args, **kwargs)
+        except BaseException as error:
+            self.finish(error)
+            raise
+        finally:
+            self.deactivate(token)
+
+    async def run_async(self, awaitable: Awaitable[Any]) -> Any:
+        """`run` for a coroutine: await it with this scope current."""
+        token = self.activate()
+        try:
+            return await awaitable
+        except BaseException as error:
+            self.finish(error)
+            raise
+        finally:
+            self.deactivate(token)
+
     def finish(self, error: BaseException | None = None, abandoned: bool = False) -> None:
         """End once; later calls do nothing. Never raises."""
         if self.finished:
@@ -327,7 +369,7 @@ class ModelCallScope(Scope):
 
 
 class StepScope(Scope):
-    """The live telemetry of one step; a root step also sums the tokens of the model calls below it."""
+    """The live telemetry of one step; a root step also sums the tokens of the LLM calls below it."""
 
     __slots__ = ("input_tokens", "is_root", "lock", "output_tokens", "step")
 
@@ -346,6 +388,8 @@ class StepScope(Scope):
             self.output_tokens += output_tokens or 0
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
+        if abandoned and error is None and self.span is not None and self.span.is_recording():
+            self.span.set_attribute(attr.KOTAEMON_STREAM_ABANDONED, True)
         self.telemetry._finish_step(self, error)
 
 
@@ -353,6 +397,12 @@ def current_model_call() -> ModelCall | None:
     """The model call whose span is current, if any (used to count client retries)."""
     scope = otel_context.get_value(_ACTIVE_CALL_KEY)
     return scope.call if isinstance(scope, ModelCallScope) else None
+
+
+def current_step() -> StepCall | None:
+    """The step whose span is current, if any (a repeat of an outer step reports the outer one)."""
+    scope = otel_context.get_value(_ACTIVE_STEP_KEY)
+    return scope.step if isinstance(scope, StepScope) else None
 
 
 def _step_start_attributes(step: StepCall) -> dict[str, Any]:

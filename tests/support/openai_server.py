@@ -8,6 +8,7 @@ server-sent events when `stream` is true. The model name picks special behaviour
 - `slow-<ms>`: waits that many milliseconds before answering (and between stream chunks)
 - `no-usage`: answers without a `usage` object
 - `broken-stream`: a stream that stops after two chunks without ending properly (connection dropped)
+- `odd-shape`: a chat answer with no `choices` and no `usage`, and fields the client does not know
 
 A chat request with `tools`, whose last message is not a tool result, gets a tool call back.
 Run it alone with `python -m tests.support.openai_server [port]`.
@@ -80,6 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model == "flaky-429" and self.headers.get("x-stainless-retry-count", "0") == "0":
             self._json({"error": {"message": "rate limited", "type": "rate_limit"}}, 429, {"retry-after-ms": "10"})
+            return
+        if model == "odd-shape":
+            self._json({"id": "odd-1", "object": "chat.completion", "model": model, "vendor_extra": {"x": [1, 2]}})
             return
         delay = _slow_seconds(model)
         if delay:

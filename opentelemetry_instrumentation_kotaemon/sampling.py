@@ -1,0 +1,138 @@
+"""Samplers the Python SDK lacks, chosen with `OTEL_TRACES_SAMPLER` (entry point group `opentelemetry_traces_sampler`).
+
+- `kotaemon_ratelimit`: new traces are kept at most `OTEL_TRACES_SAMPLER_ARG` times per second (default 10).
+- `kotaemon_ratio`: new traces are kept with probability `OTEL_TRACES_SAMPLER_ARG` (default 1.0).
+
+Both follow the decision of a parent span (local or from an incoming request), and both always keep a new trace
+that asks for it: W3C baggage `kotaemon.debug=true`, an `X-Debug-Tracing: true` request header captured by the
+app's HTTP server instrumentation, or a root span whose name matches `OTEL_KOTAEMON_ALWAYS_SAMPLE`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry import baggage
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
+
+from .settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, _warn, read_list
+
+DEBUG_BAGGAGE_KEY = "kotaemon.debug"
+DEBUG_HEADER_ATTRIBUTE = "http.request.header.x_debug_tracing"
+"""Where HTTP server instrumentations put a captured `X-Debug-Tracing` request header."""
+_TRUE = ("1", "true", "yes", "on")
+SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
+
+
+class RateLimitingSampler(Sampler):  # type: ignore[misc]
+    """Keeps at most `per_second` new traces per second (a token bucket holding up to one second of tokens)."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._capacity = max(1.0, per_second)
+        self._tokens = self._capacity
+        self._clock = clock
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def _take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.per_second)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if self._take():
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
+        return SamplingResult(Decision.DROP, None, trace_state)
+
+    def get_description(self) -> str:
+        return f"RateLimitingSampler{{{self.per_second}/s}}"
+
+
+class KotaemonSampler(Sampler):  # type: ignore[misc]
+    """Follows the parent's decision; for new traces keeps forced ones, then asks `root`."""
+
+    def __init__(self, root: Sampler, always_sample: Sequence[str] = ()) -> None:
+        self.root = root
+        self.always_sample = tuple(always_sample)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        parent = get_current_span(parent_context).get_span_context()
+        if (not parent.is_valid or parent.is_remote) and self._forced(parent_context, name, attributes):
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
+        if parent.is_valid:
+            sampled = parent.trace_flags.sampled
+            decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
+            return SamplingResult(decision, attributes if sampled else None, parent.trace_state)
+        return self.root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def _forced(self, parent_context: Context | None, name: str, attributes: Attributes) -> bool:
+        flag = baggage.get_baggage(DEBUG_BAGGAGE_KEY, parent_context)
+        if flag is not None and str(flag).lower() in _TRUE:
+            return True
+        header = (attributes or {}).get(DEBUG_HEADER_ATTRIBUTE)
+        values = header if isinstance(header, (list, tuple)) else (header,)
+        if any(str(v).lower() in _TRUE for v in values if v is not None):
+            return True
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.always_sample)
+
+    def get_description(self) -> str:
+        return f"KotaemonSampler{{root={self.root.get_description()}, always={list(self.always_sample)}}}"
+
+
+def _argument(arg: Any, default: float, maximum: float | None) -> float:
+    if arg is None or not str(arg).strip():
+        return default
+    try:
+        value = float(arg)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (maximum is not None and value > maximum):
+        expected = f"a number from 0 to {maximum}" if maximum is not None else "a number >= 0"
+        _warn(SAMPLER_ARG, str(arg), str(default), expected)
+        return default
+    return value
+
+
+def rate_limit_sampler(arg: Any = None) -> Sampler:
+    """Entry point `kotaemon_ratelimit`: `arg` is new traces per second (default 10)."""
+    always = read_list(os.environ, OTEL_KOTAEMON_ALWAYS_SAMPLE, ())
+    return KotaemonSampler(RateLimitingSampler(_argument(arg, 10.0, None)), always)
+
+
+def ratio_sampler(arg: Any = None) -> Sampler:
+    """Entry point `kotaemon_ratio`: `arg` is the share of new traces kept (default 1.0)."""
+    always = read_list(os.environ, OTEL_KOTAEMON_ALWAYS_SAMPLE, ())
+    return KotaemonSampler(TraceIdRatioBased(_argument(arg, 1.0, 1.0)), always)

@@ -1,0 +1,13 @@
+"""An app that logs personal data and a secret, and prints its own log lines to stderr."""
+
+import logging
+
+logging.basicConfig(format="LOCAL %(message)s", level=logging.INFO)
+log = logging.getLogger("shop")
+log.setLevel(logging.INFO)
+log.info("order for alice@example.com paid with 4111 1111 1111 1111")
+try:
+    raise RuntimeError("upstream rejected key sk-live-abcdefghijklmnopqrstuvwx")
+except RuntimeError:
+    log.exception("payment failed")
+print("app done")

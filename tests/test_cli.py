@@ -1,0 +1,60 @@
+"""`opentelemetry-kotaemon doctor` and `bootstrap`, run as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def _fake_duplicate(root: Path) -> None:
+    """A distribution that registers an `openai` instrumentor, as OpenLLMetry's package does."""
+    info = root / "opentelemetry_instrumentation_openai-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: opentelemetry-instrumentation-openai\nVersion: 0.0.1\n"
+    )
+    (info / "entry_points.txt").write_text("[opentelemetry_instrumentor]\nopenai = fake_module:Instrumentor\n")
+
+
+def test_doctor_reports_libraries_and_choices() -> None:
+    result = _run("opentelemetry-kotaemon", "doctor", env={"OTEL_KOTAEMON_INSTRUMENT": "openai"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    import openai
+
+    assert f"openai             {openai.__version__}" in out and "instrumented" in out
+    assert "not instrumented (langchain is switched off)" in out
+    assert "OTEL_PYTHON_DISTRO=kotaemon" in out and "distro (opentelemetry-distro)" in out
+    assert "Duplicate instrumentations\n  none" in out
+    assert "0 problem(s) found" in out
+
+
+def test_doctor_finds_a_duplicate_instrumentation_and_bad_settings(tmp_path: Path) -> None:
+    _fake_duplicate(tmp_path)
+    env = {"PYTHONPATH": str(tmp_path), "OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "huge"}
+    result = _run("opentelemetry-kotaemon", "doctor", env=env)
+    assert result.returncode == 1
+    assert (
+        "opentelemetry-instrumentation-openai (OpenLLMetry's OpenAI instrumentation) registers 'openai'"
+        in result.stdout
+    )
+    assert "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai" in result.stdout
+    assert "OTEL_KOTAEMON_CONTENT_MAX_LENGTH='huge' is not valid" in result.stderr
+
+
+def test_bootstrap_leaves_out_duplicate_instrumentations() -> None:
+    stock = _run("opentelemetry-bootstrap").stdout.splitlines()
+    ours = _run("opentelemetry-kotaemon", "bootstrap").stdout.splitlines()
+    duplicates = [line for line in stock if line.startswith("opentelemetry-instrumentation-openai-v2")]
+    assert [line for line in stock if line not in duplicates] == ours
+    assert not any("openai-v2" in line for line in ours)
+    assert any(line.startswith("opentelemetry-instrumentation-threading") for line in ours)
