@@ -6,11 +6,11 @@ OTLP receiver collects what they export. Each trace is printed as an indented tr
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 
+from tests.kotaemon_standin import environment
+from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import run_instrumented
-from tests.support.openai_server import OpenAIServer
 from tests.support.otlp_receiver import OtlpReceiver, Point, Span
 
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
@@ -76,17 +76,29 @@ def print_metrics(points: list[Point]) -> None:
         print(f"  {metric:<52} {label:<60} count={count:g}{sums}")
 
 
+DEMOS = (
+    ("an OpenAI client app", "openai_app.py", ()),
+    ("a LangChain RAG chain, an agent with a tool, a fallback, a stream and an async chain", "langchain_app.py", ()),
+    (
+        "a Kotaemon RAG app (the test stand-in of Kotaemon on the real theflow): index, retrieve and re-rank, answer,"
+        " stream with citations, a ReAct agent with a tool",
+        "kotaemon_rag_app.py",
+        ("{base_url}",),
+    ),
+)
+
+
 def main() -> None:
-    with OpenAIServer() as server, OtlpReceiver() as receiver:
-        print(f"OpenAI-compatible demo server on {server.base_url}; OTLP receiver on {receiver.endpoint}\n")
-        print("$ opentelemetry-instrument python tests/apps/openai_app.py   (an app with no OpenTelemetry code)\n")
-        result = run_instrumented(
-            "openai_app.py", receiver=receiver, base_url=server.base_url, env={"OTEL_SERVICE_NAME": "kotaemon-demo"}
-        )
-        sys.stdout.write(result.stdout)
-        print()
-        print_traces(receiver.spans)
-        print_metrics(receiver.points)
+    with react_server() as server:
+        print(f"OpenAI-compatible demo server on {server.base_url}: no API key, no network, no backend needed.")
+        for title, app, arguments in DEMOS:
+            with OtlpReceiver() as receiver:
+                print(f"\n=== {title}\n$ opentelemetry-instrument python tests/apps/{app}   (no OpenTelemetry code)\n")
+                env = {"OTEL_SERVICE_NAME": "kotaemon-demo", **environment()}
+                args = [a.format(base_url=server.base_url) for a in arguments]
+                run_instrumented(app, *args, receiver=receiver, base_url=server.base_url, env=env)
+                print_traces(receiver.spans)
+                print_metrics(receiver.points)
 
 
 if __name__ == "__main__":
