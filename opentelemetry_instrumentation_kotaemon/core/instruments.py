@@ -122,11 +122,7 @@ class Instruments:
 
 def model_labels(call: ModelCall, error_name: str | None) -> dict[str, Any]:
     """Metric attributes of a model call."""
-    labels: dict[str, Any] = {
-        attr.GEN_AI_OPERATION_NAME: call.operation,
-        attr.GEN_AI_PROVIDER_NAME: call.provider,
-        attr.GEN_AI_SYSTEM: call.provider,
-    }
+    labels: dict[str, Any] = {attr.GEN_AI_OPERATION_NAME: call.operation, attr.GEN_AI_PROVIDER_NAME: call.provider}
     if call.request_model:
         labels[attr.GEN_AI_REQUEST_MODEL] = call.request_model
     if call.response_model:

@@ -1,8 +1,8 @@
 """Stream proxies and generator wrappers that keep telemetry open until the caller is done with the stream.
 
 The span ends exactly once: when the stream is exhausted, fails, is closed, is left through `with`, or is
-garbage-collected. A stream left before its end is marked abandoned. The span is current only while a chunk
-is being read, never while the caller's own code runs between chunks.
+garbage-collected. A stream left before its end is marked abandoned. A model stream's span is never current while
+the caller iterates; a generator's scope is current only while the generator itself runs.
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         return self
 
     def __next__(self) -> Any:
+        # Reading a chunk only parses what the client already received: nothing to put under the span, so the span
+        # is never made current here (the caller's own context stays current throughout).
         scope = self._self_scope
-        token = scope.activate()
         try:
             while True:
                 chunk = self.__wrapped__.__next__()
@@ -82,8 +83,6 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         except BaseException as error:
             _end_on_error(scope, self._self_handler, error)
             raise
-        finally:
-            scope.deactivate(token)
 
     def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
@@ -118,7 +117,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     async def __anext__(self) -> Any:
         scope = self._self_scope
-        token = scope.activate()
         try:
             while True:
                 chunk = await self.__wrapped__.__anext__()
@@ -130,8 +128,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         except BaseException as error:
             _end_on_error(scope, self._self_handler, error)
             raise
-        finally:
-            scope.deactivate(token)
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
@@ -172,13 +168,14 @@ def trace_generator(
             else:
                 item = generator.send(sent)
         except StopIteration as stop:
+            scope.deactivate(token)  # end outside the span: its metrics are not recorded as its own exemplars
             scope.finish()
             return stop.value
         except BaseException as error:
+            scope.deactivate(token)
             scope.finish(error)
             raise
-        finally:
-            scope.deactivate(token)
+        scope.deactivate(token)
         _observe(on_item, item)
         try:
             sent = yield item
@@ -207,13 +204,14 @@ async def trace_async_generator(
             else:
                 item = await generator.asend(sent)
         except StopAsyncIteration:
+            scope.deactivate(token)
             scope.finish()
             return
         except BaseException as error:
+            scope.deactivate(token)
             _end_scope_on_error(scope, error)
             raise
-        finally:
-            scope.deactivate(token)
+        scope.deactivate(token)
         _observe(on_item, item)
         try:
             sent = yield item

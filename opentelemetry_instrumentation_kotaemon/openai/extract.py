@@ -5,7 +5,9 @@ Everything is read defensively with `getattr`, because OpenAI-compatible servers
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from typing import Any
 
 from .. import attributes as attr
@@ -66,16 +68,32 @@ def _field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+_servers: weakref.WeakKeyDictionary[Any, tuple[Any, str | None, int | None]] = weakref.WeakKeyDictionary()
+
+
+def _server(client: Any) -> tuple[str | None, int | None]:
+    """Host and port of the client's base URL, parsed once per client and URL."""
+    url = getattr(client, "base_url", None)
+    if url is None:
+        return None, None
+    cached = _servers.get(client)
+    if cached is not None and cached[0] is url:
+        return cached[1], cached[2]
+    host = getattr(url, "host", None) or None
+    port = getattr(url, "port", None) or _DEFAULT_PORTS.get(getattr(url, "scheme", ""))
+    server = (host, port if isinstance(port, int) else None)
+    with contextlib.suppress(TypeError):  # a client that is not weakly referenceable is just not cached
+        _servers[client] = (url, *server)
+    return server
+
+
 def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall:
     """The request-side record shared by every OpenAI operation."""
     model = given(kwargs.get("model"))
     call = ModelCall(operation=operation, provider=PROVIDER, request_model=model if isinstance(model, str) else None)
     client = getattr(instance, "_client", None)
-    url = getattr(client, "base_url", None)
-    if url is not None:
-        call.server_address = getattr(url, "host", None) or None
-        port = getattr(url, "port", None) or _DEFAULT_PORTS.get(getattr(url, "scheme", ""))
-        call.server_port = port if isinstance(port, int) else None
+    if client is not None:
+        call.server_address, call.server_port = _server(client)
     return call
 
 
