@@ -49,9 +49,13 @@ test-lock: $(LOCK)/.ready
 demo: $(LATEST)/.ready
 	$(LATEST)/bin/python -m tests.support.demo
 
-bench: $(LATEST)/.ready
-	$(UV) pip install -q -p $(LATEST) -r benchmarks/requirements.txt
-	$(LATEST)/bin/python benchmarks/overhead.py
+# Its own environment: the peer instrumentations it compares against must stay out of the test environments.
+bench: | $(UV)
+	@test -n "$(PYTHON_LATEST)" || { echo "Python 3.13 not found (set PYTHON_LATEST)"; exit 1; }
+	$(UV) venv -q --allow-existing -p $(PYTHON_LATEST) $(VENV)/bench
+	$(UV) pip install -q -p $(VENV)/bench -r benchmarks/requirements.txt -e .
+	$(UV) pip check -p $(VENV)/bench
+	$(VENV)/bench/bin/python benchmarks/overhead.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)
