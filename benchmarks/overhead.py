@@ -49,11 +49,15 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "opentelemetry_instrumentation_kotaemon"
 RESULTS = REPO / "benchmarks" / "results.md"
 
-CONFIGS = ("bare", "bare-span", "ours", "ours-unsampled", "openllmetry", "official")
+CONFIGS = ("bare", "bare-span", "ours", "ours-no-usage-request", "ours-unsampled", "openllmetry", "official")
 CONFIG_NOTES = {
     "bare": "the openai client alone, no OpenTelemetry",
     "bare-span": "SDK + OTLP export, one manual span with 5 attributes per call",
     "ours": "SDK + OTLP export + `KotaemonInstrumentor().instrument()`, content off",
+    "ours-no-usage-request": (
+        "ours with `OTEL_KOTAEMON_OPENAI_STREAM_USAGE=false`: streams without the usage chunk we otherwise ask for"
+        " (no token counts for streams the app did not ask usage for)"
+    ),
     "ours-unsampled": "ours with the `always_off` sampler",
     "openllmetry": "SDK + OTLP export + `opentelemetry-instrumentation-openai`, content off",
     "official": "SDK + OTLP export + `opentelemetry-instrumentation-genai-openai`, content off",
@@ -143,8 +147,11 @@ def configure_sdk(endpoint: str, sampled: bool, service_name: str) -> Pipeline:
 
 def instrument(config: str) -> None:
     """Turn on the instrumentation a configuration measures (none for `bare` and `bare-span`)."""
-    if config in ("ours", "ours-unsampled"):
+    if config in ("ours", "ours-no-usage-request", "ours-unsampled"):
         from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
+
+        if config == "ours-no-usage-request":
+            os.environ["OTEL_KOTAEMON_OPENAI_STREAM_USAGE"] = "false"
 
         KotaemonInstrumentor().instrument()
     elif config == "openllmetry":

@@ -387,3 +387,13 @@ def test_api_key_never_exported(instrument: Instrument, client: openai.OpenAI) -
     client.embeddings.create(model="e-1", input="x")
     exported = repr([dict(s.attributes) for s in captured.spans()]) + repr([r.attributes for r in captured.logs()])
     assert "unitSECRET" not in exported
+
+
+def test_slow_answer_time_to_first_chunk(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    list(client.chat.completions.create(model="slow-40", messages=MESSAGES, stream=True))
+    span = captured.span()
+    # the server waits 40 ms before its first byte: the first chunk cannot have come sooner
+    assert span.attributes["gen_ai.response.time_to_first_chunk"] >= 0.04
+    (point,) = captured.points("gen_ai.client.operation.time_to_first_chunk")
+    assert point.sum >= 0.04 and point.count == 1

@@ -120,17 +120,24 @@ class Instruments:
             self.indexing_documents.add(step.documents, labels)
 
 
+def identify(call: ModelCall, values: dict[str, Any]) -> dict[str, Any]:
+    """Add what identifies a model call (operation, provider, request model, server) to `values`."""
+    values[attr.GEN_AI_OPERATION_NAME] = call.operation
+    values[attr.GEN_AI_PROVIDER_NAME] = call.provider
+    if call.request_model:
+        values[attr.GEN_AI_REQUEST_MODEL] = call.request_model
+    if call.server_address:
+        values[attr.SERVER_ADDRESS] = call.server_address
+        if call.server_port:
+            values[attr.SERVER_PORT] = call.server_port
+    return values
+
+
 def model_labels(call: ModelCall, error_name: str | None) -> dict[str, Any]:
     """Metric attributes of a model call."""
-    labels: dict[str, Any] = {attr.GEN_AI_OPERATION_NAME: call.operation, attr.GEN_AI_PROVIDER_NAME: call.provider}
-    if call.request_model:
-        labels[attr.GEN_AI_REQUEST_MODEL] = call.request_model
+    labels = identify(call, {})
     if call.response_model:
         labels[attr.GEN_AI_RESPONSE_MODEL] = call.response_model
-    if call.server_address:
-        labels[attr.SERVER_ADDRESS] = call.server_address
-        if call.server_port:
-            labels[attr.SERVER_PORT] = call.server_port
     if error_name is not None:
         labels[attr.ERROR_TYPE] = error_name
     return labels

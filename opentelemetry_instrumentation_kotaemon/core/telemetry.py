@@ -26,7 +26,7 @@ from ..settings import Settings
 from ..version import __version__
 from .content import ContentPolicy, output_messages_json
 from .events import emit_event
-from .instruments import Instruments
+from .instruments import Instruments, identify
 from .records import ModelCall, StepCall
 
 logger = logging.getLogger(__name__)
@@ -418,17 +418,7 @@ def _step_start_attributes(step: StepCall) -> dict[str, Any]:
 
 
 def _start_attributes(call: ModelCall) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        attr.GEN_AI_OPERATION_NAME: call.operation,
-        attr.GEN_AI_PROVIDER_NAME: call.provider,
-        attr.GEN_AI_SYSTEM: call.provider,
-    }
-    if call.request_model:
-        values[attr.GEN_AI_REQUEST_MODEL] = call.request_model
-    if call.server_address:
-        values[attr.SERVER_ADDRESS] = call.server_address
-        if call.server_port:
-            values[attr.SERVER_PORT] = call.server_port
+    values = identify(call, {attr.GEN_AI_SYSTEM: call.provider})
     if call.component:
         values[attr.KOTAEMON_COMPONENT] = call.component
         values[attr.KOTAEMON_SPAN_KIND] = attr.KIND_EMBEDDING if call.operation == "embeddings" else attr.KIND_LLM
@@ -483,7 +473,7 @@ def _response_attributes(call: ModelCall) -> dict[str, Any]:
     values = _fields(call, _RESPONSE_FIELDS, {})
     if call.finish_reasons:
         values[attr.GEN_AI_RESPONSE_FINISH_REASONS] = call.finish_reasons
-    if call.server_address:  # an inner layer may have learned it
+    if call.server_address:  # an inner layer may have learned it after the span started
         values[attr.SERVER_ADDRESS] = call.server_address
         if call.server_port:
             values[attr.SERVER_PORT] = call.server_port
