@@ -19,6 +19,7 @@ from opentelemetry.sdk import _configuration as sdk_configuration
 from opentelemetry.sdk._configuration import _get_exporter_names, _import_exporters, _OTelSDKConfigurator
 from opentelemetry.sdk.metrics import Meter
 
+from . import export_errors
 from .core.instruments import HISTOGRAM_BUCKETS
 from .settings import sanitize_standard_variables
 
@@ -29,6 +30,9 @@ DEFAULTS = {
     "OTEL_METRICS_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    # One second per export request (the SDK waits 10): with the collector down or hanging, the app's exit is
+    # delayed by about a second per signal, not by half a minute. Raise it for a distant collector on a slow link.
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
     "OTEL_PYTHON_CONFIGURATOR": ENTRY_POINT_NAME,
     # The logging instrumentation (0.5x+) would otherwise export every app log record: only when asked.
     "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "false",
@@ -98,6 +102,7 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
                 sdk_configuration._init_metrics = original
         _ensure_logger_provider()
         _redact_exported_logs()
+        export_errors.install()
 
 
 def _resource() -> Any:

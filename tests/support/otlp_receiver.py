@@ -110,8 +110,8 @@ class OtlpReceiver(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.spans: list[Span] = []
         self.points: list[Point] = []
         self.logs: list[LogRecord] = []
