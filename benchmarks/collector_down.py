@@ -8,6 +8,7 @@ and stderr lines. Usage: `python benchmarks/collector_down.py [--runs N]` with t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import statistics
 import subprocess
@@ -81,6 +82,8 @@ def main() -> None:
         for title, endpoint, env in cases:
             runs = [_run(endpoint, server.base_url, env) for _ in range(args.runs)]
             rows.append((title, statistics.median(r[0] for r in runs), max(r[1] for r in runs)))
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
         listener.close()
     print(f"Python {sys.version.split()[0]}, {args.runs} runs per case")
     print("| case | wall time to exit (median) | stderr lines |")

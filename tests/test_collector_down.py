@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import subprocess
@@ -48,6 +49,8 @@ class SilentCollector:
             self.connections.append(connection)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self.socket.close()
         for connection in self.connections:
             connection.close()

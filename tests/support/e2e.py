@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,14 +40,22 @@ def launch(app: str, *args: str) -> list[str]:
 def run_instrumented(
     app: str, *args: str, receiver: OtlpReceiver, env: dict[str, str] | None = None, base_url: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Run `opentelemetry-instrument python tests/apps/<app> args...` to completion; it must succeed."""
-    result = subprocess.run(
-        launch(app, *args),
-        env=instrumented_environment(receiver.endpoint, base_url, env),
-        cwd=str(REPO),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """Run `opentelemetry-instrument python tests/apps/<app> args...` to completion; it must succeed.
+
+    An app still running after two minutes is stopped with SIGABRT, so that Python prints where each of its threads
+    was (faulthandler), and the test fails with that output.
+    """
+    command = launch(app, *args)
+    environment = {**instrumented_environment(receiver.endpoint, base_url, env), "PYTHONFAULTHANDLER": "1"}
+    with subprocess.Popen(
+        command, env=environment, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            stdout, stderr = process.communicate()
+            raise AssertionError(f"{app} hung; where its threads were:\n{stdout}\n{stderr}") from None
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     assert result.returncode == 0, f"app failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result

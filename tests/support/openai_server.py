@@ -350,6 +350,7 @@ class OpenAIServer(ThreadingHTTPServer):
     """The server; `base_url` is what an OpenAI client's `base_url` should be set to."""
 
     daemon_threads = True
+    request_queue_size = 128  # many clients may connect at once (concurrent calls, pools, exporters)
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)

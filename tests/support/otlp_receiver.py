@@ -109,6 +109,7 @@ class OtlpReceiver(ThreadingHTTPServer):
     """Receives `/v1/traces`, `/v1/metrics` and `/v1/logs`; point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint`."""
 
     daemon_threads = True
+    request_queue_size = 128  # many clients may connect at once (concurrent calls, pools, exporters)
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
