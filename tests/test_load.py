@@ -70,3 +70,66 @@ def test_asyncio_tasks(instrument: Instrument, openai_server: OpenAIServer) -> N
 
     asyncio.run(run())
     _check(captured, 200)
+
+
+def test_langchain_chains_from_threads_and_tasks(instrument: Instrument, openai_server: OpenAIServer) -> None:
+    import httpx
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_openai import ChatOpenAI
+
+    captured = instrument()
+    tracer = captured.tracer_provider.get_tracer("app")
+    prompt = ChatPromptTemplate.from_messages([("user", "{question}")])
+
+    def chain(model: str, **kwargs: object) -> object:
+        return prompt | ChatOpenAI(model=model, base_url=openai_server.base_url, api_key="k", **kwargs)
+
+    def work(thread: int) -> None:
+        for call in range(10):
+            model = f"lc-t{thread}-{call}"
+            with tracer.start_as_current_span(f"request {model}"):
+                chain(model).invoke({"question": "hi"})  # type: ignore[attr-defined]
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(work, range(10)))
+
+    async def run() -> None:
+        async def one(task: int) -> None:
+            model = f"lc-a{task}"
+            with tracer.start_as_current_span(f"request {model}"):
+                await chain(model, http_async_client=client).ainvoke({"question": "hi"})  # type: ignore[attr-defined]
+
+        async with httpx.AsyncClient() as client:
+            await asyncio.gather(*(one(task) for task in range(50)))
+
+    asyncio.run(run())
+    spans = captured.spans()
+    by_id = {s.context.span_id: s for s in spans}
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert len(chats) == 150
+    for chat in chats:
+        workflow = by_id[chat.parent.span_id]  # the chain's span, never orphaned
+        assert workflow.name.startswith("invoke_workflow")
+        request = by_id[workflow.parent.span_id]
+        assert request.name == "request " + chat.attributes["gen_ai.request.model"]  # never crossed
+        assert request.context.trace_id == chat.context.trace_id
+
+
+def test_kotaemon_llms_from_threads(instrument: Instrument, openai_server: OpenAIServer) -> None:
+    from tests.kotaemon_standin import use
+
+    use()
+    from kotaemon.llms import ChatOpenAI as KotaemonChat
+
+    captured = instrument()
+    tracer = captured.tracer_provider.get_tracer("app")
+
+    def work(thread: int) -> None:
+        for call in range(10):
+            model = f"kt-t{thread}-{call}"
+            with tracer.start_as_current_span(f"request {model}"):
+                KotaemonChat(model=model, base_url=openai_server.base_url, api_key="k").invoke("hi")
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(work, range(10)))
+    _check(captured, 100)
