@@ -126,6 +126,11 @@ def identify(call: ModelCall, values: dict[str, Any]) -> dict[str, Any]:
     values[attr.GEN_AI_PROVIDER_NAME] = call.provider
     if call.request_model:
         values[attr.GEN_AI_REQUEST_MODEL] = call.request_model
+    return add_server(call, values)
+
+
+def add_server(call: ModelCall, values: dict[str, Any]) -> dict[str, Any]:
+    """Add the call's `server.address` and `server.port`, when known, to `values`."""
     if call.server_address:
         values[attr.SERVER_ADDRESS] = call.server_address
         if call.server_port:

@@ -26,7 +26,7 @@ from ..settings import Settings
 from ..version import __version__
 from .content import ContentPolicy, output_messages_json
 from .events import emit_event
-from .instruments import Instruments, identify
+from .instruments import Instruments, add_server, identify
 from .records import ModelCall, StepCall
 
 logger = logging.getLogger(__name__)
@@ -473,10 +473,7 @@ def _response_attributes(call: ModelCall) -> dict[str, Any]:
     values = _fields(call, _RESPONSE_FIELDS, {})
     if call.finish_reasons:
         values[attr.GEN_AI_RESPONSE_FINISH_REASONS] = call.finish_reasons
-    if call.server_address:  # an inner layer may have learned it after the span started
-        values[attr.SERVER_ADDRESS] = call.server_address
-        if call.server_port:
-            values[attr.SERVER_PORT] = call.server_port
+    add_server(call, values)  # an inner layer may have learned it after the span started
     if call.retries:
         values[attr.HTTP_REQUEST_RESEND_COUNT] = call.retries
     if call.streaming:
