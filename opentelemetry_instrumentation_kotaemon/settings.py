@@ -42,6 +42,8 @@ OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
 """Trace every Kotaemon (theflow) step, not only models, retrieval, re-ranking, tools, agents, indexing and
 top-level pipelines (true/false). Default false."""
+OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
+"""The file the `kotaemon_file` exporters append OTLP JSON lines to. Default `kotaemon-telemetry.jsonl`."""
 OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES = "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"
 """Trace every LangChain runnable (lambdas, parsers, prompt templates, nested sequences), not only chains at the
 top, models, retrievers, tools, agents and fallback/retry wrappers (true/false). Default false."""
@@ -58,11 +60,13 @@ ALL_VARIABLES = (
     OTEL_KOTAEMON_HASH_USER_ID,
     OTEL_KOTAEMON_ALWAYS_SAMPLE,
     OTEL_KOTAEMON_TRACE_ALL_STEPS,
+    OTEL_KOTAEMON_FILE_PATH,
 )
 DEFAULT_BAGGAGE_KEYS = ("gen_ai.conversation.id", "session.id", "user.id")
 
 KNOWN_LIBRARIES = ("openai", "kotaemon", "langchain")
 DEFAULT_CONTENT_MAX_LENGTH = 8192
+DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
 
 
 class ContentMode(enum.Enum):
@@ -203,6 +207,17 @@ def read_patterns(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], .
         except re.error:
             _warn(name, str(item), "the other patterns", "valid regular expressions")
     return tuple(patterns)
+
+
+def read_file_path(env: Mapping[str, str] | None = None) -> str:
+    """The absolute path of the `kotaemon_file` exporters' file; a directory or a name with a NUL falls back to the
+    default (in the working directory)."""
+    env = os.environ if env is None else env
+    raw = _read(env, OTEL_KOTAEMON_FILE_PATH)
+    if raw is not None and ("\0" in raw or os.path.isdir(raw)):
+        _warn(OTEL_KOTAEMON_FILE_PATH, raw, DEFAULT_FILE_PATH, "the path of a file, not of a directory")
+        raw = None
+    return os.path.abspath(raw or DEFAULT_FILE_PATH)
 
 
 @dataclass(frozen=True)

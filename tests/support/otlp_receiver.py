@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import threading
 import zlib
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,64 +16,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from opentelemetry_instrumentation_kotaemon.file_exporter import to_otlp_json
+from opentelemetry_instrumentation_kotaemon.viewer import LogRecord, Point, Span, Telemetry
 
-def any_value(value: Any) -> Any:
-    """A protobuf AnyValue as a plain Python value."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind)
+__all__ = ["LogRecord", "OtlpReceiver", "Point", "Span"]
 
-
-def attributes(items: Any) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in items}
-
-
-@dataclass
-class Span:
-    name: str
-    kind: int
-    trace_id: str
-    span_id: str
-    parent_id: str
-    attributes: dict[str, Any]
-    status_code: int
-    status_message: str
-    events: list[tuple[str, dict[str, Any]]]
-    resource: dict[str, Any]
-    scope: str
-    start: int
-    end: int
-
-    @property
-    def is_error(self) -> bool:
-        return self.status_code == 2
-
-
-@dataclass
-class Point:
-    metric: str
-    unit: str
-    attributes: dict[str, Any]
-    value: float | None = None  # sums and gauges
-    count: int | None = None  # histograms
-    sum: float | None = None
-    bounds: list[float] = field(default_factory=list)
-    scope: str = ""
-
-
-@dataclass
-class LogRecord:
-    body: Any
-    attributes: dict[str, Any]
-    trace_id: str
-    span_id: str
-    event_name: str
-    scope: str
+_REQUESTS = {
+    "/v1/traces": ExportTraceServiceRequest,
+    "/v1/metrics": ExportMetricsServiceRequest,
+    "/v1/logs": ExportLogsServiceRequest,
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,9 +64,7 @@ class OtlpReceiver(ThreadingHTTPServer):
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.spans: list[Span] = []
-        self.points: list[Point] = []
-        self.logs: list[LogRecord] = []
+        self._received = Telemetry()
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self.serve_forever, name="otlp-receiver", daemon=True)
 
@@ -131,101 +80,36 @@ class OtlpReceiver(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    @property
+    def spans(self) -> list[Span]:
+        return self._received.spans
+
+    @property
+    def points(self) -> list[Point]:
+        return self._received.points
+
+    @property
+    def logs(self) -> list[LogRecord]:
+        return self._received.logs
+
     def clear(self) -> None:
         with self._changed:
-            self.spans.clear()
-            self.points.clear()
-            self.logs.clear()
+            self._received = Telemetry()
 
     def receive(self, path: str, data: bytes) -> None:
-        with self._changed:
-            if path.endswith("/v1/traces"):
-                self._traces(data)
-            elif path.endswith("/v1/metrics"):
-                self._metrics(data)
-            elif path.endswith("/v1/logs"):
-                self._logs(data)
-            self._changed.notify_all()
+        """Decode one OTLP/HTTP request into the same records `opentelemetry-kotaemon view` reads from a file."""
+        for suffix, request_type in _REQUESTS.items():
+            if path.endswith(suffix):
+                request = request_type()
+                request.ParseFromString(data)
+                document = to_otlp_json(request)
+                with self._changed:
+                    if document:
+                        self._received.add(document)
+                    self._changed.notify_all()
 
     def wait_for_spans(self, count: int, timeout: float = 10.0) -> list[Span]:
         """Block until at least `count` spans arrived (or the timeout passes); returns them all."""
         with self._changed:
             self._changed.wait_for(lambda: len(self.spans) >= count, timeout)
             return list(self.spans)
-
-    def _traces(self, data: bytes) -> None:
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(data)
-        for resource_spans in request.resource_spans:
-            resource = attributes(resource_spans.resource.attributes)
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    self.spans.append(
-                        Span(
-                            name=span.name,
-                            kind=span.kind,
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_id=span.parent_span_id.hex(),
-                            attributes=attributes(span.attributes),
-                            status_code=span.status.code,
-                            status_message=span.status.message,
-                            events=[(e.name, attributes(e.attributes)) for e in span.events],
-                            resource=resource,
-                            scope=scope_spans.scope.name,
-                            start=span.start_time_unix_nano,
-                            end=span.end_time_unix_nano,
-                        )
-                    )
-
-    def _metrics(self, data: bytes) -> None:
-        request = ExportMetricsServiceRequest()
-        request.ParseFromString(data)
-        for resource_metrics in request.resource_metrics:
-            for scope_metrics in resource_metrics.scope_metrics:
-                scope = scope_metrics.scope.name
-                for metric in scope_metrics.metrics:
-                    kind = metric.WhichOneof("data")
-                    if kind == "histogram":
-                        for dp in metric.histogram.data_points:
-                            self.points.append(
-                                Point(
-                                    metric.name,
-                                    metric.unit,
-                                    attributes(dp.attributes),
-                                    count=dp.count,
-                                    sum=dp.sum,
-                                    bounds=list(dp.explicit_bounds),
-                                    scope=scope,
-                                )
-                            )
-                    elif kind in ("sum", "gauge"):
-                        for dp in getattr(metric, kind).data_points:
-                            value = dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double
-                            self.points.append(
-                                Point(
-                                    metric.name,
-                                    metric.unit,
-                                    attributes(dp.attributes),
-                                    value=value,
-                                    scope=scope,
-                                )
-                            )
-
-    def _logs(self, data: bytes) -> None:
-        request = ExportLogsServiceRequest()
-        request.ParseFromString(data)
-        for resource_logs in request.resource_logs:
-            for scope_logs in resource_logs.scope_logs:
-                for record in scope_logs.log_records:
-                    attrs = attributes(record.attributes)
-                    self.logs.append(
-                        LogRecord(
-                            body=any_value(record.body),
-                            attributes=attrs,
-                            trace_id=record.trace_id.hex(),
-                            span_id=record.span_id.hex(),
-                            event_name=getattr(record, "event_name", "") or str(attrs.get("event.name", "")),
-                            scope=scope_logs.scope.name,
-                        )
-                    )
