@@ -1,4 +1,5 @@
 # Two commands matter: `make demo` and `make test`. Both set up what they need in .venv/.
+# `make demo DEMO_ARGS=--real` calls the OpenAI API instead of the local server (needs OPENAI_API_KEY).
 SHELL := /bin/bash
 PYENV_ROOT ?= $(HOME)/.pyenv
 find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1)*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
@@ -10,6 +11,7 @@ UV := $(TOOLS)/bin/uv
 LATEST := $(VENV)/latest
 LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: test lint typecheck test-latest test-lock demo bench clean
 
@@ -47,7 +49,7 @@ test-lock: $(LOCK)/.ready
 	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: $(LATEST)/.ready
-	$(LATEST)/bin/python -m tests.support.demo
+	$(LATEST)/bin/python -m tests.support.demo $(DEMO_ARGS)
 
 # Its own environment: the peer instrumentations it compares against must stay out of the test environments.
 bench: | $(UV)

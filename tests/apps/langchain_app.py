@@ -1,11 +1,13 @@
 """A LangChain app that knows nothing of OpenTelemetry: a RAG chain, a tool-using agent, a fallback, a stream and
-an async chain. Each scenario uses its own model name, so its telemetry can be told apart.
+an async chain. Each scenario uses its own model name, so its telemetry can be told apart (see demo_models.py for
+runs against the real API).
 """
 
 import asyncio
 import os
 import sys
 
+from demo_models import chat
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
@@ -36,7 +38,7 @@ def get_weather(city: str) -> str:
 
 def model(name, **kwargs):
     return ChatOpenAI(
-        base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"], model=name, **kwargs
+        base_url=os.environ.get("OPENAI_BASE_URL"), api_key=os.environ["OPENAI_API_KEY"], model=chat(name), **kwargs
     )
 
 

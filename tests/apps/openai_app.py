@@ -1,12 +1,14 @@
 """An app that uses the OpenAI client and knows nothing of OpenTelemetry. Scenarios are named on the command line.
 
-Each scenario uses its own model name, so its telemetry can be told apart.
+Each scenario uses its own model name, so its telemetry can be told apart (see demo_models.py for runs against
+the real API).
 """
 
 import asyncio
 import sys
 
 import openai
+from demo_models import chat, embedding
 
 TOOLS = [
     {
@@ -29,37 +31,37 @@ def ask(content="What is the answer?"):
 
 
 def sync(client):
-    reply = client.chat.completions.create(model="m-sync", messages=ask(), temperature=0.3, max_tokens=64, seed=7)
+    reply = client.chat.completions.create(model=chat("m-sync"), messages=ask(), temperature=0.3, max_tokens=64, seed=7)
     assert reply.choices[0].message.content
 
 
 def stream_full(client):
-    chunks = list(client.chat.completions.create(model="m-stream-full", messages=ask(), stream=True))
+    chunks = list(client.chat.completions.create(model=chat("m-stream-full"), messages=ask(), stream=True))
     assert all(chunk.choices for chunk in chunks), "a usage-only chunk reached the app"
 
 
 def stream_abandoned(client):
-    stream = client.chat.completions.create(model="m-stream-abandoned", messages=ask(), stream=True)
+    stream = client.chat.completions.create(model=chat("m-stream-abandoned"), messages=ask(), stream=True)
     for _ in stream:
         break
     del stream
 
 
 def stream_with(client):
-    with client.chat.completions.create(model="m-stream-with", messages=ask(), stream=True) as stream:
+    with client.chat.completions.create(model=chat("m-stream-with"), messages=ask(), stream=True) as stream:
         next(iter(stream))
 
 
 def embeddings(client):
-    result = client.embeddings.create(model="m-embed", input=["first text", "second"])
+    result = client.embeddings.create(model=embedding("m-embed"), input=["first text", "second"])
     assert len(result.data) == 2
 
 
 def tool_call(client):
-    reply = client.chat.completions.create(model="m-tool", messages=ask(SECRET_PROMPT), tools=TOOLS)
+    reply = client.chat.completions.create(model=chat("m-tool"), messages=ask(SECRET_PROMPT), tools=TOOLS)
     assert reply.choices[0].message.tool_calls
     stream = client.chat.completions.create(
-        model="m-tool-stream", messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True
+        model=chat("m-tool-stream"), messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True
     )
     for _ in stream:
         pass
@@ -78,17 +80,17 @@ def retry(client):
 
 
 def responses(client):
-    assert client.responses.create(model="m-responses", input="What is the answer?").output_text
+    assert client.responses.create(model=chat("m-responses"), input="What is the answer?").output_text
 
 
 async def async_calls(base_url):
     client = openai.AsyncOpenAI(base_url=base_url)
-    await client.chat.completions.create(model="m-async", messages=ask())
-    stream = await client.chat.completions.create(model="m-async-stream", messages=ask(), stream=True)
+    await client.chat.completions.create(model=chat("m-async"), messages=ask())
+    stream = await client.chat.completions.create(model=chat("m-async-stream"), messages=ask(), stream=True)
     async for _ in stream:
         pass
     await asyncio.gather(
-        *(client.chat.completions.create(model="m-concurrent", messages=ask(str(i))) for i in range(5))
+        *(client.chat.completions.create(model=chat("m-concurrent"), messages=ask(str(i))) for i in range(5))
     )
 
 

@@ -1,105 +1,98 @@
 """`make demo`: run the example apps under `opentelemetry-instrument` and show what a backend would receive.
 
 No API key, no network and no backend are needed: a local OpenAI-compatible server answers the apps, and a local
-OTLP receiver collects what they export. Each trace is printed as an indented tree, followed by a metrics summary.
+OTLP receiver collects what they export. Each trace is printed as an indented tree, followed by a metrics summary
+(the same printer as `opentelemetry-kotaemon view`).
+
+`make demo DEMO_ARGS=--real` calls the OpenAI API instead, with the key in OPENAI_API_KEY and cheap models.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from opentelemetry_instrumentation_kotaemon.viewer import print_metrics, print_traces
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import run_instrumented
-from tests.support.otlp_receiver import OtlpReceiver, Point, Span
+from tests.support.otlp_receiver import OtlpReceiver
 
-_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
-_SHOWN = (
-    ("kotaemon.span.kind", "kind"),
-    ("gen_ai.request.model", "model"),
-    ("gen_ai.usage.input_tokens", "in"),
-    ("gen_ai.usage.output_tokens", "out"),
-    ("kotaemon.usage.input_tokens", "total in"),
-    ("kotaemon.usage.output_tokens", "total out"),
-    ("kotaemon.documents.count", "docs"),
-    ("gen_ai.tool.name", "tool"),
-    ("http.request.resend_count", "retries"),
-    ("kotaemon.stream.chunk_count", "chunks"),
-    ("kotaemon.stream.abandoned", "abandoned"),
-    ("error.type", "error"),
-)
+REAL_CHAT_MODEL = "gpt-4o-mini"
+REAL_EMBEDDING_MODEL = "text-embedding-3-small"
 
 
-def _describe(span: Span) -> str:
-    millis = (span.end - span.start) / 1e6
-    details = [f"{label}={span.attributes[key]}" for key, label in _SHOWN if key in span.attributes]
-    status = "ERROR" if span.is_error else "ok"
-    return f"{span.name}  [{_KINDS.get(span.kind, '?')}, {millis:.1f} ms, {status}]  " + " ".join(details)
+@dataclass(frozen=True)
+class Example:
+    title: str
+    app: str
+    arguments: tuple[str, ...] = ()  # `{base_url}` is replaced by the local server's URL
+    real_arguments: tuple[str, ...] | None = None  # None: this example needs the local server
 
 
-def print_traces(spans: list[Span]) -> None:
-    """Print every trace as an indented tree, children in start order."""
-    by_trace: dict[str, list[Span]] = defaultdict(list)
-    for span in spans:
-        by_trace[span.trace_id].append(span)
-    for trace_id, members in sorted(by_trace.items(), key=lambda item: min(s.start for s in item[1])):
-        ids = {s.span_id for s in members}
-        children: dict[str, list[Span]] = defaultdict(list)
-        for span in members:
-            children[span.parent_id if span.parent_id in ids else ""].append(span)
-        print(f"trace {trace_id[:16]}  service={members[0].resource.get('service.name')}")
-        _print_children(children, "", 1)
-
-
-def _print_children(children: dict[str, list[Span]], parent: str, depth: int) -> None:
-    for child in sorted(children[parent], key=lambda span: span.start):
-        print("  " * depth + "└─ " + _describe(child))
-        _print_children(children, child.span_id, depth + 1)
-
-
-def print_metrics(points: list[Point]) -> None:
-    """Print one line per metric and model (or component): counts and sums."""
-    print("\nmetrics")
-    rows: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for point in points:
-        label = ", ".join(
-            f"{k}={v}"
-            for k, v in point.attributes.items()
-            if k
-            in ("gen_ai.request.model", "gen_ai.token.type", "kotaemon.component", "gen_ai.tool.name", "error.type")
-        )
-        row = rows[(f"{point.metric} [{point.unit}]", label)]
-        row[0] += point.count if point.count is not None else (point.value or 0)
-        row[1] += point.sum or 0
-    for (metric, label), (count, total) in sorted(rows.items()):
-        sums = f" sum={total:.4g}" if total else ""
-        print(f"  {metric:<52} {label:<60} count={count:g}{sums}")
-
-
-DEMOS = (
-    ("an OpenAI client app", "openai_app.py", ()),
-    ("a LangChain RAG chain, an agent with a tool, a fallback, a stream and an async chain", "langchain_app.py", ()),
-    (
+EXAMPLES = (
+    Example(
+        "an OpenAI client app",
+        "openai_app.py",
+        # without the scenarios that only the local server can play (errors, retries, a scripted tool call)
+        real_arguments=("sync", "stream_full", "stream_abandoned", "stream_with", "embeddings", "responses", "async"),
+    ),
+    Example(
+        "a LangChain RAG chain, an agent with a tool, a fallback, a stream and an async chain",
+        "langchain_app.py",
+        real_arguments=(),
+    ),
+    Example(
         "a Kotaemon RAG app (the test stand-in of Kotaemon on the real theflow): index, retrieve and re-rank, answer,"
         " stream with citations, a ReAct agent with a tool",
         "kotaemon_rag_app.py",
-        ("{base_url}",),
+        arguments=("{base_url}",),
     ),
 )
 
 
-def main() -> None:
-    with react_server() as server:
-        print(f"OpenAI-compatible demo server on {server.base_url}: no API key, no network, no backend needed.")
-        for title, app, arguments in DEMOS:
-            with OtlpReceiver() as receiver:
-                print(f"\n=== {title}\n$ opentelemetry-instrument python tests/apps/{app}   (no OpenTelemetry code)\n")
-                env = {"OTEL_SERVICE_NAME": "kotaemon-demo", **environment()}
-                args = [a.format(base_url=server.base_url) for a in arguments]
-                run_instrumented(app, *args, receiver=receiver, base_url=server.base_url, env=env)
-                print_traces(receiver.spans)
-                print_metrics(receiver.points)
+def show(example: Example, arguments: Sequence[str], base_url: str, env: dict[str, str]) -> None:
+    """Run one example app under `opentelemetry-instrument` and print what it exported."""
+    with OtlpReceiver() as receiver:
+        shown = " ".join(("python", f"tests/apps/{example.app}", *arguments))
+        print(f"\n=== {example.title}\n$ opentelemetry-instrument {shown}   (no OpenTelemetry code)\n")
+        run_instrumented(example.app, *arguments, receiver=receiver, base_url=base_url, env=env)
+        print_traces(receiver.spans)
+        print_metrics(receiver.points)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help=f"call the OpenAI API (needs OPENAI_API_KEY; {REAL_CHAT_MODEL}, {REAL_EMBEDDING_MODEL})",
+    )
+    real = parser.parse_args(argv).real
+    env = {"OTEL_SERVICE_NAME": "kotaemon-demo", **environment()}
+    if not real:
+        with react_server() as server:
+            print(f"OpenAI-compatible demo server on {server.base_url}: no API key, no network, no backend needed.")
+            for example in EXAMPLES:
+                arguments = [a.format(base_url=server.base_url) for a in example.arguments]
+                show(example, arguments, server.base_url, env)
+        return 0
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if not key:
+        print("--real calls the OpenAI API and needs OPENAI_API_KEY, which is not set: nothing ran", file=sys.stderr)
+        return 2
+    env.update(OPENAI_API_KEY=key, APP_CHAT_MODEL=REAL_CHAT_MODEL, APP_EMBEDDING_MODEL=REAL_EMBEDDING_MODEL)
+    print(f"Calling the OpenAI API ({REAL_CHAT_MODEL}, {REAL_EMBEDDING_MODEL}) with OPENAI_API_KEY: it costs a little.")
+    for example in EXAMPLES:
+        if example.real_arguments is None:
+            print(f"\n=== {example.title}\nskipped with --real: it needs the local server's scripted answers")
+        else:
+            show(example, example.real_arguments, "", env)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -16,18 +16,19 @@ FAKE_API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
 
 
 def instrumented_environment(endpoint: str, base_url: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of an app under test: the caller's minus its OTEL_* and OPENAI_* variables, plus the
-    endpoint, a service name, a long metric interval (one export, at exit) and `env`. Everything else comes
-    from this package's distro defaults."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    """The environment of an app under test: the caller's minus its OTEL_*, OPENAI_* and APP_* variables, plus the
+    endpoint, a service name, a long metric interval (one export, at exit), the OpenAI server's URL (when there is
+    one) and `env`. Everything else comes from this package's distro defaults."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_", "APP_"))}
     clean.update(
         OTEL_SERVICE_NAME="e2e-app",
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_METRIC_EXPORT_INTERVAL="600000",
         OTEL_BSP_SCHEDULE_DELAY="200",
         OPENAI_API_KEY=FAKE_API_KEY,
-        OPENAI_BASE_URL=base_url,
     )
+    if base_url:
+        clean["OPENAI_BASE_URL"] = base_url
     clean.update(env or {})
     return clean
 
@@ -38,7 +39,12 @@ def launch(app: str, *args: str) -> list[str]:
 
 
 def run_instrumented(
-    app: str, *args: str, receiver: OtlpReceiver, env: dict[str, str] | None = None, base_url: str = ""
+    app: str,
+    *args: str,
+    receiver: OtlpReceiver,
+    env: dict[str, str] | None = None,
+    base_url: str = "",
+    cwd: Path = REPO,
 ) -> subprocess.CompletedProcess[str]:
     """Run `opentelemetry-instrument python tests/apps/<app> args...` to completion; it must succeed.
 
@@ -48,7 +54,7 @@ def run_instrumented(
     command = launch(app, *args)
     environment = {**instrumented_environment(receiver.endpoint, base_url, env), "PYTHONFAULTHANDLER": "1"}
     with subprocess.Popen(
-        command, env=environment, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, env=environment, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         try:
             stdout, stderr = process.communicate(timeout=120)
