@@ -1,0 +1,93 @@
+"""End to end: an unchanged OpenAI app under `opentelemetry-instrument` writes its telemetry to a local file through the
+`kotaemon_file` exporters, and `opentelemetry-kotaemon view` shows it; bad values of OTEL_KOTAEMON_FILE_PATH."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opentelemetry_instrumentation_kotaemon.settings import DEFAULT_FILE_PATH, OTEL_KOTAEMON_FILE_PATH
+from tests.support.e2e import run_instrumented
+from tests.support.openai_server import REPLY, OpenAIServer, count_tokens
+from tests.support.otlp_receiver import OtlpReceiver
+
+PROMPT = "What is the answer?"  # what tests/apps/openai_app.py asks
+EMBEDDED = ("first text", "second")  # what it embeds
+TO_FILE = {f"OTEL_{signal}_EXPORTER": "kotaemon_file" for signal in ("TRACES", "METRICS", "LOGS")}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+def _run(server: OpenAIServer, cwd: Path, env: dict[str, str], *scenarios: str) -> subprocess.CompletedProcess[str]:
+    """openai_app's scenarios under `opentelemetry-instrument`, run in `cwd`, with every signal going to the file;
+    nothing may reach the OTLP endpoint."""
+    with OtlpReceiver() as receiver:
+        result = run_instrumented(
+            "openai_app.py", *scenarios, receiver=receiver, base_url=server.base_url, env={**TO_FILE, **env}, cwd=cwd
+        )
+        assert (receiver.spans, receiver.points, receiver.logs) == ([], [], [])
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_the_viewer_shows_what_the_app_wrote(server: OpenAIServer, tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.jsonl"
+    env = {
+        OTEL_KOTAEMON_FILE_PATH: str(path),
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "event_only",  # the events go to the logs signal
+    }
+    result = _run(server, tmp_path, env, "sync", "stream_full", "embeddings")
+    assert OTEL_KOTAEMON_FILE_PATH not in result.stderr  # no warning
+
+    viewer = subprocess.run(
+        [str(Path(sys.executable).with_name("opentelemetry-kotaemon")), "view", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert viewer.returncode == 0 and "skipped" not in viewer.stderr, viewer.stderr
+    lines = viewer.stdout.splitlines()
+    prompt, reply, chunks = count_tokens(PROMPT), count_tokens(REPLY), len(REPLY.split()) + 2
+
+    def line(start: str, middle: str, end: str) -> None:
+        found = [text for text in lines if text.startswith(start) and middle in text and text.endswith(end)]
+        assert len(found) == 1, (start, middle, end, viewer.stdout)
+
+    line("  └─ chat m-sync  [CLIENT, ", " ms, ok]  ", f"model=m-sync in={prompt} out={reply}")
+    stream = f"model=m-stream-full in={prompt} out={reply} chunks={chunks} abandoned=False"
+    line("  └─ chat m-stream-full  [CLIENT, ", " ms, ok]  ", stream)
+    line("  └─ embeddings m-embed  [CLIENT, ", " ms, ok]  ", f"model=m-embed in={sum(map(count_tokens, EMBEDDED))}")
+    assert sum(text.startswith("trace ") and text.endswith("service=e2e-app") for text in lines) == 3
+    usage = "  gen_ai.client.token.usage [{token}]"
+    line(usage, "gen_ai.request.model=m-sync, gen_ai.token.type=input ", f"count=1 sum={prompt}")
+    line(usage, "gen_ai.request.model=m-sync, gen_ai.token.type=output ", f"count=1 sum={reply}")
+    line("  gen_ai.client.operation.duration [s]", "gen_ai.request.model=m-embed ", "")
+    assert "logs: 3 record(s)" in lines
+    assert sum("gen_ai.client.inference.operation.details" in text for text in lines) == 3
+
+
+def test_a_directory_falls_back_to_the_default_file_with_one_warning(server: OpenAIServer, tmp_path: Path) -> None:
+    result = _run(server, tmp_path, {OTEL_KOTAEMON_FILE_PATH: str(tmp_path)})
+    warnings = [line for line in result.stderr.splitlines() if OTEL_KOTAEMON_FILE_PATH in line]
+    assert len(warnings) == 1, result.stderr
+    assert repr(str(tmp_path)) in warnings[0] and f"using {DEFAULT_FILE_PATH} instead" in warnings[0]
+    assert '"name":"chat m-sync"' in (tmp_path / DEFAULT_FILE_PATH).read_text()
+
+
+def test_a_file_that_cannot_be_created_warns_once_and_the_app_runs(server: OpenAIServer, tmp_path: Path) -> None:
+    target = tmp_path / "missing-directory" / "telemetry.jsonl"
+    result = _run(server, tmp_path, {OTEL_KOTAEMON_FILE_PATH: str(target)})
+    assert "app done" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if OTEL_KOTAEMON_FILE_PATH in line]
+    assert len(warnings) == 1, result.stderr
+    assert f"cannot write telemetry to {target}" in warnings[0]
+    assert not target.parent.exists() and not (tmp_path / DEFAULT_FILE_PATH).exists()
