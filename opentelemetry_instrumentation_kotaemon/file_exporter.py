@@ -82,21 +82,18 @@ class _JsonLinesFile:
         return self._write(line)
 
     def _write(self, data: bytes) -> bool:
-        with self._lock:
-            try:
+        try:
+            with self._lock:  # released before reporting: the report may be logged to this very file
                 descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            except OSError as error:
-                self._report(error)
-                return False
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(descriptor, view) :]
-            except OSError as error:
-                self._report(error)
-                return False
-            finally:
-                os.close(descriptor)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(descriptor, view) :]
+                finally:
+                    os.close(descriptor)
+        except OSError as error:
+            self._report(error)
+            return False
         return True
 
     def _report(self, error: OSError) -> None:
