@@ -58,6 +58,8 @@ _LOG_BODY_WIDTH = 160
 
 @dataclass
 class Span:
+    """One span; ids in hex, times in nanoseconds since the epoch, `kind` and `status_code` as OTLP numbers them."""
+
     name: str
     kind: int
     trace_id: str
@@ -74,6 +76,7 @@ class Span:
 
     @property
     def is_error(self) -> bool:
+        """Whether the span's status is ERROR."""
         return self.status_code == STATUS_ERROR
 
 
@@ -97,6 +100,8 @@ class Point:
 
 @dataclass
 class LogRecord:
+    """One log record or event; `trace_id` and `span_id` (hex) are empty outside a span."""
+
     body: Any
     attributes: dict[str, Any]
     trace_id: str
