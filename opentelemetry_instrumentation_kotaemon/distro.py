@@ -57,7 +57,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
             environ["OTEL_SERVICE_NAME"] = default_service_name()
         if "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT" not in environ:
             environ.setdefault("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", ATTRIBUTE_LENGTH_LIMIT)
-        # let HTTP server instrumentations record the debug header our samplers look for
+        # let HTTP server instrumentations show on the server span the debug header that forced its sampling
         environ.setdefault("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "x-debug-tracing")
         sanitize_standard_variables(environ)
         if environ.get("OTEL_PYTHON_CONFIGURATOR") == ENTRY_POINT_NAME:

@@ -1,5 +1,6 @@
-"""An unchanged FastAPI app served by uvicorn under `opentelemetry-instrument` (Kotaemon's UI stack): `--workers`
-processes export everything when the server stops."""
+"""An unchanged FastAPI app served by uvicorn under `opentelemetry-instrument` (Kotaemon's UI stack): the debug header
+forces a trace past a sampler that keeps nothing, and `--workers` processes export everything when the server stops.
+"""
 
 from __future__ import annotations
 
@@ -113,6 +114,34 @@ def _parent(receiver: OtlpReceiver, span: Span) -> Span:
 
 def _requests_measured(receiver: OtlpReceiver) -> int:
     return sum(p.count or 0 for p in receiver.points if p.metric == "gen_ai.client.operation.duration")
+
+
+def test_debug_header_forces_the_request_trace_past_a_sampler_that_keeps_nothing(server: OpenAIServer) -> None:
+    env = {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
+    requests = {
+        "m-plain": {},
+        "m-debug": {"X-Debug-Tracing": "true"},
+        "m-not-debug": {"X-Debug-Tracing": "false"},
+        "m-baggage": {"baggage": "kotaemon.debug=true"},
+    }
+    with OtlpReceiver() as receiver:
+        app = WebApp(receiver, server.base_url, env)
+        try:
+            for model, headers in requests.items():
+                app.ask(model, headers)
+            assert app.stop(signal.SIGTERM) == -signal.SIGTERM  # uvicorn ends by raising the signal again
+        finally:
+            app.kill()
+        chats = sorted(s.attributes["gen_ai.request.model"] for s in receiver.spans if s.name.startswith("chat "))
+        assert chats == ["m-baggage", "m-debug"]
+        debug = _model_span(receiver, "m-debug")
+        request = _parent(receiver, debug)
+        assert (request.name, request.kind, request.parent_id) == ("GET /ask", SERVER, "")
+        assert request.attributes["http.request.header.x_debug_tracing"] == ["true"]  # our distro's default
+        kept_traces = {debug.trace_id, _model_span(receiver, "m-baggage").trace_id}
+        assert {s.trace_id for s in receiver.spans} == kept_traces
+        assert _requests_measured(receiver) == len(requests)  # metrics count every request, sampled or not
+    assert "Traceback" not in "".join(app.stderr)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
