@@ -22,9 +22,7 @@ from opentelemetry.sdk.metrics import Meter
 
 from . import export_errors
 from .core.instruments import HISTOGRAM_BUCKETS
-from .settings import sanitize_standard_variables
-
-ENTRY_POINT_NAME = "kotaemon"
+from .settings import ENTRY_POINT_NAME, sanitize_standard_variables
 
 DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
