@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
             data = zlib.decompress(data)
         path = self.path.rstrip("/")
         try:
-            self.server.receive(path, data)
+            self.server.receive(path, data, {key.lower(): value for key, value in self.headers.items()})
         except Exception:
             self.send_response(400)
             self.send_header("content-length", "0")
@@ -116,6 +116,8 @@ class OtlpReceiver(ThreadingHTTPServer):
         self.spans: list[Span] = []
         self.points: list[Point] = []
         self.logs: list[LogRecord] = []
+        self.headers: list[tuple[str, dict[str, str]]] = []
+        """The path and HTTP headers of every export request."""
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self.serve_forever, name="otlp-receiver", daemon=True)
 
@@ -136,9 +138,11 @@ class OtlpReceiver(ThreadingHTTPServer):
             self.spans.clear()
             self.points.clear()
             self.logs.clear()
+            self.headers.clear()
 
-    def receive(self, path: str, data: bytes) -> None:
+    def receive(self, path: str, data: bytes, headers: dict[str, str] | None = None) -> None:
         with self._changed:
+            self.headers.append((path, headers or {}))
             if path.endswith("/v1/traces"):
                 self._traces(data)
             elif path.endswith("/v1/metrics"):
