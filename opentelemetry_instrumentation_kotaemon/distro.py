@@ -190,8 +190,12 @@ def _flush_before_reraise(module: Any) -> None:
     import wrapt
 
     server = getattr(module, "Server", None)
-    if server is not None and hasattr(server, "capture_signals"):
+    if server is None or not hasattr(server, "capture_signals"):
+        return
+    try:
         wrapt.wrap_function_wrapper(server, "capture_signals", _capture_signals_then_flush)
+    except Exception:  # runs inside the app's `import uvicorn`, which must never fail because of us
+        logging.getLogger(__name__).debug("could not wrap uvicorn's Server.capture_signals", exc_info=True)
 
 
 class _FlushOnSignalExit:
