@@ -21,8 +21,8 @@ from importlib import metadata
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from .distro import DEFAULTS, ENTRY_POINT_NAME
-from .settings import ALL_VARIABLES, Settings
+from .distro import DEFAULTS
+from .settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
 from .version import __version__
 
 DISTRIBUTION = "opentelemetry-instrumentation-kotaemon"

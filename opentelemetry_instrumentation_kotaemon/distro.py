@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,7 @@ from opentelemetry.sdk.metrics import Meter
 
 from . import export_errors
 from .core.instruments import HISTOGRAM_BUCKETS
-from .settings import sanitize_standard_variables
-
-ENTRY_POINT_NAME = "kotaemon"
+from .settings import ENTRY_POINT_NAME, sanitize_standard_variables
 
 DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -56,7 +55,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
             environ["OTEL_SERVICE_NAME"] = default_service_name()
         if "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT" not in environ:
             environ.setdefault("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", ATTRIBUTE_LENGTH_LIMIT)
-        # let HTTP server instrumentations record the debug header our samplers look for
+        # let HTTP server instrumentations show on the server span the debug header that forced its sampling
         environ.setdefault("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "x-debug-tracing")
         sanitize_standard_variables(environ)
         if environ.get("OTEL_PYTHON_CONFIGURATOR") == ENTRY_POINT_NAME:
@@ -176,3 +175,63 @@ def keep_child_processes_instrumented() -> None:
     parts = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
     if directory not in parts:
         os.environ["PYTHONPATH"] = os.pathsep.join([directory, *parts])
+
+
+def flush_before_uvicorn_stops() -> None:
+    """`opentelemetry_post_instrument` hook: uvicorn (0.29+) ends its graceful shutdown on SIGTERM by raising the
+    signal again with its default action, which kills the process before the exit hooks that export what the SDK
+    still buffers (each `--workers` process is stopped that way, even on Ctrl+C); export it first."""
+    from . import patching
+
+    patching.when_imported("uvicorn.server", _flush_before_reraise)
+
+
+def _flush_before_reraise(module: Any) -> None:
+    import wrapt
+
+    server = getattr(module, "Server", None)
+    if server is None or not hasattr(server, "capture_signals"):
+        return
+    try:
+        wrapt.wrap_function_wrapper(server, "capture_signals", _capture_signals_then_flush)
+    except Exception:  # runs inside the app's `import uvicorn`, which must never fail because of us
+        logging.getLogger(__name__).debug("could not wrap uvicorn's Server.capture_signals", exc_info=True)
+
+
+class _FlushOnSignalExit:
+    """uvicorn's `capture_signals()` context, which exports buffered telemetry before it re-raises a signal."""
+
+    def __init__(self, inner: Any, server: Any) -> None:
+        self._inner = inner
+        self._server = server
+
+    def __enter__(self) -> Any:
+        return self._inner.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        # Ctrl+C is raised again as KeyboardInterrupt, after which the exit hooks do export
+        if any(sig != signal.SIGINT for sig in getattr(self._server, "_captured_signals", ())):
+            force_flush_providers()
+        return self._inner.__exit__(*exc)
+
+
+def _capture_signals_then_flush(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    return _FlushOnSignalExit(wrapped(*args, **kwargs), instance)
+
+
+FLUSH_TIMEOUT_MILLIS = 5000
+"""Longest wait for each provider's flush before uvicorn ends the process (exports themselves time out sooner)."""
+
+
+def force_flush_providers() -> None:
+    """Export what the global tracer, meter and logger providers buffer; never raises."""
+    from opentelemetry import metrics, trace
+    from opentelemetry._logs import get_logger_provider
+
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), get_logger_provider()):
+        try:
+            flush = getattr(provider, "force_flush", None)
+            if flush is not None:
+                flush(timeout_millis=FLUSH_TIMEOUT_MILLIS)
+        except Exception:
+            logging.getLogger(__name__).debug("could not flush %r", provider, exc_info=True)

@@ -4,12 +4,16 @@
 before it starts the app, in every run. That is the one moment we can make sure this package's distro and
 configurator are the ones chosen when `opentelemetry-distro` is installed beside it: with several installed,
 the loader otherwise picks whichever the file system lists first. A value the user set always wins.
+
+It is also the moment to replace malformed standard values (see `sanitize_standard_variables`) before any part of the
+SDK reads them: the SDK reads some when it is imported and then fails to import, which would stop the launcher and
+the app with it. So this module must not import the SDK.
 """
 
 import os
 
-from .distro import ENTRY_POINT_NAME
 from .settings import (
+    ENTRY_POINT_NAME,
     OTEL_KOTAEMON_ALWAYS_SAMPLE,
     OTEL_KOTAEMON_BAGGAGE_KEYS,
     OTEL_KOTAEMON_CONTENT_MAX_LENGTH,
@@ -21,6 +25,7 @@ from .settings import (
     OTEL_KOTAEMON_REDACT,
     OTEL_KOTAEMON_REDACT_PATTERNS,
     OTEL_KOTAEMON_TRACE_ALL_STEPS,
+    sanitize_standard_variables,
 )
 
 __all__ = [
@@ -39,3 +44,4 @@ __all__ = [
 
 os.environ.setdefault("OTEL_PYTHON_DISTRO", ENTRY_POINT_NAME)
 os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", ENTRY_POINT_NAME)
+sanitize_standard_variables(os.environ)

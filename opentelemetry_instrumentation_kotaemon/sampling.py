@@ -4,8 +4,13 @@
 - `kotaemon_ratio`: new traces are kept with probability `OTEL_TRACES_SAMPLER_ARG` (default 1.0).
 
 Both follow the decision of a parent span (local or from an incoming request), and both always keep a new trace
-that asks for it: W3C baggage `kotaemon.debug=true`, an `X-Debug-Tracing: true` request header captured by the
-app's HTTP server instrumentation, or a root span whose name matches `OTEL_KOTAEMON_ALWAYS_SAMPLE`.
+that asks for it: W3C baggage `kotaemon.debug=true`, an `X-Debug-Tracing: true` request header, or a root span whose
+name matches `OTEL_KOTAEMON_ALWAYS_SAMPLE`.
+
+The ASGI instrumentation (FastAPI, Starlette; 0.48b0 to 0.66b at least) records captured request headers only on
+spans already sampled, too late for a sampler; it does extract the incoming context with the global propagator before
+the server span starts, as HTTP server instrumentations do. `DebugHeaderPropagator`, added to that propagator, notes
+the header in the context there.
 """
 
 from __future__ import annotations
@@ -17,8 +22,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from opentelemetry import baggage
-from opentelemetry.context import Context
+from opentelemetry import baggage, propagate
+from opentelemetry.context import Context, create_key, get_current, get_value, set_value
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
@@ -27,8 +41,10 @@ from opentelemetry.util.types import Attributes
 from .settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, _warn, read_list
 
 DEBUG_BAGGAGE_KEY = "kotaemon.debug"
+DEBUG_HEADER = "x-debug-tracing"
 DEBUG_HEADER_ATTRIBUTE = "http.request.header.x_debug_tracing"
 """Where HTTP server instrumentations put a captured `X-Debug-Tracing` request header."""
+_DEBUG_HEADER_SEEN = create_key("kotaemon-debug-header")
 _TRUE = ("1", "true", "yes", "on")
 SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 
@@ -102,14 +118,51 @@ class KotaemonSampler(Sampler):  # type: ignore[misc]
         flag = baggage.get_baggage(DEBUG_BAGGAGE_KEY, parent_context)
         if flag is not None and str(flag).lower() in _TRUE:
             return True
-        header = (attributes or {}).get(DEBUG_HEADER_ATTRIBUTE)
-        values = header if isinstance(header, (list, tuple)) else (header,)
-        if any(str(v).lower() in _TRUE for v in values if v is not None):
+        if get_value(_DEBUG_HEADER_SEEN, parent_context):
+            return True
+        if _asks_for_debug((attributes or {}).get(DEBUG_HEADER_ATTRIBUTE)):
             return True
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.always_sample)
 
     def get_description(self) -> str:
         return f"KotaemonSampler{{root={self.root.get_description()}, always={list(self.always_sample)}}}"
+
+
+def _asks_for_debug(values: Any) -> bool:
+    values = values if isinstance(values, (list, tuple)) else (values,)
+    return any(str(v).strip().lower() in _TRUE for v in values if v is not None)
+
+
+class DebugHeaderPropagator(TextMapPropagator):  # type: ignore[misc]
+    """Notes an incoming `X-Debug-Tracing: true` header in the extracted context, for our samplers; sends nothing."""
+
+    def extract(
+        self, carrier: CarrierT, context: Context | None = None, getter: Getter[CarrierT] = default_getter
+    ) -> Context:
+        context = get_current() if context is None else context
+        try:
+            asked = _asks_for_debug(getter.get(carrier, DEBUG_HEADER))
+        except Exception:  # an odd carrier must never fail the request
+            return context
+        return set_value(_DEBUG_HEADER_SEEN, True, context) if asked else context
+
+    def inject(
+        self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = default_setter
+    ) -> None:
+        """The header is the caller's request for this service only: it is not passed on."""
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
+
+
+def read_debug_header() -> None:
+    """`opentelemetry_post_instrument` hook: add `DebugHeaderPropagator` to the global propagator (kept as it is)."""
+    current = propagate.get_global_textmap()
+    inner = getattr(current, "_propagators", ())
+    if any(isinstance(p, DebugHeaderPropagator) for p in inner):
+        return
+    propagate.set_global_textmap(CompositePropagator([current, DebugHeaderPropagator()]))
 
 
 def _argument(arg: Any, default: float, maximum: float | None) -> float:

@@ -18,6 +18,9 @@ from .core.redaction import RULE_NAMES
 
 logger = logging.getLogger(__name__)
 
+ENTRY_POINT_NAME = "kotaemon"
+"""The name of our distro, configurator and instrumentor entry points."""
+
 # Standard variable (shared with the official GenAI instrumentations). Kept out of the names that
 # `opentelemetry-instrument` turns into flags, because another package may already declare it.
 CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"

@@ -14,6 +14,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from opentelemetry_instrumentation_kotaemon.distro import default_service_name
 from opentelemetry_instrumentation_kotaemon.sampling import (
+    DebugHeaderPropagator,
     KotaemonSampler,
     RateLimitingSampler,
     rate_limit_sampler,
@@ -136,6 +137,18 @@ def test_kotaemon_sampler_follows_parents_and_keeps_forced_traces() -> None:
     assert _sampled(sampler, None, "POST /api", **{"http.request.header.x_debug_tracing": ("true",)})
     assert _sampled(sampler, None, "login user") and _sampled(sampler, None, "POST /payment/confirm")
     assert not _sampled(sampler, None, "search")
+
+
+def test_debug_header_is_noted_when_the_incoming_context_is_extracted() -> None:
+    sampler = KotaemonSampler(ALWAYS_OFF)
+    propagator = DebugHeaderPropagator()
+    assert _sampled(sampler, propagator.extract({"x-debug-tracing": "True"}))
+    assert not _sampled(sampler, propagator.extract({"x-debug-tracing": "false"}))
+    assert not _sampled(sampler, propagator.extract({}))
+    assert not _sampled(sampler, propagator.extract(object()))  # a carrier the getter cannot read fails nothing
+    outgoing: dict[str, str] = {}
+    propagator.inject(outgoing, propagator.extract({"x-debug-tracing": "true"}))
+    assert outgoing == {}  # never passed on downstream
 
 
 def test_sampler_arguments_are_validated(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:

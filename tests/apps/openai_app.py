@@ -79,6 +79,10 @@ def retry(client):
     client.chat.completions.create(model="flaky-429", messages=ask())
 
 
+def long_prompt(client):
+    client.chat.completions.create(model="m-long", messages=ask("x" * 20_000))
+
+
 def responses(client):
     assert client.responses.create(model=chat("m-responses"), input="What is the answer?").output_text
 
@@ -105,12 +109,13 @@ SCENARIOS = [
     retry,
     responses,
 ]
+ON_REQUEST = [long_prompt]  # run only when named
 
 
 def main(names):
     client = openai.OpenAI()
-    for scenario in SCENARIOS:
-        if not names or scenario.__name__ in names:
+    for scenario in SCENARIOS + ON_REQUEST:
+        if (not names and scenario in SCENARIOS) or scenario.__name__ in names:
             scenario(client)
     if not names or "async" in names:
         asyncio.run(async_calls(str(client.base_url)))

@@ -44,7 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
             data = zlib.decompress(data)
         path = self.path.rstrip("/")
         try:
-            self.server.receive(path, data)
+            self.server.receive(path, data, {key.lower(): value for key, value in self.headers.items()})
         except Exception:
             self.send_response(400)
             self.send_header("content-length", "0")
@@ -65,6 +65,8 @@ class OtlpReceiver(ThreadingHTTPServer):
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self._received = Telemetry()
+        self.headers: list[tuple[str, dict[str, str]]] = []
+        """The path and HTTP headers of every export request."""
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self.serve_forever, name="otlp-receiver", daemon=True)
 
@@ -95,9 +97,13 @@ class OtlpReceiver(ThreadingHTTPServer):
     def clear(self) -> None:
         with self._changed:
             self._received = Telemetry()
+            self.headers.clear()
 
-    def receive(self, path: str, data: bytes) -> None:
+    def receive(self, path: str, data: bytes, headers: dict[str, str] | None = None) -> None:
         """Decode one OTLP/HTTP request into the same records `opentelemetry-kotaemon view` reads from a file."""
+        with self._changed:
+            self.headers.append((path, headers or {}))
+            self._changed.notify_all()
         for suffix, request_type in _REQUESTS.items():
             if path.endswith(suffix):
                 request = request_type()
