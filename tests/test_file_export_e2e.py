@@ -63,7 +63,7 @@ def test_the_viewer_shows_what_the_app_wrote(server: OpenAIServer, tmp_path: Pat
         assert len(found) == 1, (start, middle, end, viewer.stdout)
 
     line("  └─ chat m-sync  [CLIENT, ", " ms, ok]  ", f"model=m-sync in={prompt} out={reply}")
-    stream = f"model=m-stream-full in={prompt} out={reply} chunks={chunks} abandoned=False"
+    stream = f"model=m-stream-full in={prompt} out={reply} chunks={chunks}"
     line("  └─ chat m-stream-full  [CLIENT, ", " ms, ok]  ", stream)
     line("  └─ embeddings m-embed  [CLIENT, ", " ms, ok]  ", f"model=m-embed in={sum(map(count_tokens, EMBEDDED))}")
     assert sum(text.startswith("trace ") and text.endswith("service=e2e-app") for text in lines) == 3

@@ -12,7 +12,7 @@ JSONValue = Any
 """A value `json.dumps` accepts."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ToolCall:
     """A tool call requested by the model (assembled from stream deltas when streamed)."""
 
@@ -21,7 +21,7 @@ class ToolCall:
     arguments: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class OutputMessage:
     """One choice of a model response."""
 
@@ -31,7 +31,7 @@ class OutputMessage:
     finish_reason: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelCall:
     """One logical request to a model (chat, text completion or embeddings), filled by an integration.
 
@@ -113,7 +113,7 @@ _MERGED_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class StepCall:
     """One step of an app that is not a model request: retrieval, re-ranking, a tool, an agent, a pipeline.
 

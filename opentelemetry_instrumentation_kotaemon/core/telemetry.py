@@ -35,7 +35,8 @@ SCOPE_NAME = "opentelemetry_instrumentation_kotaemon"
 _ACTIVE_CALL_KEY = otel_context.create_key("kotaemon-active-model-call")
 _ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
 _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
-_SUPPRESS_KEYS = ("suppress_instrumentation", otel_context._SUPPRESS_INSTRUMENTATION_KEY)  # type: ignore[attr-defined]
+_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # type: ignore[attr-defined]
+_LEGACY_SUPPRESS_KEY = "suppress_instrumentation"
 
 # Operations that describe the same kind of request: an inner call of the same family inside an outer one is
 # the same request seen from a lower layer (Kotaemon -> LangChain -> OpenAI client), so it is merged into the
@@ -59,7 +60,7 @@ def error_type(error: BaseException) -> str:
 
 
 def _suppressed(current: otel_context.Context) -> bool:
-    return any(current.get(key) for key in _SUPPRESS_KEYS)
+    return bool(current.get(_SUPPRESS_KEY) or current.get(_LEGACY_SUPPRESS_KEY))
 
 
 class Telemetry:
@@ -111,10 +112,11 @@ class Telemetry:
         scope = ModelCallScope(self, call, span, ctx, None)
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
-            span.set_attributes(_request_attributes(call))
-            span.set_attributes(self._baggage_attributes(current))
+            values = _request_attributes(call)
+            values.update(self._baggage_attributes(current))
             if self.content.mode.on_span:
-                span.set_attributes(self._request_content(call))
+                values.update(self._request_content(call))
+            span.set_attributes(values)
         return scope
 
     def _baggage_attributes(self, context: otel_context.Context) -> dict[str, Any]:
@@ -163,9 +165,10 @@ class Telemetry:
             if isinstance(root, StepScope) and _FAMILY.get(call.operation) == "generate":  # LLM calls only
                 root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
-                span.set_attributes(_response_attributes(call))
+                values = _response_attributes(call)
                 if self.content.mode.on_span:
-                    span.set_attributes(self._response_content(call))
+                    values.update(self._response_content(call))
+                span.set_attributes(values)
                 if error is not None:
                     self._record_error(span, error, error_name)
             if self._event_logger is not None:
@@ -478,7 +481,8 @@ def _response_attributes(call: ModelCall) -> dict[str, Any]:
         values[attr.HTTP_REQUEST_RESEND_COUNT] = call.retries
     if call.streaming:
         values[attr.KOTAEMON_STREAM_CHUNK_COUNT] = call.chunk_count
-        values[attr.KOTAEMON_STREAM_ABANDONED] = call.abandoned
+        if call.abandoned:
+            values[attr.KOTAEMON_STREAM_ABANDONED] = True
         if call.stream_usage_requested:
             values[attr.KOTAEMON_STREAM_USAGE_INJECTED] = True
     return values

@@ -409,7 +409,10 @@ class _ChoiceBuffer:
 
 
 class ChatStreamHandler:
-    """Reads chat completion chunks: identity, usage, finish reasons and (with content) text and tool calls."""
+    """Reads chat completion chunks: identity, usage, finish reasons and (with content) text and tool calls.
+
+    Called for every chunk, so the common chunk (one choice, a bit of text, no finish reason) costs a few lookups.
+    """
 
     def __init__(self, call: ModelCall, capture: bool) -> None:
         self.call = call
@@ -422,27 +425,32 @@ class ChatStreamHandler:
         # Decided first, so that even a failure below never shows the caller the usage-only chunk we asked for.
         hide = self.call.stream_usage_requested and not choices and usage is not None
         try:
-            self._read(chunk, choices, usage)
+            call = self.call
+            if call.response_id is None:
+                _response_identity(call, chunk)
+            if usage is not None:
+                _usage(call, usage, "prompt_tokens", "completion_tokens")
+            if isinstance(choices, (list, tuple)):
+                for choice in choices:
+                    reason = _field(choice, "finish_reason")
+                    if reason or self.capture:
+                        self._read_choice(choice, _text(reason))
         except Exception:
             logger.debug("failed to read a chat stream chunk", exc_info=True)
         return not hide
 
-    def _read(self, chunk: Any, choices: Any, usage: Any) -> None:
-        call = self.call
-        if call.response_id is None:
-            _response_identity(call, chunk)
-        if usage is not None:
-            _usage(call, usage, "prompt_tokens", "completion_tokens")
-        for choice in _items(choices):
-            index = _index(_field(choice, "index"))
-            buffer = self.choices.get(index)
-            if buffer is None:
-                buffer = self.choices[index] = _ChoiceBuffer()
-            reason = _text(_field(choice, "finish_reason"))
-            if reason:
-                buffer.finish_reason = reason
-            if self.capture:
-                self._read_delta(buffer, _field(choice, "delta"))
+    def _read_choice(self, choice: Any, reason: str | None) -> None:
+        buffer = self._buffer(_index(_field(choice, "index")))
+        if reason:
+            buffer.finish_reason = reason
+        if self.capture:
+            self._read_delta(buffer, _field(choice, "delta"))
+
+    def _buffer(self, index: int) -> _ChoiceBuffer:
+        buffer = self.choices.get(index)
+        if buffer is None:
+            buffer = self.choices[index] = _ChoiceBuffer()
+        return buffer
 
     @staticmethod
     def _read_delta(buffer: _ChoiceBuffer, delta: Any) -> None:
@@ -489,10 +497,7 @@ class CompletionStreamHandler(ChatStreamHandler):
         if usage is not None:
             _usage(call, usage, "prompt_tokens", "completion_tokens")
         for choice in _items(_field(chunk, "choices")):
-            index = _index(_field(choice, "index"))
-            buffer = self.choices.get(index)
-            if buffer is None:
-                buffer = self.choices[index] = _ChoiceBuffer()
+            buffer = self._buffer(_index(_field(choice, "index")))
             reason = _text(_field(choice, "finish_reason"))
             if reason:
                 buffer.finish_reason = reason
