@@ -110,6 +110,28 @@ def test_usage_request_can_be_turned_off(
     assert "gen_ai.usage.output_tokens" not in captured.span().attributes
 
 
+def _helper_events(client: openai.OpenAI) -> tuple[list[str], Any]:
+    with client.chat.completions.stream(model="gpt-test", messages=MESSAGES) as stream:
+        kinds = [event.type for event in stream]
+        return kinds, stream.get_final_completion()
+
+
+def test_stream_helper_is_one_traced_call_and_sees_the_same_events(
+    instrument: Instrument, client: openai.OpenAI
+) -> None:
+    plain_kinds, plain_final = _helper_events(client)
+    captured = instrument()
+    kinds, final = _helper_events(client)
+    assert kinds == plain_kinds and "content.done" in kinds  # our usage request stays invisible to the helper
+    assert final.model_dump() == plain_final.model_dump()
+    span = captured.span()
+    assert span.name == "chat gpt-test"
+    assert span.attributes["gen_ai.request.stream"] is True
+    assert span.attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "kotaemon.stream.abandoned" not in span.attributes
+
+
 def test_stream_span_is_not_current_while_the_app_iterates(instrument: Instrument, client: openai.OpenAI) -> None:
     captured = instrument()
     tracer = captured.tracer_provider.get_tracer("app")
