@@ -109,35 +109,51 @@ def _sampling_params(call: ModelCall, kwargs: dict[str, Any]) -> None:
     call.streaming = bool(given(kwargs.get("stream")))
 
 
-def _usage(call: ModelCall, usage: Any, input_name: str, output_name: str) -> None:
+CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+"""Usage field names of chat and legacy completions: input, output, input details, output details."""
+RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+"""Usage field names of the Responses API."""
+
+# Only fields the response type declares are read: a miss on a pydantic model goes through its `__getattr__` and
+# an exception, about thirty times the cost of a hit.
+
+
+def _usage(call: ModelCall, usage: Any, names: tuple[str, str, str, str]) -> None:
     if usage is None:
         return
+    input_name, output_name, input_details, output_details = names
     tokens = _count(_field(usage, input_name))
     if tokens is not None:
         call.input_tokens = tokens
     tokens = _count(_field(usage, output_name))
     if tokens is not None:
         call.output_tokens = tokens
-    details = _field(usage, "prompt_tokens_details") or _field(usage, "input_tokens_details")
+    details = _field(usage, input_details)
     cached = _count(_field(details, "cached_tokens")) if details is not None else None
     if cached is not None:
         call.cache_read_input_tokens = cached
-    details = _field(usage, "completion_tokens_details") or _field(usage, "output_tokens_details")
+    details = _field(usage, output_details)
     reasoning = _count(_field(details, "reasoning_tokens")) if details is not None else None
     if reasoning is not None:
         call.reasoning_output_tokens = reasoning
 
 
-def _response_identity(call: ModelCall, response: Any) -> None:
-    response_id = _field(response, "id")
-    if isinstance(response_id, str) and call.response_id is None:
-        call.response_id = response_id
+def _response_model(call: ModelCall, response: Any) -> None:
     model = _field(response, "model")
     if isinstance(model, str) and call.response_model is None:
         call.response_model = model
-    fingerprint = _field(response, "system_fingerprint")
-    if isinstance(fingerprint, str):
-        call.system_fingerprint = fingerprint
+
+
+def _response_identity(call: ModelCall, response: Any, fingerprint: bool = True) -> None:
+    """Id, model, service tier and (chat and completions only) system fingerprint of a response."""
+    response_id = _field(response, "id")
+    if isinstance(response_id, str) and call.response_id is None:
+        call.response_id = response_id
+    _response_model(call, response)
+    if fingerprint:
+        value = _field(response, "system_fingerprint")
+        if isinstance(value, str):
+            call.system_fingerprint = value
     tier = _field(response, "service_tier")
     if isinstance(tier, str):
         call.service_tier = tier
@@ -253,7 +269,7 @@ class OpenAIExtractor:
         if choices is None:  # a raw response wrapper, or an unexpected shape
             return None
         _response_identity(call, result)
-        _usage(call, _field(result, "usage"), "prompt_tokens", "completion_tokens")
+        _usage(call, _field(result, "usage"), CHAT_USAGE)
         outputs = [_chat_output(choice) for choice in _items(choices)]
         call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
         if self.telemetry.captures_content:
@@ -280,7 +296,7 @@ class OpenAIExtractor:
         if choices is None:
             return None
         _response_identity(call, result)
-        _usage(call, _field(result, "usage"), "prompt_tokens", "completion_tokens")
+        _usage(call, _field(result, "usage"), CHAT_USAGE)
         outputs = [
             OutputMessage(text=_text(_field(c, "text")) or "", finish_reason=_text(_field(c, "finish_reason")))
             for c in _items(choices)
@@ -308,7 +324,7 @@ class OpenAIExtractor:
         data = _field(result, "data")
         if data is None:
             return None
-        _response_identity(call, result)
+        _response_model(call, result)
         usage = _field(result, "usage")
         tokens = _count(_field(usage, "prompt_tokens")) if usage is not None else None
         if tokens is not None:
@@ -353,8 +369,8 @@ class OpenAIExtractor:
 
     def read_response_object(self, call: ModelCall, response: Any) -> None:
         """Fill the record from a Responses API `Response` object."""
-        _response_identity(call, response)
-        _usage(call, _field(response, "usage"), "input_tokens", "output_tokens")
+        _response_identity(call, response, fingerprint=False)
+        _usage(call, _field(response, "usage"), RESPONSES_USAGE)
         status = _field(response, "status")
         details = _field(response, "incomplete_details")
         reason = _field(details, "reason") if details is not None else None
@@ -429,7 +445,7 @@ class ChatStreamHandler:
             if call.response_id is None:
                 _response_identity(call, chunk)
             if usage is not None:
-                _usage(call, usage, "prompt_tokens", "completion_tokens")
+                _usage(call, usage, CHAT_USAGE)
             if isinstance(choices, (list, tuple)):
                 for choice in choices:
                     reason = _field(choice, "finish_reason")
@@ -495,7 +511,7 @@ class CompletionStreamHandler(ChatStreamHandler):
             _response_identity(call, chunk)
         usage = _field(chunk, "usage")
         if usage is not None:
-            _usage(call, usage, "prompt_tokens", "completion_tokens")
+            _usage(call, usage, CHAT_USAGE)
         for choice in _items(_field(chunk, "choices")):
             buffer = self._buffer(_index(_field(choice, "index")))
             reason = _text(_field(choice, "finish_reason"))
@@ -519,7 +535,7 @@ class ResponseStreamHandler:
     def on_chunk(self, chunk: Any) -> bool:
         kind = _field(chunk, "type")
         if kind == "response.created":
-            _response_identity(self.call, _field(chunk, "response"))
+            _response_identity(self.call, _field(chunk, "response"), fingerprint=False)
         elif kind in self._FINAL_EVENTS:
             self.extractor.read_response_object(self.call, _field(chunk, "response"))
         return True
