@@ -13,7 +13,7 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench clean
+.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean
 
 test: lint typecheck test-lock test-latest
 
@@ -52,12 +52,20 @@ demo: $(LATEST)/.ready
 	$(LATEST)/bin/python -m tests.support.demo $(DEMO_ARGS)
 
 # Its own environment: the peer instrumentations it compares against must stay out of the test environments.
-bench: | $(UV)
+$(VENV)/bench/.ready: pyproject.toml benchmarks/requirements.txt | $(UV)
 	@test -n "$(PYTHON_LATEST)" || { echo "Python 3.13 not found (set PYTHON_LATEST)"; exit 1; }
 	$(UV) venv -q --allow-existing -p $(PYTHON_LATEST) $(VENV)/bench
 	$(UV) pip install -q -p $(VENV)/bench -r benchmarks/requirements.txt -e .
 	$(UV) pip check -p $(VENV)/bench
+	touch $@
+
+# CPU time per call, in paired rounds.
+bench: $(VENV)/bench/.ready
 	$(VENV)/bench/bin/python benchmarks/overhead.py $(BENCH_ARGS)
+
+# Instructions per call under callgrind: deterministic, whatever else the machine runs (needs valgrind).
+bench-instructions: $(VENV)/bench/.ready
+	$(VENV)/bench/bin/python benchmarks/instructions.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)
