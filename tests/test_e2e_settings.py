@@ -168,6 +168,16 @@ def attribute_length_chosen(run: Run) -> None:
     assert len(run.span("chat m-long").attributes["gen_ai.input.messages"]) == 1000
 
 
+def sampled_with_span_length_limit(run: Run) -> None:
+    # the rate limiter fell back to its default of 10 new traces a second, so this one trace is kept; the user's
+    # span-specific limit wins over our default length
+    assert len(run.span("chat m-long").attributes["gen_ai.input.messages"]) == 700
+
+
+def sampled_at_full_ratio(run: Run) -> None:
+    assert run.span("chat m-sync")
+
+
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 TOOLS_AND_STREAM = ("tool_call", "stream_full")
 DEBUG_SAMPLER = {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}  # the debug request only
@@ -296,6 +306,25 @@ ROWS = {
         ("long_prompt",),
         {**LONG_PROMPT, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "1000"},
         attribute_length_chosen,
+    ),
+    "ratelimit-bad-argument-and-span-length-limit": Row(
+        "openai_app.py",
+        ("long_prompt",),
+        {
+            **LONG_PROMPT,
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "700",
+            "OTEL_TRACES_SAMPLER": "kotaemon_ratelimit",
+            "OTEL_TRACES_SAMPLER_ARG": "fast",
+        },
+        sampled_with_span_length_limit,
+        bad=("OTEL_TRACES_SAMPLER_ARG",),
+    ),
+    "ratio-above-one": Row(
+        "openai_app.py",
+        ("sync",),
+        {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"},
+        sampled_at_full_ratio,
+        bad=("OTEL_TRACES_SAMPLER_ARG",),
     ),
 }
 
