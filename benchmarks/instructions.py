@@ -164,6 +164,7 @@ def main(argv: Sequence[str]) -> None:
         args.package_copy = copy
         for config in CONFIGS:
             figures[config] = measure(config, server, sink, args)
+            args.output.with_suffix(".json").write_text(json.dumps(figures, indent=1) + "\n")  # kept if interrupted
             print(
                 f"{config:>22}: " + ", ".join(f"{op} {n / 1e3:,.0f}k" for op, n in figures[config].items()), flush=True
             )
