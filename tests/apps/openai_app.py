@@ -5,6 +5,7 @@ Each scenario uses its own model name, so its telemetry can be told apart.
 
 import asyncio
 import sys
+import time
 
 import openai
 
@@ -106,13 +107,14 @@ SCENARIOS = [
 
 
 def main(names):
+    started = time.perf_counter()
     client = openai.OpenAI()
     for scenario in SCENARIOS:
         if not names or scenario.__name__ in names:
             scenario(client)
     if not names or "async" in names:
         asyncio.run(async_calls(str(client.base_url)))
-    print("app done")
+    print(f"app done, calls took {time.perf_counter() - started:.3f} s", flush=True)
 
 
 if __name__ == "__main__":
