@@ -645,7 +645,7 @@ def test_model_run_bookkeeping_is_empty_after_1000_runs_with_errors_and_abandone
             failing.invoke({"question": QUESTION})  # 3 runs: the model fails, the parser never starts
         stream = chain.stream({"question": QUESTION})  # 4 runs, left after the first chunk
         next(stream)
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
         runs_started += 11
         assert len(table) == 0, i
     assert runs_started >= 1_000
