@@ -1,20 +1,25 @@
-"""How long an instrumented app takes to finish, and what it prints, when the collector is up, refuses, or hangs.
+"""How long an instrumented app takes to finish, and what it prints, when the collector is up, refuses, hangs, fails
+or is slow.
 
 Runs `opentelemetry-instrument python tests/apps/openai_app.py sync stream_full embeddings` (three model calls)
-against the local OpenAI-compatible server, a few times per case, and prints a Markdown table of median wall time
-and stderr lines. Usage: `python benchmarks/collector_down.py [--runs N]` with the environment's own interpreter.
+against the local OpenAI-compatible server, a few times per case, and prints a Markdown table of the median wall time
+from start to exit, the median time from the app's last call to its exit, and the stderr lines.
+Usage: `python benchmarks/collector_down.py [--runs N]` with the environment's own interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,19 +54,41 @@ def _hanging_collector() -> tuple[str, socket.socket]:
     return f"http://127.0.0.1:{listener.getsockname()[1]}", listener
 
 
-def _run(endpoint: str, base_url: str, env: dict[str, str]) -> tuple[float, int]:
+def _close(listener: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+    listener.close()
+
+
+def _run(endpoint: str, base_url: str, env: dict[str, str]) -> tuple[float, float, int]:
+    environment = instrumented_environment(endpoint, base_url, {"OTEL_METRIC_EXPORT_INTERVAL": "60000", **env})
     started = time.monotonic()
-    result = subprocess.run(
-        launch("openai_app.py", "sync", "stream_full", "embeddings"),
-        env=instrumented_environment(endpoint, base_url, {"OTEL_METRIC_EXPORT_INTERVAL": "60000", **env}),
-        cwd=str(APP_ROOT),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    seconds = time.monotonic() - started
-    lines = [line for line in result.stderr.splitlines() if "pkg_resources" not in line and line.strip()]
-    return seconds, len(lines)
+    with (
+        tempfile.TemporaryFile("w+") as stderr_file,
+        subprocess.Popen(
+            launch("openai_app.py", "sync", "stream_full", "embeddings"),
+            env={**environment, "PYTHONUNBUFFERED": "1"},
+            cwd=str(APP_ROOT),
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+        ) as process,
+    ):
+        assert process.stdout is not None
+        calls_done = next((time.monotonic() for line in process.stdout if line.startswith("app done")), math.nan)
+        process.wait(timeout=300)
+        exited = time.monotonic()
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
+    lines = [line for line in stderr.splitlines() if "pkg_resources" not in line and line.strip()]
+    return exited - started, exited - calls_done, len(lines)
+
+
+@contextlib.contextmanager
+def _receiver(status: int = 200, latency: float = 0.0) -> Iterator[str]:
+    with OtlpReceiver() as receiver:
+        receiver.status, receiver.latency = status, latency
+        yield receiver.endpoint
 
 
 def main() -> None:
@@ -69,27 +96,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     stock = {"OTEL_EXPORTER_OTLP_TIMEOUT": "10"}  # the SDK's own default, for comparison
+    grpc = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
     rows = []
-    with OpenAIServer() as server, OtlpReceiver() as receiver:
+    with OpenAIServer() as server, contextlib.ExitStack() as collectors:
         hanging, listener = _hanging_collector()
+        collectors.callback(_close, listener)
+        failing, overloaded, slow = (
+            collectors.enter_context(_receiver(s, t)) for s, t in ((503, 0), (429, 0), (200, 10))
+        )
         cases = [
-            ("collector up", receiver.endpoint, {}),
+            ("collector up", collectors.enter_context(_receiver()), {}),
             ("collector refuses connections", f"http://127.0.0.1:{_free_port()}", {}),
-            ("collector hangs", hanging, {}),
-            ("collector refuses, SDK default timeout", f"http://127.0.0.1:{_free_port()}", stock),
-            ("collector hangs, SDK default timeout", hanging, stock),
+            ("collector refuses connections, gRPC", f"http://127.0.0.1:{_free_port()}", grpc),
+            ("collector hangs (accepts, never answers)", hanging, {}),
+            ("collector answers 503", failing, {}),
+            ("collector answers 429", overloaded, {}),
+            ("collector answers after 10 s", slow, {}),
+            ("collector hangs, with the SDK's 10 s timeout", hanging, stock),
+            ("collector answers 503, with the SDK's 10 s timeout", failing, stock),
         ]
         for title, endpoint, env in cases:
             runs = [_run(endpoint, server.base_url, env) for _ in range(args.runs)]
-            rows.append((title, statistics.median(r[0] for r in runs), max(r[1] for r in runs)))
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
+            rows.append((title, *(statistics.median(r[i] for r in runs) for i in (0, 1)), max(r[2] for r in runs)))
     print(f"Python {sys.version.split()[0]}, {args.runs} runs per case")
-    print("| case | wall time to exit (median) | stderr lines |")
-    print("|---|---:|---:|")
-    for title, seconds, lines in rows:
-        print(f"| {title} | {seconds:.1f} s | {lines} |")
+    print("| case | start to exit (median) | last call to exit (median) | stderr lines |")
+    print("|---|---:|---:|---:|")
+    for title, seconds, exit_seconds, lines in rows:
+        print(f"| {title} | {seconds:.1f} s | {exit_seconds:.1f} s | {lines} |")
 
 
 if __name__ == "__main__":

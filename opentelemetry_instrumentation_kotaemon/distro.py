@@ -2,7 +2,8 @@
 
 The distro fills in defaults only for what the user left unset: OTLP over http/protobuf for traces, metrics
 and logs, and this package's configurator. The configurator is the SDK's own, so every standard `OTEL_*`
-variable keeps working; on SDKs older than 1.28 it also supplies what those lack (see below).
+variable keeps working; on older SDKs and exporters it also supplies what those lack: histogram views (before 1.28)
+and retries bounded by the export timeout (before 1.35).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from opentelemetry.sdk.metrics import Meter
 
 from . import export_errors
 from .core.instruments import HISTOGRAM_BUCKETS
+from .export_retries import with_bounded_retries
 from .settings import ENTRY_POINT_NAME, sanitize_standard_variables
 
 DEFAULTS = {
@@ -88,20 +91,31 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
     """Sets up the SDK (tracer, meter and logger providers, exporters) from the environment."""
 
     def _configure(self, **kwargs: Any) -> None:
-        if _SDK_TAKES_BUCKET_ADVICE:
+        # For the length of the SDK's setup, its steps are replaced by the same steps plus what old SDKs lack:
+        # exporters whose retries end within their timeout (before 1.35), and histogram views (before 1.28, which
+        # ignore bucket advice; the metrics step's signature there is `(exporters_or_readers, resource)`).
+        replaced: dict[str, Callable[..., Any]] = {"_import_exporters": _import_exporters_with_bounded_retries}
+        if not _SDK_TAKES_BUCKET_ADVICE:
+            replaced["_init_metrics"] = _init_metrics_with_bucket_views
+        originals = {name: getattr(sdk_configuration, name) for name in replaced}
+        for name, step in replaced.items():
+            setattr(sdk_configuration, name, step)
+        try:
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
-        else:
-            # SDKs older than 1.28 ignore bucket advice: for the length of their setup, their metrics step is
-            # replaced by the same step plus views (its signature there is `(exporters_or_readers, resource)`).
-            original = sdk_configuration._init_metrics
-            sdk_configuration._init_metrics = _init_metrics_with_bucket_views  # type: ignore[assignment]
-            try:
-                super()._configure(**kwargs)  # type: ignore[no-untyped-call]
-            finally:
-                sdk_configuration._init_metrics = original
+        finally:
+            for name, step in originals.items():
+                setattr(sdk_configuration, name, step)
         _ensure_logger_provider()
         _redact_exported_logs()
         export_errors.install()
+
+
+def _import_exporters_with_bounded_retries(*names: Any) -> tuple[dict[str, Any], ...]:
+    """The SDK's exporter classes by signal, each with its retries bounded by its timeout (see `export_retries`)."""
+    return tuple(
+        {name: with_bounded_retries(exporter) for name, exporter in exporters.items()}
+        for exporters in _import_exporters(*names)
+    )
 
 
 def _resource() -> Any:
@@ -156,7 +170,7 @@ def _ensure_logger_provider() -> None:
     names = list(_get_exporter_names("logs"))
     if not names:
         return
-    _, _, exporters = _import_exporters([], [], names)
+    _, _, exporters = _import_exporters_with_bounded_retries([], [], names)
     provider = LoggerProvider(resource=_resource())
     for exporter_class in exporters.values():
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter_class()))

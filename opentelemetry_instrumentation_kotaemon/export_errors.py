@@ -78,8 +78,9 @@ class ExportErrorFilter(logging.Filter):
             cause = record.exc_info[1] if record.exc_info else None
             detail = f"{type(cause).__name__}: {cause}" if cause is not None else record.getMessage()
             record.msg = (
-                "Could not export %s to %s (%s). The app is not affected. Check that the collector is running and "
-                "reachable there (OTEL_EXPORTER_OTLP_ENDPOINT); further export errors for %s are not logged for %d s."
+                "Could not export %s to %s (%s). The app is not affected. Check that the collector is running, "
+                "reachable there (OTEL_EXPORTER_OTLP_ENDPOINT) and not overloaded; further export errors for %s are "
+                "not logged for %d s."
             )
             detail = detail if len(detail) <= 200 else detail[:200] + "..."
             record.args = (path, endpoint(variable, path), detail, path, int(QUIET_SECONDS))

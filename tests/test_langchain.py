@@ -631,6 +631,32 @@ def test_run_bookkeeping_does_not_grow_over_10000_runs(instrument: Instrument) -
     assert runs._FRAME.get() is None
 
 
+def test_model_run_bookkeeping_is_empty_after_1000_runs_with_errors_and_abandoned_streams(
+    instrument: Instrument, model: Callable[..., ChatOpenAI]
+) -> None:
+    captured = instrument()
+    table = tracker()
+    chain = simple_chain(model())
+    failing = simple_chain(model("error-500"))
+    runs_started = 0
+    for i in range(100):
+        chain.invoke({"question": QUESTION})  # 4 runs: sequence, prompt, model, parser
+        with contextlib.suppress(openai.InternalServerError):
+            failing.invoke({"question": QUESTION})  # 3 runs: the model fails, the parser never starts
+        stream = chain.stream({"question": QUESTION})  # 4 runs, left after the first chunk
+        next(stream)
+        stream.close()
+        runs_started += 11
+        assert len(table) == 0, i
+    assert runs_started >= 1_000
+    assert len(table) == 0
+    assert runs._FRAME.get() is None
+    chats = [s for s in captured.spans() if s.name.startswith("chat ")]
+    assert len(chats) == 300 and sum(s.status.status_code == StatusCode.ERROR for s in chats) == 100
+    workflows = [s for s in captured.spans() if s.name == "invoke_workflow RunnableSequence"]
+    assert sum(s.attributes.get("kotaemon.stream.abandoned") is True for s in workflows) == 100
+
+
 def test_fail_safe_when_extraction_breaks(
     instrument: Instrument, model: Callable[..., ChatOpenAI], monkeypatch: pytest.MonkeyPatch
 ) -> None:

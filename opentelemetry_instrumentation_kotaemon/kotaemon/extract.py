@@ -328,8 +328,9 @@ def llm_result(call: ModelCall, result: Any, content: bool) -> None:
         text = getattr(result, "text", None)
         message = OutputMessage(text=text if isinstance(text, str) else "")
         extra = getattr(result, "additional_kwargs", None)
-        for tool_call in (extra.get("tool_calls") or []) if isinstance(extra, dict) else []:
-            function = tool_call.get("function", {}) if isinstance(tool_call, dict) else {}
+        tool_calls = extra.get("tool_calls") if isinstance(extra, dict) else None
+        for tool_call in tool_calls if isinstance(tool_calls, list) else ():
+            function = tool_call.get("function") if isinstance(tool_call, dict) else None
             if isinstance(function, dict):
                 message.tool_calls.append(
                     ToolCall(id=tool_call.get("id"), name=function.get("name"), arguments=function.get("arguments", ""))

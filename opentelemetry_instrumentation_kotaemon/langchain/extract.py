@@ -1,7 +1,8 @@
 """Turning LangChain callback arguments into `ModelCall` / `StepCall` records and reading run results.
 
 Nothing here touches spans or LangChain internals beyond the public callback payloads (`serialized`, `metadata`,
-`invocation_params`, `LLMResult`, `Document`), which look the same in langchain-core 0.2 and 1.x.
+`invocation_params`, `LLMResult`, `Document`), which look the same in langchain-core 0.2 and 1.x. Payloads are read
+defensively: custom models, tools and callbacks pass whatever shapes they like.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ _PROVIDERS = {
     "mistralai": "mistral_ai",
 }
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """The value if it is a mapping, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _items(value: Any) -> list[Any] | tuple[Any, ...]:
+    """The value if it is a list or tuple, else an empty tuple."""
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
@@ -91,7 +102,7 @@ def chain_step(name: str, kind: str | None, root: bool) -> StepCall:
 
 def prompt_identity(name: str, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """A prompt template's name and version: LangChain Hub metadata, `prompt_*` metadata, or a custom run name."""
-    metadata = metadata or {}
+    metadata = _mapping(metadata)
     prompt = metadata.get("lc_hub_repo") or metadata.get("prompt_name")
     if prompt is None and not name.endswith("PromptTemplate"):
         prompt = name
@@ -118,8 +129,8 @@ def model_call(
     streaming: bool,
 ) -> ModelCall:
     """A model run's request, from LangChain's `ls_*` metadata (0.2+) and `invocation_params` (every version)."""
-    metadata = kwargs.get("metadata") or {}
-    params = kwargs.get("invocation_params") or {}
+    metadata = _mapping(kwargs.get("metadata"))
+    params = _mapping(kwargs.get("invocation_params"))
     provider = str(metadata.get("ls_provider") or params.get("_type") or "langchain")
     provider = _PROVIDERS.get(provider, provider.split("-")[0])
     model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
@@ -160,12 +171,12 @@ def _message_parts(content: Any) -> list[dict[str, Any]]:
 
 def input_messages(message_lists: Any) -> list[dict[str, Any]]:
     """GenAI input messages from the first prompt of a chat model run (LangChain `BaseMessage` objects)."""
-    messages = message_lists[0] if message_lists else []
+    lists = _items(message_lists)
     result = []
-    for message in messages:
+    for message in _items(lists[0]) if lists else ():
         role = _ROLES.get(getattr(message, "type", ""), str(getattr(message, "type", "user")))
         parts = _message_parts(getattr(message, "content", ""))
-        for call in getattr(message, "tool_calls", None) or ():
+        for call in map(_mapping, _items(getattr(message, "tool_calls", None))):
             parts.append(
                 {"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
             )
@@ -174,7 +185,7 @@ def input_messages(message_lists: Any) -> list[dict[str, Any]]:
                 {
                     "type": "tool_call_response",
                     "id": getattr(message, "tool_call_id", None),
-                    "response": message.content,
+                    "response": getattr(message, "content", None),
                 }
             ]
         result.append({"role": role, "parts": parts})
@@ -183,23 +194,22 @@ def input_messages(message_lists: Any) -> list[dict[str, Any]]:
 
 def prompt_messages(prompts: Any) -> list[dict[str, Any]]:
     """GenAI input messages for a text-completion run (the first prompt)."""
+    prompts = _items(prompts)
     return [{"role": "user", "parts": [text_part(prompts[0])]}] if prompts else []
 
 
 def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
     """Fill what the client layer below did not already report: usage, response model and id, outputs."""
-    output = getattr(response, "llm_output", None) or {}
-    usage = output.get("token_usage") or output.get("usage") or {}
-    generations = [g for batch in getattr(response, "generations", None) or () for g in batch]
-    message_usage = next(
-        (u for g in generations if (u := getattr(getattr(g, "message", None), "usage_metadata", None))), None
+    output = _mapping(getattr(response, "llm_output", None))
+    usage = _mapping(output.get("token_usage") or output.get("usage"))
+    generations = [g for batch in _items(getattr(response, "generations", None)) for g in _items(batch)]
+    message_usage = _mapping(
+        next((u for g in generations if (u := getattr(getattr(g, "message", None), "usage_metadata", None))), None)
     )
     if call.input_tokens is None:
-        call.input_tokens = _number(usage.get("prompt_tokens")) or _number((message_usage or {}).get("input_tokens"))
+        call.input_tokens = _number(usage.get("prompt_tokens")) or _number(message_usage.get("input_tokens"))
     if call.output_tokens is None:
-        call.output_tokens = _number(usage.get("completion_tokens")) or _number(
-            (message_usage or {}).get("output_tokens")
-        )
+        call.output_tokens = _number(usage.get("completion_tokens")) or _number(message_usage.get("output_tokens"))
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):
@@ -207,7 +217,7 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
     if call.system_fingerprint is None and isinstance(output.get("system_fingerprint"), str):
         call.system_fingerprint = output["system_fingerprint"]
     if not call.finish_reasons:
-        reasons = [(getattr(g, "generation_info", None) or {}).get("finish_reason") for g in generations]
+        reasons = [_mapping(getattr(g, "generation_info", None)).get("finish_reason") for g in generations]
         call.finish_reasons = [str(r) for r in reasons if r]
     if capture and call.output_messages is None:
         call.output_messages = [_output_message(g) for g in generations]
@@ -216,10 +226,9 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
 def _output_message(generation: Any) -> OutputMessage:
     message = getattr(generation, "message", None)
     text = getattr(message, "content", None) if message is not None else getattr(generation, "text", "")
-    tool_calls = [
-        ToolCall(c.get("id"), c.get("name"), str(c.get("args", ""))) for c in getattr(message, "tool_calls", None) or ()
-    ]
-    reason = (getattr(generation, "generation_info", None) or {}).get("finish_reason")
+    calls = [_mapping(c) for c in _items(getattr(message, "tool_calls", None))]
+    tool_calls = [ToolCall(c.get("id"), c.get("name"), str(c.get("args", ""))) for c in calls]
+    reason = _mapping(getattr(generation, "generation_info", None)).get("finish_reason")
     return OutputMessage(text=text if isinstance(text, str) else str(text), tool_calls=tool_calls, finish_reason=reason)
 
 
@@ -232,7 +241,7 @@ def tool_step(
     description = serialized.get("description") if isinstance(serialized, Mapping) else None
     if isinstance(description, str) and description:
         step.attributes[attr.GEN_AI_TOOL_DESCRIPTION] = description
-    call_id = (kwargs.get("inputs") or {}).get("tool_call_id") if isinstance(kwargs.get("inputs"), dict) else None
+    call_id = _mapping(kwargs.get("inputs")).get("tool_call_id")
     if isinstance(call_id, str):
         step.attributes[attr.GEN_AI_TOOL_CALL_ID] = call_id
     if capture:
@@ -259,12 +268,12 @@ def retriever_step(
 
 def retriever_result(step: StepCall, documents: Any, capture: bool) -> None:
     """Document count and ids on the span; with content, each document's text too."""
-    documents = list(documents or ())
+    documents = _items(documents)
     step.documents = len(documents)
     ids = [
         str(doc_id)
         for d in documents
-        if (doc_id := getattr(d, "id", None) or (getattr(d, "metadata", None) or {}).get("id"))
+        if (doc_id := getattr(d, "id", None) or _mapping(getattr(d, "metadata", None)).get("id"))
     ]
     if ids:
         step.result_attributes[attr.KOTAEMON_DOCUMENT_IDS] = ids

@@ -6,6 +6,7 @@ the real API).
 
 import asyncio
 import sys
+import time
 
 import openai
 from demo_models import chat, embedding
@@ -113,13 +114,14 @@ ON_REQUEST = [long_prompt]  # run only when named
 
 
 def main(names):
+    started = time.perf_counter()
     client = openai.OpenAI()
     for scenario in SCENARIOS + ON_REQUEST:
         if (not names and scenario in SCENARIOS) or scenario.__name__ in names:
             scenario(client)
     if not names or "async" in names:
         asyncio.run(async_calls(str(client.base_url)))
-    print("app done")
+    print(f"app done, calls took {time.perf_counter() - started:.3f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +38,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         data = self.rfile.read(int(self.headers.get("content-length") or 0))
+        status, latency = self.server.status, self.server.latency
+        if latency:
+            time.sleep(latency)
+        if status != 200:
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         encoding = (self.headers.get("content-encoding") or "").lower()
         if encoding == "gzip":
             data = gzip.decompress(data)
@@ -57,13 +66,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class OtlpReceiver(ThreadingHTTPServer):
-    """Receives `/v1/traces`, `/v1/metrics` and `/v1/logs`; point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint`."""
+    """Receives `/v1/traces`, `/v1/metrics` and `/v1/logs`; point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint`.
+
+    A collector in trouble: set `status` (e.g. 503 or 429) to refuse every request with it, `latency` to answer each
+    request that many seconds late; both can change while the receiver runs.
+    """
 
     daemon_threads = True
     request_queue_size = 128  # many clients may connect at once (concurrent calls, pools, exporters)
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        self.status = 200
+        self.latency = 0.0
         self._received = Telemetry()
         self.headers: list[tuple[str, dict[str, str]]] = []
         """The path and HTTP headers of every export request."""
