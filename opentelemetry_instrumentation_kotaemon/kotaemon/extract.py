@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .. import attributes as attr
 from ..core.records import ModelCall, OutputMessage, StepCall, ToolCall
+from ..core.values import number
 
 _MISSING = object()
 
@@ -183,10 +184,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _number(value: Any) -> float | int | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _strings(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]
@@ -287,7 +284,7 @@ def model_call(
         call.attributes[attr.KOTAEMON_STEP] = name
     _server(call, first_setting(obj, "base_url", "openai_api_base", "azure_endpoint", "endpoint_url"))
     if operation == attr.OPERATION_EMBEDDINGS:
-        dimensions = _number(setting(obj, "dimensions"))
+        dimensions = number(setting(obj, "dimensions"))
         if isinstance(dimensions, int):
             call.embedding_dimensions = dimensions
         return call
@@ -297,15 +294,15 @@ def model_call(
         value = kwargs.get(name)
         return value if value is not None else first_setting(obj, name)
 
-    call.temperature = _number(pick("temperature"))
-    call.top_p = _number(pick("top_p"))
-    max_tokens = _number(pick("max_tokens"))
+    call.temperature = number(pick("temperature"))
+    call.top_p = number(pick("top_p"))
+    max_tokens = number(pick("max_tokens"))
     call.max_tokens = max_tokens if isinstance(max_tokens, int) else None
     call.stop_sequences = _strings(pick("stop"))
-    count = _number(pick("n"))
+    count = number(pick("n"))
     call.choice_count = count if isinstance(count, int) and count != 1 else None
-    call.frequency_penalty = _number(pick("frequency_penalty"))
-    call.presence_penalty = _number(pick("presence_penalty"))
+    call.frequency_penalty = number(pick("frequency_penalty"))
+    call.presence_penalty = number(pick("presence_penalty"))
     if content:
         messages = _first_argument(args, kwargs, "messages", "text")
         if messages is not None:
@@ -318,8 +315,8 @@ def model_call(
 
 def llm_result(call: ModelCall, result: Any, content: bool) -> None:
     """Fill the record from an `LLMInterface`: tokens only where no lower layer reported them."""
-    prompt = _number(getattr(result, "prompt_tokens", None))
-    completion = _number(getattr(result, "completion_tokens", None))
+    prompt = number(getattr(result, "prompt_tokens", None))
+    completion = number(getattr(result, "completion_tokens", None))
     if call.input_tokens is None and isinstance(prompt, int) and prompt > 0:
         call.input_tokens = prompt
     if call.output_tokens is None and isinstance(completion, int) and completion > 0:
@@ -384,7 +381,7 @@ def _doc_id(doc: Any) -> str | None:
 def _document_json(doc: Any) -> dict[str, Any]:
     text = getattr(doc, "text", None)
     item: dict[str, Any] = {"id": _doc_id(doc), "content": text if isinstance(text, str) else str(doc)}
-    score = _number(getattr(doc, "score", None))
+    score = number(getattr(doc, "score", None))
     if score is not None:
         item["score"] = score
     return item
@@ -394,7 +391,7 @@ def _rerank_score(doc: Any) -> float | None:
     metadata = getattr(doc, "metadata", None)
     if isinstance(metadata, dict):
         for key in ("reranking_score", "llm_reranking_score", "llm_trulens_score"):
-            value = _number(metadata.get(key))
+            value = number(metadata.get(key))
             if value is not None:
                 return float(value)
     return None
@@ -404,7 +401,7 @@ def _ids_and_scores(documents: list[Any], values: dict[str, Any], reranked: bool
     ids = [_doc_id(d) for d in documents]
     if ids and all(ids):
         values[attr.KOTAEMON_DOCUMENT_IDS] = ids
-    scores = [_rerank_score(d) if reranked else _number(getattr(d, "score", None)) for d in documents]
+    scores = [_rerank_score(d) if reranked else number(getattr(d, "score", None)) for d in documents]
     if scores and all(s is not None for s in scores):
         values[attr.KOTAEMON_DOCUMENT_SCORES] = [float(s) for s in scores]  # type: ignore[arg-type]
 
@@ -429,7 +426,7 @@ def describe_step(step: StepCall, obj: Any, arguments: dict[str, Any], content: 
     kind = step.kind
     values = step.attributes
     if kind == attr.KIND_RETRIEVER:
-        top_k = _number(arguments.get("top_k")) or _number(setting(obj, "top_k"))
+        top_k = number(arguments.get("top_k")) or number(setting(obj, "top_k"))
         if top_k is not None:
             values[attr.GEN_AI_REQUEST_TOP_K] = top_k
         mode = _text(setting(obj, "retrieval_mode"))
@@ -444,7 +441,7 @@ def describe_step(step: StepCall, obj: Any, arguments: dict[str, Any], content: 
         model = _text(setting(obj, "model_name")) or _text(setting(obj, "model"))
         if model:
             values[attr.GEN_AI_REQUEST_MODEL] = model
-        top_k = _number(setting(obj, "top_k"))
+        top_k = number(setting(obj, "top_k"))
         if top_k is not None:
             values[attr.GEN_AI_REQUEST_TOP_K] = top_k
         count = _count(arguments.get("documents"))
@@ -475,7 +472,7 @@ def describe_step(step: StepCall, obj: Any, arguments: dict[str, Any], content: 
         names = [setting(tool, "name") for tool in tools] if isinstance(tools, (list, tuple)) else []
         if names and all(isinstance(n, str) for n in names):
             values[attr.KOTAEMON_AGENT_TOOLS] = names
-        iterations = _number(arguments.get("max_iterations")) or _number(setting(obj, "max_iterations"))
+        iterations = number(arguments.get("max_iterations")) or number(setting(obj, "max_iterations"))
         if iterations is not None:
             values[attr.KOTAEMON_AGENT_MAX_ITERATIONS] = iterations
         if content:

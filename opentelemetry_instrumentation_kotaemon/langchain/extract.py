@@ -13,6 +13,7 @@ from typing import Any
 from .. import attributes as attr
 from ..core.content import text_part
 from ..core.records import ModelCall, OutputMessage, StepCall, ToolCall
+from ..core.values import number, whole_number
 
 # LangChain's `ls_provider` values that differ from the GenAI `gen_ai.provider.name` values.
 _PROVIDERS = {
@@ -110,10 +111,6 @@ def prompt_identity(name: str, metadata: Mapping[str, Any] | None) -> tuple[str 
     return (str(prompt) if prompt else None), (str(version) if version else None)
 
 
-def _number(value: Any) -> Any:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _stop(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]
@@ -141,16 +138,16 @@ def model_call(
         component=run_name(serialized, kwargs, "model"),
         streaming=streaming or params.get("stream") is True or params.get("streaming") is True,
     )
-    call.temperature = _number(metadata.get("ls_temperature", params.get("temperature")))
-    call.max_tokens = _number(
+    call.temperature = number(metadata.get("ls_temperature", params.get("temperature")))
+    call.max_tokens = whole_number(
         metadata.get("ls_max_tokens") or params.get("max_tokens") or params.get("max_completion_tokens")
     )
     call.stop_sequences = _stop(metadata.get("ls_stop") or params.get("stop"))
-    call.top_p = _number(params.get("top_p"))
-    call.seed = _number(params.get("seed"))
-    call.frequency_penalty = _number(params.get("frequency_penalty"))
-    call.presence_penalty = _number(params.get("presence_penalty"))
-    choices = _number(params.get("n"))
+    call.top_p = number(params.get("top_p"))
+    call.seed = whole_number(params.get("seed"))
+    call.frequency_penalty = number(params.get("frequency_penalty"))
+    call.presence_penalty = number(params.get("presence_penalty"))
+    choices = whole_number(params.get("n"))
     call.choice_count = choices if choices and choices != 1 else None
     return call
 
@@ -207,9 +204,11 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
         next((u for g in generations if (u := getattr(getattr(g, "message", None), "usage_metadata", None))), None)
     )
     if call.input_tokens is None:
-        call.input_tokens = _number(usage.get("prompt_tokens")) or _number(message_usage.get("input_tokens"))
+        call.input_tokens = whole_number(usage.get("prompt_tokens")) or whole_number(message_usage.get("input_tokens"))
     if call.output_tokens is None:
-        call.output_tokens = _number(usage.get("completion_tokens")) or _number(message_usage.get("output_tokens"))
+        call.output_tokens = whole_number(usage.get("completion_tokens")) or whole_number(
+            message_usage.get("output_tokens")
+        )
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):

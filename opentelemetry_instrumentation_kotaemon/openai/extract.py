@@ -15,6 +15,7 @@ from ..core.content import text_part
 from ..core.records import ModelCall, OutputMessage, ToolCall
 from ..core.streams import ChunkHandler
 from ..core.telemetry import Telemetry
+from ..core.values import number, whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,9 @@ def given(value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> Any:
-    """A numeric request parameter (booleans are not numbers here)."""
-    value = given(value)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _number(value: Any) -> int | float | None:
+    """A numeric request parameter; None for the client's "not given" sentinels."""
+    return number(given(value))
 
 
 def _string_list(value: Any) -> list[str] | None:
@@ -51,10 +51,6 @@ def _items(value: Any) -> list[Any] | tuple[Any, ...]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _index(value: Any) -> int:
@@ -100,10 +96,10 @@ def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall
 def _sampling_params(call: ModelCall, kwargs: dict[str, Any]) -> None:
     call.temperature = _number(kwargs.get("temperature"))
     call.top_p = _number(kwargs.get("top_p"))
-    call.max_tokens = _number(given(kwargs.get("max_completion_tokens")) or kwargs.get("max_tokens"))
+    call.max_tokens = whole_number(given(kwargs.get("max_completion_tokens")) or given(kwargs.get("max_tokens")))
     call.stop_sequences = _string_list(kwargs.get("stop"))
-    call.seed = _number(kwargs.get("seed"))
-    call.choice_count = _number(kwargs.get("n"))
+    call.seed = whole_number(given(kwargs.get("seed")))
+    call.choice_count = whole_number(given(kwargs.get("n")))
     call.frequency_penalty = _number(kwargs.get("frequency_penalty"))
     call.presence_penalty = _number(kwargs.get("presence_penalty"))
     call.streaming = bool(given(kwargs.get("stream")))
@@ -122,18 +118,18 @@ def _usage(call: ModelCall, usage: Any, names: tuple[str, str, str, str]) -> Non
     if usage is None:
         return
     input_name, output_name, input_details, output_details = names
-    tokens = _count(_field(usage, input_name))
+    tokens = whole_number(_field(usage, input_name))
     if tokens is not None:
         call.input_tokens = tokens
-    tokens = _count(_field(usage, output_name))
+    tokens = whole_number(_field(usage, output_name))
     if tokens is not None:
         call.output_tokens = tokens
     details = _field(usage, input_details)
-    cached = _count(_field(details, "cached_tokens")) if details is not None else None
+    cached = whole_number(_field(details, "cached_tokens")) if details is not None else None
     if cached is not None:
         call.cache_read_input_tokens = cached
     details = _field(usage, output_details)
-    reasoning = _count(_field(details, "reasoning_tokens")) if details is not None else None
+    reasoning = whole_number(_field(details, "reasoning_tokens")) if details is not None else None
     if reasoning is not None:
         call.reasoning_output_tokens = reasoning
 
@@ -326,7 +322,7 @@ class OpenAIExtractor:
             return None
         _response_model(call, result)
         usage = _field(result, "usage")
-        tokens = _count(_field(usage, "prompt_tokens")) if usage is not None else None
+        tokens = whole_number(_field(usage, "prompt_tokens")) if usage is not None else None
         if tokens is not None:
             call.input_tokens = tokens
         if _items(data):
@@ -343,7 +339,7 @@ class OpenAIExtractor:
         call = new_call(attr.OPERATION_CHAT, instance, kwargs)
         call.temperature = _number(kwargs.get("temperature"))
         call.top_p = _number(kwargs.get("top_p"))
-        call.max_tokens = _number(kwargs.get("max_output_tokens"))
+        call.max_tokens = whole_number(given(kwargs.get("max_output_tokens")))
         call.streaming = bool(given(kwargs.get("stream")))
         if self.telemetry.captures_content:
             request_input = given(kwargs.get("input"))
