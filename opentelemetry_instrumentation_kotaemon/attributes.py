@@ -17,6 +17,10 @@ from opentelemetry.semconv.attributes import server_attributes as _server
 # --- GenAI conventions present in the floor release
 GEN_AI_OPERATION_NAME = _gen_ai.GEN_AI_OPERATION_NAME
 GEN_AI_SYSTEM = _gen_ai.GEN_AI_SYSTEM
+EMIT_GEN_AI_SYSTEM = not hasattr(_gen_ai, "GEN_AI_PROVIDER_NAME")
+"""Whether spans also carry the provider as `gen_ai.system`: only with convention releases that predate
+`gen_ai.provider.name` (Kotaemon's lock), where `gen_ai.system` is the provider attribute; later releases
+deprecate it in favour of `gen_ai.provider.name`."""
 GEN_AI_REQUEST_MODEL = _gen_ai.GEN_AI_REQUEST_MODEL
 GEN_AI_REQUEST_MAX_TOKENS = _gen_ai.GEN_AI_REQUEST_MAX_TOKENS
 GEN_AI_REQUEST_TEMPERATURE = _gen_ai.GEN_AI_REQUEST_TEMPERATURE
@@ -71,8 +75,6 @@ KOTAEMON_STREAM_ABANDONED = "kotaemon.stream.abandoned"
 """True on a streamed call whose caller stopped reading (break, close, `with` exit, garbage collection)."""
 KOTAEMON_STREAM_CHUNK_COUNT = "kotaemon.stream.chunk_count"
 """Chunks the caller received from a streamed call."""
-KOTAEMON_STREAM_USAGE_INJECTED = "kotaemon.stream.usage_requested"
-"""True when we asked the server for usage on a stream the caller did not ask it for."""
 
 KOTAEMON_SPAN_KIND = "kotaemon.span.kind"
 """What kind of step a span is: llm, embedding, retriever, reranker, tool, agent, pipeline, indexing."""

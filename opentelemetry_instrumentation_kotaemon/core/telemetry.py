@@ -421,7 +421,7 @@ def _step_start_attributes(step: StepCall) -> dict[str, Any]:
 
 
 def _start_attributes(call: ModelCall) -> dict[str, Any]:
-    values = identify(call, {attr.GEN_AI_SYSTEM: call.provider})
+    values = identify(call, {attr.GEN_AI_SYSTEM: call.provider} if attr.EMIT_GEN_AI_SYSTEM else {})
     if call.component:
         values[attr.KOTAEMON_COMPONENT] = call.component
         values[attr.KOTAEMON_SPAN_KIND] = attr.KIND_EMBEDDING if call.operation == "embeddings" else attr.KIND_LLM
@@ -483,6 +483,4 @@ def _response_attributes(call: ModelCall) -> dict[str, Any]:
         values[attr.KOTAEMON_STREAM_CHUNK_COUNT] = call.chunk_count
         if call.abandoned:
             values[attr.KOTAEMON_STREAM_ABANDONED] = True
-        if call.stream_usage_requested:
-            values[attr.KOTAEMON_STREAM_USAGE_INJECTED] = True
     return values
