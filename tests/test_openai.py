@@ -97,7 +97,60 @@ def test_usage_chunk_is_shown_when_the_app_asked_for_it(
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == count_tokens(REPLY)
     attributes = captured.span().attributes
     assert attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
-    assert "kotaemon.stream.usage_requested" not in attributes
+
+
+class CountingClient(openai.OpenAI):
+    """A real client that counts the stream chunks it builds into models."""
+
+    built = 0
+
+    def _process_response_data(self, **kwargs: Any) -> Any:
+        self.built += 1
+        return super()._process_response_data(**kwargs)
+
+
+class AsyncCountingClient(openai.AsyncOpenAI):
+    """The asynchronous `CountingClient`."""
+
+    built = 0
+
+    def _process_response_data(self, **kwargs: Any) -> Any:
+        self.built += 1
+        return super()._process_response_data(**kwargs)
+
+
+def test_usage_chunk_we_asked_for_is_never_built_into_a_model(
+    instrument: Instrument, openai_server: OpenAIServer
+) -> None:
+    client = CountingClient(base_url=openai_server.base_url, api_key=API_KEY)
+    plain = list(chat(client, stream=True))
+    built_plain, client.built = client.built, 0
+    captured = instrument()
+    stream = chat(client, stream=True)
+    assert stream._client.base_url == client.base_url  # read through before the stream starts
+    chunks = list(stream)
+    assert [c.model_dump() for c in chunks] == [c.model_dump() for c in plain]
+    assert all(type(c) is type(plain[0]) for c in chunks)
+    assert client.built == built_plain == len(chunks)  # the usage-only chunk came, and was left as decoded
+    assert stream._client is client  # the stream's own client is back since its first chunk
+    attributes = captured.span().attributes
+    assert attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert attributes["gen_ai.usage.input_tokens"] > 0
+
+
+def test_async_usage_chunk_we_asked_for_is_never_built_into_a_model(
+    instrument: Instrument, openai_server: OpenAIServer
+) -> None:
+    client = AsyncCountingClient(base_url=openai_server.base_url, api_key=API_KEY)
+    captured = instrument()
+
+    async def run() -> list[Any]:
+        stream = await client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
+        return [chunk async for chunk in stream]
+
+    chunks = asyncio.run(run())
+    assert chunks and all(c.choices for c in chunks) and client.built == len(chunks)
+    assert captured.span().attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
 
 
 def test_usage_request_can_be_turned_off(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .. import attributes as attr
@@ -33,6 +34,11 @@ def given(value: Any) -> Any:
 def _number(value: Any) -> int | float | None:
     """A numeric request parameter; None for the client's "not given" sentinels."""
     return number(given(value))
+
+
+def _whole_number(value: Any) -> int | None:
+    """An integer request parameter; None for the client's "not given" sentinels."""
+    return whole_number(given(value))
 
 
 def _string_list(value: Any) -> list[str] | None:
@@ -93,15 +99,26 @@ def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall
     return call
 
 
+_SAMPLING_PARAMS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("temperature", "temperature", _number),
+    ("top_p", "top_p", _number),
+    ("max_tokens", "max_tokens", _whole_number),
+    ("max_completion_tokens", "max_tokens", _whole_number),  # wins over max_tokens
+    ("stop", "stop_sequences", _string_list),
+    ("seed", "seed", _whole_number),
+    ("n", "choice_count", _whole_number),
+    ("frequency_penalty", "frequency_penalty", _number),
+    ("presence_penalty", "presence_penalty", _number),
+)
+"""Request parameter, record field, reader: only parameters the caller passed are read."""
+
+
 def _sampling_params(call: ModelCall, kwargs: dict[str, Any]) -> None:
-    call.temperature = _number(kwargs.get("temperature"))
-    call.top_p = _number(kwargs.get("top_p"))
-    call.max_tokens = whole_number(given(kwargs.get("max_completion_tokens")) or given(kwargs.get("max_tokens")))
-    call.stop_sequences = _string_list(kwargs.get("stop"))
-    call.seed = whole_number(given(kwargs.get("seed")))
-    call.choice_count = whole_number(given(kwargs.get("n")))
-    call.frequency_penalty = _number(kwargs.get("frequency_penalty"))
-    call.presence_penalty = _number(kwargs.get("presence_penalty"))
+    for name, field_name, read in _SAMPLING_PARAMS:
+        if name in kwargs:
+            value = read(kwargs[name])
+            if value is not None:
+                setattr(call, field_name, value)
     call.streaming = bool(given(kwargs.get("stream")))
 
 
@@ -260,6 +277,8 @@ class OpenAIExtractor:
 
     def chat_result(self, call: ModelCall, result: Any) -> ChunkHandler | None:
         if call.streaming and _is_stream(result):
+            if call.stream_usage_requested:
+                _UsageChunkReader.install(result)
             return ChatStreamHandler(call, self.telemetry.captures_content)
         choices = _field(result, "choices")
         if choices is None:  # a raw response wrapper, or an unexpected shape
@@ -339,7 +358,7 @@ class OpenAIExtractor:
         call = new_call(attr.OPERATION_CHAT, instance, kwargs)
         call.temperature = _number(kwargs.get("temperature"))
         call.top_p = _number(kwargs.get("top_p"))
-        call.max_tokens = whole_number(given(kwargs.get("max_output_tokens")))
+        call.max_tokens = _whole_number(kwargs.get("max_output_tokens"))
         call.streaming = bool(given(kwargs.get("stream")))
         if self.telemetry.captures_content:
             request_input = given(kwargs.get("input"))
@@ -393,6 +412,52 @@ class OpenAIExtractor:
         call.output_messages = [message]
 
 
+class _UsageChunkReader:
+    """Stands in for the client of a stream whose usage chunk we asked for, until the stream starts.
+
+    An OpenAI stream reads `_client._process_response_data` once, when its first chunk is asked for. This hands it
+    a reader that leaves the usage-only chunk as the raw dict the client decoded: the caller never sees that chunk
+    (the stream handler hides it), so building a model of it would be wasted work. The real client is put back
+    at that moment; anything else read before it is read from the real client.
+    """
+
+    __slots__ = ("_client", "_stream")
+
+    def __init__(self, stream: Any, client: Any) -> None:
+        self._stream = stream
+        self._client = client
+
+    @classmethod
+    def install(cls, stream: Any) -> None:
+        """Stand in for the client of `stream`, a stream of the client's own classes that has not started.
+
+        Anything unexpected leaves the stream as it is: the chunk is then built and hidden as any other.
+        """
+        import openai
+
+        try:
+            client = getattr(stream, "_client", None)
+            if type(stream) in (openai.Stream, openai.AsyncStream) and hasattr(client, "_process_response_data"):
+                stream._client = cls(stream, client)
+        except Exception:
+            logger.debug("failed to spare the client the usage chunk", exc_info=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @property
+    def _process_response_data(self) -> Callable[..., Any]:
+        self._stream._client = self._client
+        process = self._client._process_response_data
+
+        def read(*, data: Any, cast_to: Any, response: Any) -> Any:
+            if type(data) is dict and data.get("usage") is not None and not data.get("choices"):
+                return data
+            return process(data=data, cast_to=cast_to, response=response)
+
+        return read
+
+
 def _is_stream(result: Any) -> bool:
     import openai
 
@@ -432,20 +497,23 @@ class ChatStreamHandler:
         self.choices: dict[int, _ChoiceBuffer] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
-        choices = _field(chunk, "choices")
-        usage = _field(chunk, "usage")
+        if isinstance(chunk, dict):  # a raw chunk: the usage-only chunk we asked for, left undecoded
+            choices, usage = chunk.get("choices"), chunk.get("usage")
+        else:
+            choices, usage = getattr(chunk, "choices", None), getattr(chunk, "usage", None)
+        call = self.call
         # Decided first, so that even a failure below never shows the caller the usage-only chunk we asked for.
-        hide = self.call.stream_usage_requested and not choices and usage is not None
+        hide = call.stream_usage_requested and not choices and usage is not None
         try:
-            call = self.call
             if call.response_id is None:
                 _response_identity(call, chunk)
             if usage is not None:
                 _usage(call, usage, CHAT_USAGE)
             if isinstance(choices, (list, tuple)):
+                capture = self.capture
                 for choice in choices:
                     reason = _field(choice, "finish_reason")
-                    if reason or self.capture:
+                    if reason or capture:
                         self._read_choice(choice, _text(reason))
         except Exception:
             logger.debug("failed to read a chat stream chunk", exc_info=True)

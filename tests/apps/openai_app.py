@@ -10,6 +10,7 @@ import time
 
 import openai
 from demo_models import chat, embedding
+from openai.types.chat import ChatCompletionChunk
 
 TOOLS = [
     {
@@ -39,6 +40,7 @@ def sync(client):
 def stream_full(client):
     chunks = list(client.chat.completions.create(model=chat("m-stream-full"), messages=ask(), stream=True))
     assert all(chunk.choices for chunk in chunks), "a usage-only chunk reached the app"
+    assert all(isinstance(chunk, ChatCompletionChunk) for chunk in chunks), "the app got a chunk of another type"
 
 
 def stream_abandoned(client):
