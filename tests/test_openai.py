@@ -99,24 +99,22 @@ def test_usage_chunk_is_shown_when_the_app_asked_for_it(
     assert attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
 
 
-class CountingClient(openai.OpenAI):
-    """A real client that counts the stream chunks it builds into models."""
+class CountsBuiltChunks:
+    """Mixed into a real client: counts the stream chunks it builds into models."""
 
     built = 0
 
     def _process_response_data(self, **kwargs: Any) -> Any:
         self.built += 1
-        return super()._process_response_data(**kwargs)
+        return super()._process_response_data(**kwargs)  # type: ignore[misc]
 
 
-class AsyncCountingClient(openai.AsyncOpenAI):
-    """The asynchronous `CountingClient`."""
+class CountingClient(CountsBuiltChunks, openai.OpenAI):
+    pass
 
-    built = 0
 
-    def _process_response_data(self, **kwargs: Any) -> Any:
-        self.built += 1
-        return super()._process_response_data(**kwargs)
+class AsyncCountingClient(CountsBuiltChunks, openai.AsyncOpenAI):
+    pass
 
 
 def test_usage_chunk_we_asked_for_is_never_built_into_a_model(
