@@ -87,6 +87,15 @@ def test_stream_fully_read_gets_usage_the_app_did_not_ask_for(server: OpenAIServ
     assert span.attributes["gen_ai.response.finish_reasons"] == ["stop"]
 
 
+def test_stream_read_through_the_http_response_is_traced_without_a_usage_request(
+    server: OpenAIServer, default_run: OtlpReceiver
+) -> None:
+    span = one(default_run, "m-stream-raw")  # the app checked that no usage-only chunk reached it
+    assert span.name == "chat m-stream-raw" and span.status_code == 0
+    sent = [body for _path, body, _headers in server.requests if body.get("model") == "m-stream-raw"]
+    assert len(sent) == 1 and "stream_options" not in sent[0]
+
+
 @pytest.mark.parametrize("model", ["m-stream-abandoned", "m-stream-with"])
 def test_stream_left_early_is_ended_and_marked(default_run: OtlpReceiver, model: str) -> None:
     span = one(default_run, model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -149,6 +150,28 @@ def test_async_usage_chunk_we_asked_for_is_never_built_into_a_model(
     chunks = asyncio.run(run())
     assert chunks and all(c.choices for c in chunks) and client.built == len(chunks)
     assert captured.span().attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+
+
+@pytest.mark.parametrize("wrapper", ["with_raw_response", "with_streaming_response"])
+def test_streams_read_through_the_http_response_get_no_usage_request(
+    instrument: Instrument, openai_server: OpenAIServer, wrapper: str
+) -> None:
+    model = f"via-{wrapper}"
+
+    def chunks() -> list[Any]:
+        client = openai.OpenAI(base_url=openai_server.base_url, api_key=API_KEY)  # new: the wrappers are cached
+        response = getattr(client.chat.completions, wrapper).create(model=model, messages=MESSAGES, stream=True)
+        with contextlib.ExitStack() as stack:
+            if wrapper == "with_streaming_response":
+                response = stack.enter_context(response)
+            return [c.model_dump() for c in response.parse()]
+
+    plain = chunks()
+    captured = instrument()
+    assert chunks() == plain and all(c["choices"] for c in plain)  # no usage-only chunk we could not hide
+    sent = [b for _, b, _ in openai_server.requests if b.get("model") == model]
+    assert len(sent) == 2 and all("stream_options" not in b for b in sent)
+    assert captured.span().name == f"chat {model}"
 
 
 def test_usage_request_can_be_turned_off(

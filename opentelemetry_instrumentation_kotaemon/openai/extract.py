@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import attributes as attr
@@ -87,6 +87,16 @@ def _server(client: Any) -> tuple[str | None, int | None]:
     with contextlib.suppress(TypeError):  # a client that is not weakly referenceable is just not cached
         _servers[client] = (url, *server)
     return server
+
+
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+"""What the client's `with_raw_response` and `with_streaming_response` put in a call's `extra_headers`."""
+
+
+def _returns_http_response(kwargs: dict[str, Any]) -> bool:
+    """Whether the call hands the caller the HTTP response (whose stream we never see, so cannot hide a chunk in)."""
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, Mapping) and _RAW_RESPONSE_HEADER in headers
 
 
 def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall:
@@ -270,6 +280,7 @@ class OpenAIExtractor:
             call.streaming
             and self.telemetry.settings.openai_stream_usage
             and given(kwargs.get("stream_options")) is None
+            and not _returns_http_response(kwargs)
         ):
             kwargs = {**kwargs, "stream_options": {"include_usage": True}}
             call.stream_usage_requested = True

@@ -55,6 +55,12 @@ def stream_with(client):
         next(iter(stream))
 
 
+def stream_raw(client):
+    raw = client.chat.completions.with_raw_response.create(model=chat("m-stream-raw"), messages=ask(), stream=True)
+    chunks = list(raw.parse())
+    assert chunks and all(chunk.choices for chunk in chunks), "a usage-only chunk reached the app"
+
+
 def embeddings(client):
     result = client.embeddings.create(model=embedding("m-embed"), input=["first text", "second"])
     assert len(result.data) == 2
@@ -106,6 +112,7 @@ SCENARIOS = [
     stream_full,
     stream_abandoned,
     stream_with,
+    stream_raw,
     embeddings,
     tool_call,
     error_500,
