@@ -74,7 +74,7 @@ HTTP_RESPONSE_STATUS_CODE = _http.HTTP_RESPONSE_STATUS_CODE
 KOTAEMON_STREAM_ABANDONED = "kotaemon.stream.abandoned"
 """True on a streamed call whose caller stopped reading (break, close, `with` exit, garbage collection)."""
 KOTAEMON_STREAM_CHUNK_COUNT = "kotaemon.stream.chunk_count"
-"""Chunks the caller received from a streamed call."""
+"""Chunks the caller received from a streamed call that did not run to its end (abandoned or failed)."""
 
 KOTAEMON_SPAN_KIND = "kotaemon.span.kind"
 """What kind of step a span is: llm, embedding, retriever, reranker, tool, agent, pipeline, indexing."""

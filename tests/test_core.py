@@ -313,7 +313,7 @@ def test_extractors_never_raise(kwargs: dict[str, Any], result: Any, as_object: 
         call, _ = build(_instance, (), kwargs)
         read(call, response)
         _telemetry.content.to_json(call.input_messages)
-        _assert_valid_attributes(_request_attributes(call) | _response_attributes(call))
+        _assert_valid_attributes(_request_attributes(call) | _response_attributes(call, failed=True))
     for handler in (
         ChatStreamHandler(ModelCall("chat", "openai", stream_usage_requested=True), True),
         CompletionStreamHandler(ModelCall("text_completion", "openai"), True),
@@ -321,7 +321,7 @@ def test_extractors_never_raise(kwargs: dict[str, Any], result: Any, as_object: 
     ):
         assert handler.on_chunk(response) in (True, False)
         handler.on_end()
-        _assert_valid_attributes(_response_attributes(handler.call))
+        _assert_valid_attributes(_response_attributes(handler.call, failed=True))
 
 
 def _assert_valid_attributes(values: dict[str, Any]) -> None:

@@ -82,7 +82,7 @@ def test_stream_fully_read_gets_usage_the_app_did_not_ask_for(server: OpenAIServ
     assert [body.get("stream_options") for body in sent] == [{"include_usage": True}]
     # (the app itself checks that every chunk it received is a ChatCompletionChunk with choices)
     assert "kotaemon.stream.abandoned" not in span.attributes
-    assert span.attributes["kotaemon.stream.chunk_count"] == len(REPLY.split()) + 2
+    assert "kotaemon.stream.chunk_count" not in span.attributes  # set only on streams left early or failed
     assert span.attributes["gen_ai.response.time_to_first_chunk"] > 0
     assert span.attributes["gen_ai.response.finish_reasons"] == ["stop"]
 

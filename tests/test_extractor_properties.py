@@ -176,7 +176,7 @@ def _assert_valid(values: dict[str, Any], capped: bool = False) -> None:
 
 
 def _assert_model_call(call: ModelCall) -> None:
-    _assert_valid(_start_attributes(call) | _request_attributes(call) | _response_attributes(call))
+    _assert_valid(_start_attributes(call) | _request_attributes(call) | _response_attributes(call, failed=True))
     _assert_valid(_telemetry._request_content(call) | _telemetry._response_content(call), capped=True)
 
 

@@ -165,7 +165,7 @@ class Telemetry:
             if isinstance(root, StepScope) and _FAMILY.get(call.operation) == "generate":  # LLM calls only
                 root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
-                values = _response_attributes(call)
+                values = _response_attributes(call, failed=error is not None)
                 if self.content.mode.on_span:
                     values.update(self._response_content(call))
                 span.set_attributes(values)
@@ -472,15 +472,15 @@ def _request_attributes(call: ModelCall) -> dict[str, Any]:
     return values
 
 
-def _response_attributes(call: ModelCall) -> dict[str, Any]:
+def _response_attributes(call: ModelCall, failed: bool) -> dict[str, Any]:
     values = _fields(call, _RESPONSE_FIELDS, {})
     if call.finish_reasons:
         values[attr.GEN_AI_RESPONSE_FINISH_REASONS] = call.finish_reasons
     add_server(call, values)  # an inner layer may have learned it after the span started
     if call.retries:
         values[attr.HTTP_REQUEST_RESEND_COUNT] = call.retries
-    if call.streaming:
+    if call.abandoned:
+        values[attr.KOTAEMON_STREAM_ABANDONED] = True
+    if call.streaming and (call.abandoned or failed):  # how far it got; a stream read to its end has its usage
         values[attr.KOTAEMON_STREAM_CHUNK_COUNT] = call.chunk_count
-        if call.abandoned:
-            values[attr.KOTAEMON_STREAM_ABANDONED] = True
     return values
