@@ -44,7 +44,7 @@ def test_the_viewer_shows_what_the_app_wrote(server: OpenAIServer, tmp_path: Pat
         OTEL_KOTAEMON_FILE_PATH: str(path),
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "event_only",  # the events go to the logs signal
     }
-    result = _run(server, tmp_path, env, "sync", "stream_full", "embeddings")
+    result = _run(server, tmp_path, env, "sync", "stream_full", "stream_abandoned", "embeddings")
     assert OTEL_KOTAEMON_FILE_PATH not in result.stderr  # no warning
 
     viewer = subprocess.run(
@@ -56,23 +56,23 @@ def test_the_viewer_shows_what_the_app_wrote(server: OpenAIServer, tmp_path: Pat
     )
     assert viewer.returncode == 0 and "skipped" not in viewer.stderr, viewer.stderr
     lines = viewer.stdout.splitlines()
-    prompt, reply, chunks = count_tokens(PROMPT), count_tokens(REPLY), len(REPLY.split()) + 2
+    prompt, reply = count_tokens(PROMPT), count_tokens(REPLY)
 
     def line(start: str, middle: str, end: str) -> None:
         found = [text for text in lines if text.startswith(start) and middle in text and text.endswith(end)]
         assert len(found) == 1, (start, middle, end, viewer.stdout)
 
     line("  └─ chat m-sync  [CLIENT, ", " ms, ok]  ", f"model=m-sync in={prompt} out={reply}")
-    stream = f"model=m-stream-full in={prompt} out={reply} chunks={chunks}"
-    line("  └─ chat m-stream-full  [CLIENT, ", " ms, ok]  ", stream)
+    line("  └─ chat m-stream-full  [CLIENT, ", " ms, ok]  ", f"model=m-stream-full in={prompt} out={reply}")
+    line("  └─ chat m-stream-abandoned  [CLIENT, ", " ms, ok]  ", "model=m-stream-abandoned chunks=1 abandoned=True")
     line("  └─ embeddings m-embed  [CLIENT, ", " ms, ok]  ", f"model=m-embed in={sum(map(count_tokens, EMBEDDED))}")
-    assert sum(text.startswith("trace ") and text.endswith("service=e2e-app") for text in lines) == 3
+    assert sum(text.startswith("trace ") and text.endswith("service=e2e-app") for text in lines) == 4
     usage = "  gen_ai.client.token.usage [{token}]"
     line(usage, "gen_ai.request.model=m-sync, gen_ai.token.type=input ", f"count=1 sum={prompt}")
     line(usage, "gen_ai.request.model=m-sync, gen_ai.token.type=output ", f"count=1 sum={reply}")
     line("  gen_ai.client.operation.duration [s]", "gen_ai.request.model=m-embed ", "")
-    assert "logs: 3 record(s)" in lines
-    assert sum("gen_ai.client.inference.operation.details" in text for text in lines) == 3
+    assert "logs: 4 record(s)" in lines
+    assert sum("gen_ai.client.inference.operation.details" in text for text in lines) == 4
 
 
 def test_a_directory_falls_back_to_the_default_file_with_one_warning(server: OpenAIServer, tmp_path: Path) -> None:
