@@ -1,7 +1,8 @@
-"""Instructions per call that OpenAI-client instrumentation adds: the deterministic twin of `overhead.py`.
+"""Instructions per call that OpenAI-client instrumentation adds: the steadier twin of `overhead.py`.
 
 CPU time on a shared machine moves with whatever else runs there; the number of instructions a process executes
-does not. This runs the same workers as `overhead.py` (same SDK set-up, same OTLP/HTTP export, same calls) one at a
+moves far less (repeat runs of the same code differ by a few percent: exporter threads wake at other moments,
+garbage collection falls elsewhere). This runs the same workers as `overhead.py` (same SDK set-up, same OTLP/HTTP export, same calls) one at a
 time under valgrind's callgrind, which counts the instructions of every thread of the worker, exporter threads
 included. For each operation the worker makes `--warmup` unmeasured calls, then `--calls` calls followed by a flush
 of every provider, and callgrind's counters are dumped around that window. A configuration's figure is its
@@ -98,9 +99,9 @@ def report(figures: dict[str, dict[str, float]], args: argparse.Namespace, secon
         "# Instructions per call",
         "",
         "Instructions that each configuration adds per call to the OpenAI client, counted by callgrind over every",
-        "thread of the worker (export included), measured by `benchmarks/instructions.py`. Deterministic: the same",
-        "code and inputs give the same counts whatever else the machine is doing. In brackets: times what one bare",
-        "exported span adds.",
+        "thread of the worker (export included), measured by `benchmarks/instructions.py`. Nearly deterministic:",
+        "repeat runs of the same code differ by a few percent (exporter threads wake at other moments, garbage",
+        "collection falls elsewhere). In brackets: times what one bare exported span adds.",
         "",
         "```",
         f"python benchmarks/instructions.py --calls {args.calls} --warmup {args.warmup}",
