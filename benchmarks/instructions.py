@@ -2,11 +2,11 @@
 
 CPU time on a shared machine moves with whatever else runs there; the number of instructions a process executes
 moves far less (repeat runs of the same code differ by a few percent: exporter threads wake at other moments,
-garbage collection falls elsewhere). This runs the same workers as `overhead.py` (same SDK set-up, same OTLP/HTTP export, same calls) one at a
-time under valgrind's callgrind, which counts the instructions of every thread of the worker, exporter threads
-included. For each operation the worker makes `--warmup` unmeasured calls, then `--calls` calls followed by a flush
-of every provider, and callgrind's counters are dumped around that window. A configuration's figure is its
-instructions per call minus the bare client's.
+garbage collection falls elsewhere). This runs the same workers as `overhead.py` (same SDK set-up, same OTLP/HTTP
+export, same calls) one at a time under valgrind's callgrind, which counts the instructions of every thread of the
+worker, exporter threads included. For each operation the worker makes `--warmup` unmeasured calls, then `--calls`
+calls followed by a flush of every provider, and callgrind's counters are dumped around that window. A
+configuration's figure is its instructions per call minus the bare client's.
 
     .venv/bench/bin/python benchmarks/instructions.py [--calls 100] [--package-ref HEAD]
 
