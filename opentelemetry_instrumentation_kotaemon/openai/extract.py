@@ -462,6 +462,7 @@ class _UsageChunkReader:
         process = self._client._process_response_data
 
         def read(*, data: Any, cast_to: Any, response: Any) -> Any:
+            # The same test as ChatStreamHandler's `hide`, inlined: this runs for every chunk of the stream.
             if type(data) is dict and data.get("usage") is not None and not data.get("choices"):
                 return data
             return process(data=data, cast_to=cast_to, response=response)
@@ -513,7 +514,8 @@ class ChatStreamHandler:
         else:
             choices, usage = getattr(chunk, "choices", None), getattr(chunk, "usage", None)
         call = self.call
-        # Decided first, so that even a failure below never shows the caller the usage-only chunk we asked for.
+        # Decided first, so that even a failure below never shows the caller the usage-only chunk we asked for
+        # (the test `_UsageChunkReader` applies before the client builds a chunk: keep the two alike).
         hide = call.stream_usage_requested and not choices and usage is not None
         try:
             if call.response_id is None:
