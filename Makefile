@@ -1,5 +1,7 @@
 # Two commands matter: `make demo` and `make test`. Both set up what they need in .venv/.
 # `make demo DEMO_ARGS=--real` calls the OpenAI API instead of the local server (needs OPENAI_API_KEY).
+# One test layer (tests/unit, integration, e2e, ops) in the newest environment: `make test-unit`; in either
+# environment: `make test-lock PYTEST_ARGS="-m unit"`.
 SHELL := /bin/bash
 PYENV_ROOT ?= $(HOME)/.pyenv
 find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1)*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
@@ -13,7 +15,9 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean
+LAYERS := unit integration e2e ops
+
+.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) demo bench bench-instructions clean
 
 test: lint typecheck test-lock test-latest
 
@@ -47,6 +51,9 @@ test-latest: $(LATEST)/.ready
 
 test-lock: $(LOCK)/.ready
 	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
+
+$(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready
+	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)
 
 demo: $(LATEST)/.ready
 	$(LATEST)/bin/python -m tests.support.demo $(DEMO_ARGS)

@@ -2,10 +2,10 @@
 
 One run per row; a row sets several variables whose effects can be told apart. Every bad value must log exactly one
 warning naming the variable and the value; a row without bad values must log none. Settings tested end to end
-elsewhere: content capture on and off, redaction defaults and the API key (test_e2e_openai.py, test_no_leaks.py),
+elsewhere: content capture on and off, redaction defaults and the API key (test_openai.py, test_no_leaks.py),
 our samplers, `OTEL_KOTAEMON_ALWAYS_SAMPLE`, debug baggage, hashed `user.id`, service name, logs export and the first
 bad standard values (test_configuration.py), the debug header (test_web_server.py), the OTLP timeout
-(test_collector_down.py), `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` (test_e2e_openai.py).
+(test_collector_down.py), `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` (test_openai.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """The viewer on files of OTLP JSON lines as an OpenTelemetry Collector's `file` exporter writes them (hex ids, 64-bit
-integers as strings, enums as numbers), with malformed lines among them; and `opentelemetry-kotaemon view` as a
-user runs it."""
+integers as strings, enums as numbers), with malformed lines among them (`opentelemetry-kotaemon view` as a user
+runs it: tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -165,21 +163,3 @@ def test_log_records_are_listed(tmp_path: Path) -> None:
     assert out[1].startswith("  WARN    disk full xxx")
     assert out[1].endswith(f"…  (trace {TRACE_A[:16]} span {'a' * 16})")
     assert out[2].split() == ["-", "gen_ai.client.inference.operation.details"]
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).with_name("opentelemetry-kotaemon")), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-
-
-def test_view_command(tmp_path: Path) -> None:
-    path = _write(tmp_path / "t.jsonl", _traces(_span(TRACE_A, "a" * 16, "", "root", 0, 1)), "{broken")
-    result = _cli("view", str(path))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"trace {TRACE_A[:16]}  service=rag-app", "  └─ root  [INTERNAL, 1.0 ms, ok]"]
-    assert f"{path}:2: skipped" in result.stderr
-
-    missing = _cli("view", str(tmp_path / "missing.jsonl"))
-    assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
-    empty = _cli("view", str(_write(tmp_path / "empty.jsonl", "")))
-    assert empty.returncode == 0 and "no telemetry found" in empty.stderr
