@@ -56,7 +56,7 @@ $(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready
 	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)
 
 demo: $(LATEST)/.ready
-	$(LATEST)/bin/python -m tests.support.demo $(DEMO_ARGS)
+	$(LATEST)/bin/python -m examples.demo $(DEMO_ARGS)
 
 # Its own environment: the peer instrumentations it compares against must stay out of the test environments.
 $(VENV)/bench/.ready: pyproject.toml benchmarks/requirements.txt | $(UV)

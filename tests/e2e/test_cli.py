@@ -74,7 +74,11 @@ def test_view_prints_a_file_and_notes_what_it_skips(tmp_path: Path) -> None:
     path.write_text(json.dumps(request) + "\n{broken\n")
     result = _run("opentelemetry-kotaemon", "view", str(path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["trace 5b8efff798038103  service=None", "  └─ root  [INTERNAL, 1.0 ms, ok]"]
+    bar = "█" * 32
+    assert result.stdout.splitlines() == [
+        "trace 5b8efff798038103  service=None  1.0 ms",
+        f"  root  {bar}       1.0 ms  INTERNAL ok",
+    ]
     assert f"{path}:2: skipped" in result.stderr
 
     missing = _run("opentelemetry-kotaemon", "view", str(tmp_path / "missing.jsonl"))

@@ -261,20 +261,20 @@ ROWS = {
         "baggage_app.py", (), {**DEBUG_SAMPLER, "OTEL_KOTAEMON_BAGGAGE_KEYS": "none"}, no_baggage_keys
     ),
     "langchain-only-every-runnable": Row(
-        "langchain_app.py",
+        "examples/langchain_app.py",
         ("rag",),
         {"OTEL_KOTAEMON_INSTRUMENT": "langchain", "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES": "true"},
         every_langchain_runnable_and_no_openai_layer,
     ),
     "langchain-bad-values": Row(
-        "langchain_app.py",
+        "examples/langchain_app.py",
         ("rag",),
         {"OTEL_KOTAEMON_INSTRUMENT": "langchain,openai,cohere", "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES": "maybe"},
         langchain_chains_at_the_top_only,
         bad=("OTEL_KOTAEMON_INSTRUMENT", "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"),
     ),
     "instrument-openai-only": Row(
-        "langchain_app.py", ("rag",), {"OTEL_KOTAEMON_INSTRUMENT": "openai"}, openai_layer_only
+        "examples/langchain_app.py", ("rag",), {"OTEL_KOTAEMON_INSTRUMENT": "openai"}, openai_layer_only
     ),
     "instrument-none": Row("openai_app.py", ("sync",), {"OTEL_KOTAEMON_INSTRUMENT": "none"}, nothing_instrumented),
     "kotaemon-every-step": Row(
