@@ -71,6 +71,7 @@ _STAGE_OF_DOCUMENTS = {
     METRIC_RERANK_DOCUMENTS: "rerank",
     METRIC_INDEXING_DOCUMENTS: "indexing",
 }
+_SECONDS_PER_UNIT = {"s": 1.0, "ms": 0.001}
 _STAGES = ("pipeline", "agent", "indexing", "retrieval", "rerank", "tool", "chat", "embeddings", "first chunk")
 
 
@@ -388,14 +389,16 @@ class _Row:
     """One line of the metrics table: a stage (model operation or step kind) and what ran in it."""
 
     points: list[Point] = field(default_factory=list)
+    seconds_per_unit: float = 1.0
     errors: float = 0
     tokens: dict[str, float] = field(default_factory=dict)
     documents: float | None = None
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
+def _duration(value: float | None, seconds_per_unit: float = 1.0) -> str:
+    if value is None:
         return "-"
+    seconds = value * seconds_per_unit
     return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.2f} s"
 
 
@@ -432,8 +435,10 @@ def print_metrics(points: Iterable[Point], out: Output = print) -> None:
             row = rows[(_STAGE_OF_DOCUMENTS[point.metric], _short(attrs.get(KOTAEMON_COMPONENT, "")))]
             documents = point.sum if point.count is not None else point.value  # a histogram or a counter
             row.documents = (row.documents or 0) + (documents or 0)
-        elif point.count is not None and point.unit == "s":  # another instrumentation's durations
-            rows[(point.metric, model)].points.append(point)
+        elif point.count is not None and point.unit in _SECONDS_PER_UNIT:  # another instrumentation's durations
+            row = rows[(point.metric, model)]
+            row.points.append(point)
+            row.seconds_per_unit = _SECONDS_PER_UNIT[point.unit]
         else:
             total = point.count if point.count is not None else (point.value or 0)
             counters[point.metric] += total
@@ -450,8 +455,8 @@ def print_metrics(points: Iterable[Point], out: Output = print) -> None:
                 name or "-",
                 f"{calls:g}" if row.points else "-",
                 f"{row.errors:g}" if row.errors else "-",
-                _duration(quantile(row.points, 0.5)),
-                _duration(quantile(row.points, 0.95)),
+                _duration(quantile(row.points, 0.5), row.seconds_per_unit),
+                _duration(quantile(row.points, 0.95), row.seconds_per_unit),
                 f"{row.tokens['input']:g}" if "input" in row.tokens else "-",
                 f"{row.tokens['output']:g}" if "output" in row.tokens else "-",
                 f"{row.documents:g}" if row.documents is not None else "-",

@@ -187,6 +187,13 @@ def test_metrics_are_one_table_with_calls_errors_percentiles_tokens_and_document
     ]
 
 
+def test_durations_of_other_instrumentations_get_rows_of_their_own_in_their_unit(tmp_path: Path) -> None:
+    # two requests of 25 and 30 ms, above the last bound: the estimate stays within the recorded range
+    path = _write(tmp_path / "http.jsonl", _histogram("http.server.duration", [0, 0, 0, 2], 25.0, 30.0, "ms"))
+    out, _ = _view(path)
+    assert out[2].split()[:6] == ["http.server.duration", "-", "2", "-", "27.5", "ms"]
+
+
 def test_quantiles_interpolate_within_the_bucket_and_the_recorded_range() -> None:
     def point(counts: list[int], low: float | None, high: float | None) -> Point:
         bounds = [0.01, 0.02, 0.04]
