@@ -287,13 +287,13 @@ def _details(span: Span) -> str:
 
 
 def _bar(span: Span, trace_start: int, trace_nanos: int) -> str:
-    """The span's place in its trace as a bar of `_BAR_WIDTH` cells: `█` where it ran, `·` elsewhere (`▏` marks a
-    span too short for one cell)."""
+    """The span's place in its trace as a bar of `_BAR_WIDTH` cells: `█` where it ran, `·` elsewhere; `▏` marks a
+    span shorter than half a cell."""
     scale = _BAR_WIDTH / trace_nanos if trace_nanos > 0 else 0.0
-    first = min(int((span.start - trace_start) * scale), _BAR_WIDTH - 1)
-    last = min(round((span.end - trace_start) * scale), _BAR_WIDTH)
-    if last <= first:
+    first = min(round((span.start - trace_start) * scale), _BAR_WIDTH - 1)
+    if (span.end - span.start) * scale < 0.5:
         return "·" * first + "▏" + "·" * (_BAR_WIDTH - first - 1)
+    last = min(max(round((span.end - trace_start) * scale), first + 1), _BAR_WIDTH)
     return "·" * first + "█" * (last - first) + "·" * (_BAR_WIDTH - last)
 
 

@@ -105,7 +105,7 @@ def test_traces_print_as_trees_in_start_order(tmp_path: Path) -> None:
     assert out == [
         f"trace {TRACE_A[:16]}  service=rag-app  40.0 ms",
         f"  invoke_workflow RAG  {'█' * bar}      40.0 ms  INTERNAL ok     kind=pipeline total in=12",
-        f"  ├─ retrieval docs    {'·' + '█' * 5 + '·' * 26}       6.0 ms  INTERNAL ok     docs=2",
+        f"  ├─ retrieval docs    {'·' * 2 + '█' * 4 + '·' * 26}       6.0 ms  INTERNAL ok     docs=2",
         f"  └─ chat m            {'·' * 8 + '█' * 16 + '·' * 8}      20.0 ms  CLIENT   ok     model=m",
         f"  orphan               {'·' * 4 + '█' + '·' * 27}       1.0 ms  INTERNAL ERROR  error=ValueError",
         f"trace {TRACE_B[:16]}  service=rag-app  1.0 ms",
