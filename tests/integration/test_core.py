@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall, StepCall
+from opentelemetry_instrumentation_kotaemon.core.spans import ModelCall, RetrievalStep, WorkflowStep
 from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry
 from opentelemetry_instrumentation_kotaemon.settings import Settings
 from tests.conftest import Captured
@@ -60,12 +60,12 @@ def test_steps_nest_repeat_steps_collapse_and_the_root_sums_tokens(
     telemetry = _new_telemetry(captured)
     owner = object()
     client = openai.OpenAI(base_url=openai_server.base_url, api_key="k")
-    root = telemetry.start_step(StepCall(kind="pipeline", name="RAG", operation="invoke_workflow", owner=owner))
+    root = telemetry.start_step(WorkflowStep(name="RAG", owner=owner))
     assert root is not None
     outer_token = root.activate()
-    repeat = telemetry.start_step(StepCall(kind="pipeline", name="RAG.run", owner=owner))
+    repeat = telemetry.start_step(WorkflowStep(name="RAG.run", owner=owner))
     assert repeat is not None and repeat.span is None
-    retrieval = telemetry.start_step(StepCall(kind="retriever", name="VectorRetrieval", operation="retrieval"))
+    retrieval = telemetry.start_step(RetrievalStep(name="VectorRetrieval"))
     assert retrieval is not None
     token = retrieval.activate()
     retrieval.step.documents = 0
