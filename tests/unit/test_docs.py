@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from opentelemetry_instrumentation_kotaemon import environment_variables
+from opentelemetry_instrumentation_kotaemon.sdk import environment_variables
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "opentelemetry_instrumentation_kotaemon"
