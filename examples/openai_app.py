@@ -32,7 +32,11 @@ def answer_with_tool(client, question):
     message = reply.choices[0].message
     if not message.tool_calls:
         return message.content
-    messages.append(message.model_dump(exclude_none=True))
+    calls = [
+        {"id": call.id, "type": "function", "function": call.function.model_dump(include={"name", "arguments"})}
+        for call in message.tool_calls
+    ]
+    messages.append({"role": "assistant", "content": message.content, "tool_calls": calls})
     for call in message.tool_calls:
         city = json.loads(call.function.arguments or "{}").get("city", "Paris")
         messages.append({"role": "tool", "tool_call_id": call.id, "content": get_weather(city)})
