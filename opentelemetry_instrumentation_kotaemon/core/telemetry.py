@@ -233,7 +233,6 @@ class Telemetry:
                 "exception.type": kind,
                 "exception.message": message,
                 "exception.stacktrace": self.content.clean(stack),
-                "exception.escaped": True,
             },
         )
 

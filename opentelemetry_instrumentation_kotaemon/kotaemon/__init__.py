@@ -33,9 +33,6 @@ from .steps import READINGS, StepReading
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ">=0.10,<1"
-"""The kotaemon releases this integration is tested against."""
-
 _COMPONENT_MODULE = "kotaemon.base.component"
 _METHODS = ("run", "invoke", "ainvoke", "stream", "astream")
 
@@ -160,7 +157,8 @@ class Components:
         base = getattr(module, "BaseComponent", None)
         if not isinstance(base, type) or self._base is not None:
             return
-        check_version("kotaemon", SUPPORTED)
+        check_version("kotaemon")
+        check_version("theflow")
         self._propagate_context_to_threads()
         self._base = base
         self._previous_hook = base.__dict__.get("__init_subclass__")

@@ -22,10 +22,10 @@ from opentelemetry_instrumentation_kotaemon.core.spans import (
 )
 from opentelemetry_instrumentation_kotaemon.core.streams import trace_async_generator, trace_generator
 from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry, error_type
-from opentelemetry_instrumentation_kotaemon.openai.extract import (
+from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
+from opentelemetry_instrumentation_kotaemon.openai.streams import (
     ChatStreamHandler,
     CompletionStreamHandler,
-    OpenAIExtractor,
     ResponseStreamHandler,
 )
 from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
@@ -287,7 +287,7 @@ def test_extractors_never_raise(kwargs: dict[str, Any], result: Any, as_object: 
     for handler in (
         ChatStreamHandler(ModelCall("chat", "openai", stream_usage_requested=True), True),
         CompletionStreamHandler(ModelCall("text_completion", "openai"), True),
-        ResponseStreamHandler(ModelCall("chat", "openai"), _extractor),
+        ResponseStreamHandler(ModelCall("chat", "openai"), True),
     ):
         assert handler.on_chunk(response) in (True, False)
         handler.on_end()
