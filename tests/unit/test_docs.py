@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from opentelemetry_instrumentation_kotaemon.sdk import environment_variables
+from opentelemetry_instrumentation_kotaemon.versions import markdown_table
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "opentelemetry_instrumentation_kotaemon"
@@ -37,6 +38,10 @@ def test_every_standard_variable_the_package_reads_is_in_the_readme() -> None:
     families = re.findall(r"`(OTEL_[A-Z0-9_]*)\*", readme)
     missing = {name for name in standard if f"`{name}`" not in readme and not name.startswith(tuple(families))}
     assert not missing, missing
+
+
+def test_the_readme_quotes_the_table_of_supported_versions() -> None:
+    assert markdown_table() in README.read_text()
 
 
 def test_the_anchors_other_pages_link_to_exist() -> None:
