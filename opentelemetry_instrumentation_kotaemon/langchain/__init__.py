@@ -200,7 +200,7 @@ def _targets(hooks: _Hooks) -> list[Target]:
 
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     """Hook LangChain's callback managers and execution methods now or when `langchain_core` is imported."""
-    tracker = RunTracker(telemetry, telemetry.settings.langchain_every_runnable)
+    tracker = RunTracker(telemetry, telemetry.settings.langchain_all_runnables)
     hooks = _Hooks(telemetry, tracker)
     patcher.patch(_targets(hooks), before_wrapping=_check_versions)
 

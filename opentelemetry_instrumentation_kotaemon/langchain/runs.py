@@ -109,9 +109,9 @@ def detach_quietly(token: object) -> None:
 class RunTracker:
     """Turns LangChain callbacks into telemetry; one per instrumentation."""
 
-    def __init__(self, telemetry: Telemetry, every_runnable: bool) -> None:
+    def __init__(self, telemetry: Telemetry, all_runnables: bool) -> None:
         self.telemetry = telemetry
-        self.every_runnable = every_runnable
+        self.all_runnables = all_runnables
         self._runs: dict[UUID, Run] = {}
 
     def __len__(self) -> int:
@@ -186,12 +186,12 @@ class RunTracker:
         if extract.is_prompt(runnable, serialized, name):
             if parent is not None:
                 parent.prompt = extract.prompt_identity(name, kwargs.get("metadata"))
-            if not self.every_runnable:
+            if not self.all_runnables:
                 self._open(run_id, None, context, None, parent)
                 return
         kind = extract.runnable_kind(runnable, name)
         root = parent_run_id is None
-        traced = kind is not None or self.every_runnable or (root and not extract.is_parser(runnable, serialized, name))
+        traced = kind is not None or self.all_runnables or (root and not extract.is_parser(runnable, serialized, name))
         scope = self.start_step(extract.chain_step(name, kind, root), context) if traced else None
         self._open(run_id, scope, context, kind, parent)
 
