@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opentelemetry_instrumentation_kotaemon.cli.view import Span, print_metrics, print_traces
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedSpan, print_metrics, print_traces
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import run_instrumented
@@ -57,7 +57,7 @@ EXAMPLES = (
 )
 
 
-def headline_first(spans: Sequence[Span], root_name: str) -> tuple[list[Span], list[Span]]:
+def headline_first(spans: Sequence[ExportedSpan], root_name: str) -> tuple[list[ExportedSpan], list[ExportedSpan]]:
     """The spans of the first trace whose root is named `root_name`, and all the others."""
     ids = {span.span_id for span in spans}
     roots = [s for s in spans if s.name == root_name and s.parent_id not in ids]

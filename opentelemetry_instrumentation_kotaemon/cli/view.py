@@ -76,7 +76,7 @@ _STAGES = ("pipeline", "agent", "indexing", "retrieval", "rerank", "tool", "chat
 
 
 @dataclass
-class Span:
+class ExportedSpan:
     """One span; ids in hex, times in nanoseconds since the epoch, `kind` and `status_code` as OTLP numbers them."""
 
     name: str
@@ -100,7 +100,7 @@ class Span:
 
 
 @dataclass
-class Point:
+class ExportedPoint:
     """One data point of a metric: sums and gauges have `value`; histograms `count`, `sum`, `bounds`, `bucket_counts`
     (one more than `bounds`) and, when recorded, `minimum` and `maximum`."""
 
@@ -122,7 +122,7 @@ class Point:
 
 
 @dataclass
-class LogRecord:
+class ExportedLogRecord:
     """One log record or event; `trace_id` and `span_id` (hex) are empty outside a span."""
 
     body: Any
@@ -135,12 +135,12 @@ class LogRecord:
 
 
 @dataclass
-class Telemetry:
+class ExportedTelemetry:
     """Spans, metric points and log records, in the order they were read."""
 
-    spans: list[Span] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
-    logs: list[LogRecord] = field(default_factory=list)
+    spans: list[ExportedSpan] = field(default_factory=list)
+    points: list[ExportedPoint] = field(default_factory=list)
+    logs: list[ExportedLogRecord] = field(default_factory=list)
 
     def add(self, request: Mapping[str, Any]) -> None:
         """Add the records of one OTLP export request (traces, metrics or logs) in the JSON encoding.
@@ -183,9 +183,9 @@ def _resources(request: Mapping[str, Any], key: str, scoped: str) -> Iterable[tu
             yield resource, scope_entry.get("scope", {}).get("name", ""), scope_entry
 
 
-def _spans(request: Mapping[str, Any]) -> list[Span]:
+def _spans(request: Mapping[str, Any]) -> list[ExportedSpan]:
     return [
-        Span(
+        ExportedSpan(
             name=span.get("name", ""),
             kind=int(span.get("kind", 0)),
             trace_id=span.get("traceId", ""),
@@ -207,7 +207,7 @@ def _spans(request: Mapping[str, Any]) -> list[Span]:
     ]
 
 
-def _points(request: Mapping[str, Any]) -> list[Point]:
+def _points(request: Mapping[str, Any]) -> list[ExportedPoint]:
     points = []
     for resource, scope, entry in _resources(request, "resourceMetrics", "scopeMetrics"):
         for metric in entry.get("metrics", []):
@@ -229,10 +229,10 @@ def _points(request: Mapping[str, Any]) -> list[Point]:
                 }
                 if kind in ("sum", "gauge"):
                     value = int(point["asInt"]) if "asInt" in point else float(point.get("asDouble", 0.0))
-                    points.append(Point(metric["name"], metric.get("unit", ""), value=value, **common))
+                    points.append(ExportedPoint(metric["name"], metric.get("unit", ""), value=value, **common))
                 else:
                     points.append(
-                        Point(
+                        ExportedPoint(
                             metric["name"],
                             metric.get("unit", ""),
                             count=int(point.get("count", 0)),
@@ -247,13 +247,13 @@ def _points(request: Mapping[str, Any]) -> list[Point]:
     return points
 
 
-def _logs(request: Mapping[str, Any]) -> list[LogRecord]:
+def _logs(request: Mapping[str, Any]) -> list[ExportedLogRecord]:
     records = []
     for _, scope, entry in _resources(request, "resourceLogs", "scopeLogs"):
         for record in entry.get("logRecords", []):
             attrs = attributes(record.get("attributes", []))
             records.append(
-                LogRecord(
+                ExportedLogRecord(
                     body=any_value(record.get("body", {})),
                     attributes=attrs,
                     trace_id=record.get("traceId", ""),
@@ -266,9 +266,9 @@ def _logs(request: Mapping[str, Any]) -> list[LogRecord]:
     return records
 
 
-def read_file(path: str, note: Output) -> Telemetry:
+def read_file(path: str, note: Output) -> ExportedTelemetry:
     """Every export request in the OTLP JSON lines file at `path`; lines that are not one are skipped with a note."""
-    telemetry = Telemetry()
+    telemetry = ExportedTelemetry()
     with open(path, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -282,11 +282,11 @@ def read_file(path: str, note: Output) -> Telemetry:
     return telemetry
 
 
-def _details(span: Span) -> str:
+def _details(span: ExportedSpan) -> str:
     return " ".join(f"{label}={span.attributes[key]}" for key, label in _SHOWN if key in span.attributes)
 
 
-def _bar(span: Span, trace_start: int, trace_nanos: int) -> str:
+def _bar(span: ExportedSpan, trace_start: int, trace_nanos: int) -> str:
     """The span's place in its trace as a bar of `_BAR_WIDTH` cells: `█` where it ran, `·` elsewhere; `▏` marks a
     span shorter than half a cell."""
     scale = _BAR_WIDTH / trace_nanos if trace_nanos > 0 else 0.0
@@ -297,19 +297,19 @@ def _bar(span: Span, trace_start: int, trace_nanos: int) -> str:
     return "·" * first + "█" * (last - first) + "·" * (_BAR_WIDTH - last)
 
 
-def print_traces(spans: Iterable[Span], out: Output = print) -> None:
+def print_traces(spans: Iterable[ExportedSpan], out: Output = print) -> None:
     """Print every trace as a tree, traces and children in start order, each span with a bar showing when it ran
     within its trace (a waterfall), its duration, kind, status and main attributes. A span whose parent is not among
     the spans (another process's, or not exported) is shown at the top of its trace."""
-    by_trace: dict[str, list[Span]] = defaultdict(list)
+    by_trace: dict[str, list[ExportedSpan]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
     for trace_id, members in sorted(by_trace.items(), key=lambda item: min(s.start for s in item[1])):
         ids = {span.span_id for span in members}
-        children: dict[str, list[Span]] = defaultdict(list)
+        children: dict[str, list[ExportedSpan]] = defaultdict(list)
         for span in members:
             children[span.parent_id if span.parent_id in ids else ""].append(span)
-        rows: list[tuple[str, Span]] = []
+        rows: list[tuple[str, ExportedSpan]] = []
         _tree_rows(children, "", "", True, rows)
         start, end = min(s.start for s in members), max(s.end for s in members)
         service = members[0].resource.get("service.name")
@@ -326,7 +326,7 @@ def print_traces(spans: Iterable[Span], out: Output = print) -> None:
 
 
 def _tree_rows(
-    children: dict[str, list[Span]], parent: str, indent: str, top: bool, rows: list[tuple[str, Span]]
+    children: dict[str, list[ExportedSpan]], parent: str, indent: str, top: bool, rows: list[tuple[str, ExportedSpan]]
 ) -> None:
     """Append (tree label, span) for the children of `parent` and below, depth first in start order."""
     ordered = sorted(children[parent], key=lambda span: span.start)
@@ -337,10 +337,10 @@ def _tree_rows(
         _tree_rows(children, child.span_id, indent if top else indent + ("   " if last else "│  "), False, rows)
 
 
-def current_points(points: Iterable[Point]) -> list[Point]:
+def current_points(points: Iterable[ExportedPoint]) -> list[ExportedPoint]:
     """The points that make up each series' total: every delta point, and of cumulative points and gauges only the
     newest of each series (per resource, scope, metric, attributes and start time, so separate runs add up)."""
-    newest: dict[str, Point] = {}
+    newest: dict[str, ExportedPoint] = {}
     deltas = []
     for point in points:
         if point.delta:
@@ -354,11 +354,11 @@ def current_points(points: Iterable[Point]) -> list[Point]:
     return deltas + list(newest.values())
 
 
-def quantile(points: Iterable[Point], fraction: float) -> float | None:
+def quantile(points: Iterable[ExportedPoint], fraction: float) -> float | None:
     """The `fraction` quantile (0.5 for the median) of histogram points added together, estimated within its bucket
     by linear interpolation, as Prometheus' histogram_quantile does, and kept within the recorded minimum and maximum.
     Points with other bucket bounds than the most counted ones are left out. None without any count."""
-    by_bounds: dict[tuple[float, ...], list[Point]] = defaultdict(list)
+    by_bounds: dict[tuple[float, ...], list[ExportedPoint]] = defaultdict(list)
     for point in points:
         if point.count and len(point.bucket_counts) == len(point.bounds) + 1:
             by_bounds[tuple(point.bounds)].append(point)
@@ -388,7 +388,7 @@ def quantile(points: Iterable[Point], fraction: float) -> float | None:
 class _Row:
     """One line of the metrics table: a stage (model operation or step kind) and what ran in it."""
 
-    points: list[Point] = field(default_factory=list)
+    points: list[ExportedPoint] = field(default_factory=list)
     seconds_per_unit: float = 1.0
     errors: float = 0
     tokens: dict[str, float] = field(default_factory=dict)
@@ -406,7 +406,7 @@ def _short(component: Any) -> str:
     return str(component).rsplit(".", 1)[-1]
 
 
-def print_metrics(points: Iterable[Point], out: Output = print) -> None:
+def print_metrics(points: Iterable[ExportedPoint], out: Output = print) -> None:
     """Print one table: a row per stage and model or component with calls, errors, p50 and p95 latency (estimated
     from the histogram buckets), tokens in and out, and documents; then the totals of the counters."""
     current = current_points(points)
@@ -478,7 +478,7 @@ def _stage_order(stage: str) -> int:
     return _STAGES.index(stage) if stage in _STAGES else len(_STAGES)
 
 
-def print_logs(records: Iterable[LogRecord], out: Output = print) -> None:
+def print_logs(records: Iterable[ExportedLogRecord], out: Output = print) -> None:
     """Print the number of log records, then one line each: severity, event name, body, and the span it belongs to."""
     records = list(records)
     out(f"\nlogs: {len(records)} record(s)")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from opentelemetry_instrumentation_kotaemon.cli.view import Point, quantile, read_file, view
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedPoint, quantile, read_file, view
 
 TRACE_A = "5b8efff798038103d269b633813fc60c"
 TRACE_B = "0af7651916cd43dd8448eb211c80319c"
@@ -195,9 +195,11 @@ def test_durations_of_other_instrumentations_get_rows_of_their_own_in_their_unit
 
 
 def test_quantiles_interpolate_within_the_bucket_and_the_recorded_range() -> None:
-    def point(counts: list[int], low: float | None, high: float | None) -> Point:
+    def point(counts: list[int], low: float | None, high: float | None) -> ExportedPoint:
         bounds = [0.01, 0.02, 0.04]
-        return Point("d", "s", {}, count=sum(counts), bounds=bounds, bucket_counts=counts, minimum=low, maximum=high)
+        return ExportedPoint(
+            "d", "s", {}, count=sum(counts), bounds=bounds, bucket_counts=counts, minimum=low, maximum=high
+        )
 
     within = [point([0, 10, 10, 0], 0.012, 0.035)]
     assert quantile(within, 0.5) == pytest.approx(0.02)
