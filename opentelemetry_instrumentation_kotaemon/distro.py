@@ -36,7 +36,7 @@ DEFAULTS = {
     # delayed by about a second per signal, not by half a minute. Raise it for a distant collector on a slow link.
     "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
     "OTEL_PYTHON_CONFIGURATOR": ENTRY_POINT_NAME,
-    # The logging instrumentation (0.5x+) would otherwise export every app log record: only when asked.
+    # The logging instrumentation (0.5x+), when the user installs it, would otherwise export every app log record.
     "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "false",
 }
 
@@ -63,13 +63,6 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
         sanitize_standard_variables(environ)
         if environ.get("OTEL_PYTHON_CONFIGURATOR") == ENTRY_POINT_NAME:
             logging.getLogger(_LOADER_LOGGER).addFilter(_skip_other_configurator_notice)
-
-    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
-        """Load each instrumentation as the SDK does; the logging one puts trace and span ids on every log record
-        (without configuring the app's logging: that stays `OTEL_PYTHON_LOG_CORRELATION`'s choice)."""
-        if entry_point.name == "logging":
-            kwargs.setdefault("inject_trace_context", True)
-        super().load_instrumentor(entry_point, **kwargs)
 
 
 _LOADER_LOGGER = "opentelemetry.instrumentation.auto_instrumentation._load"
