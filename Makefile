@@ -13,9 +13,9 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean
+.PHONY: test lint typecheck test-latest test-lock install-check demo bench bench-instructions clean
 
-test: lint typecheck test-lock test-latest
+test: lint typecheck test-lock test-latest install-check
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -47,6 +47,12 @@ test-latest: $(LATEST)/.ready
 
 test-lock: $(LOCK)/.ready
 	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
+
+# What `pip install` gives a user: the wheel installed with pip and uv into fresh, GenAI, FastAPI and Kotaemon-lock
+# venvs; nothing installed changes version, `pip check` is clean, one OpenTelemetry release, an app exports spans.
+install-check: | $(UV)
+	@test -n "$(PYTHON_LOCK)" -a -n "$(PYTHON_LATEST)" || { echo "Python 3.11 and 3.13 needed"; exit 1; }
+	$(TOOLS)/bin/python tests/install/install_check.py --uv $(UV) --python311 $(PYTHON_LOCK) --python313 $(PYTHON_LATEST)
 
 demo: $(LATEST)/.ready
 	$(LATEST)/bin/python -m tests.support.demo $(DEMO_ARGS)

@@ -1,9 +1,9 @@
 """The distro and configurator that `opentelemetry-instrument` loads for this package.
 
-The distro fills in defaults only for what the user left unset: OTLP over http/protobuf for traces, metrics
-and logs, and this package's configurator. The configurator is the SDK's own, so every standard `OTEL_*`
-variable keeps working; on older SDKs and exporters it also supplies what those lack: histogram views (before 1.28)
-and retries bounded by the export timeout (before 1.35).
+The distro fills in defaults only for what the user left unset: OTLP for traces, metrics and logs (over
+http/protobuf when its exporter is installed, else gRPC), and this package's configurator. The configurator is the
+SDK's own, so every standard `OTEL_*` variable keeps working; on older SDKs and exporters it also supplies what those
+lack: histogram views (before 1.28) and retries bounded by the export timeout (before 1.35).
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from opentelemetry.sdk.metrics import Meter
 from . import export_errors
 from .core.instruments import HISTOGRAM_BUCKETS
 from .export_retries import with_bounded_retries
-from .settings import ENTRY_POINT_NAME, sanitize_standard_variables
+from .settings import ENTRY_POINT_NAME, default_protocol, sanitize_standard_variables
 
 DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
-    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     # One second per export request (the SDK waits 10): with the collector down or hanging, the app's exit is
     # delayed by about a second per signal, not by half a minute. Raise it for a distant collector on a slow link.
     "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
@@ -54,6 +53,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
         environ = os.environ
         for name, value in DEFAULTS.items():
             environ.setdefault(name, value)
+        environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", default_protocol())
         if not environ.get("OTEL_SERVICE_NAME") and "service.name=" not in environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
             environ["OTEL_SERVICE_NAME"] = default_service_name()
         if "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT" not in environ:
@@ -69,8 +69,8 @@ _LOADER_LOGGER = "opentelemetry.instrumentation.auto_instrumentation._load"
 
 
 def _skip_other_configurator_notice(record: logging.LogRecord) -> bool:
-    """Drop the launcher's "Configuration of configurator not loaded" notice: `opentelemetry-distro` (a dependency)
-    installs a second configurator, and the launcher warns about it on every start although ours was chosen."""
+    """Drop the launcher's "Configuration of configurator not loaded" notice: `opentelemetry-distro`, when installed,
+    adds a second configurator, and the launcher warns about it on every start although ours was chosen."""
     return not str(record.msg).startswith("Configuration of %s not loaded")
 
 

@@ -72,7 +72,7 @@ def endpoint(variable: str, path: str) -> str:
         return specific
     base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     protocol = os.environ.get(f"OTEL_EXPORTER_OTLP_{variable}_PROTOCOL") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
     )
     if protocol == "grpc":
         return base or "http://localhost:4317"
