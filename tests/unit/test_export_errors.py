@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from opentelemetry_instrumentation_kotaemon.export_errors import DROP_REPORT_SECONDS, ExportErrorFilter
+from opentelemetry_instrumentation_kotaemon.sdk.export_errors import DROP_REPORT_SECONDS, ExportErrorFilter
 
 
 def _record(message: str, *args: object, name: str = "opentelemetry.sdk.trace.export") -> logging.LogRecord:

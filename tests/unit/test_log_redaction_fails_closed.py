@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
-from opentelemetry_instrumentation_kotaemon.distro import redact_exported_logs
+from opentelemetry_instrumentation_kotaemon.sdk.configurator import redact_exported_logs
 
 try:  # SDK >= 1.40 renamed it
     from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter as InMemoryLogExporter
