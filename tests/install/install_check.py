@@ -2,7 +2,7 @@
 
 The wheel is built, then installed by name (the README's install line, the wheel found through `--find-links`) with
 pip (the one a new venv comes with) and with uv, into venvs that hold:
-- nothing (Python 3.11 and 3.13);
+- nothing (Python 3.11; on 3.13 with the extra `http`);
 - the newest official GenAI instrumentations;
 - the newest FastAPI instrumentation;
 - Kotaemon's locked OpenTelemetry, OpenAI and LangChain (`tests/requirements/kotaemon-lock-constraints.txt`).
@@ -61,10 +61,11 @@ class Case:
     installer: str
     preinstalled: list[str] = field(default_factory=list)
     constraints: Path | None = None
+    extra: str = ""
 
     @property
     def title(self) -> str:
-        return f"{self.name} / {self.installer} / Python {self.python}"
+        return f"{self.name}{f'[{self.extra}]' if self.extra else ''} / {self.installer} / Python {self.python}"
 
 
 @dataclass
@@ -140,14 +141,15 @@ def release_families(versions: dict[str, str]) -> dict[tuple[int, int], list[str
 
 def try_case(case: Case, uv: str, pythons: dict[str, str], wheels: Path, work: Path) -> Outcome:
     started = time.monotonic()
-    venv = work / f"{case.name}-{case.installer}-{case.python}"
+    venv = work / f"{case.name}{case.extra}-{case.installer}-{case.python}"
     installer = Installer(case.installer, uv, venv)
     installer.create(pythons[case.python])
     if case.preinstalled:
         options = ["-c", str(case.constraints)] if case.constraints else []
         installer.install(case.preinstalled, *options)
     before = installer.versions()
-    installer.install([PACKAGE], "--find-links", str(wheels))  # the README's line; the wheel stands in for PyPI
+    requirement = f"{PACKAGE}[{case.extra}]" if case.extra else PACKAGE
+    installer.install([requirement], "--find-links", str(wheels))  # the README's line; the wheel stands in for PyPI
     after = installer.versions()
     problems = [
         f"{name} changed {version} -> {after.get(name, 'removed')}"
@@ -223,7 +225,7 @@ def main() -> int:
         for installer in ("pip", "uv")
         for case in (
             Case("fresh", "3.11", installer),
-            Case("fresh", "3.13", installer),
+            Case("fresh", "3.13", installer, extra="http"),
             Case("genai", "3.11", installer, GENAI),
             Case("fastapi", "3.11", installer, FASTAPI),
             Case("kotaemon-lock", "3.11", installer, KOTAEMON_LOCK, LOCK_CONSTRAINTS),
