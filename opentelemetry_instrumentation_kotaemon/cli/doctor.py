@@ -62,7 +62,7 @@ def doctor(out: Callable[[str], None] = print) -> int:
     out(f"{DISTRIBUTION} {__version__} on Python {sys.version.split()[0]}")
 
     out("\nLibraries")
-    enabled = Settings.from_env().libraries
+    enabled = Settings.from_env().instrument
     for library in SUPPORTED_LIBRARIES:
         name, integration = library.distribution, library.integration
         version = _version(name)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from ... import attributes as attr
 from ..instruments import Instruments
-from .step import Attributes, Step
+from .step import Attributes, Fields, Step
 
 
 @dataclass(slots=True, kw_only=True)
@@ -26,19 +26,13 @@ class ToolStep(Step):
     result: str | None = None
     """Content: the tool's output."""
 
-    def _start_attributes(self, values: Attributes) -> None:
-        if self.tool_name:
-            values[attr.GEN_AI_TOOL_NAME] = self.tool_name
-        if self.description:
-            values[attr.GEN_AI_TOOL_DESCRIPTION] = self.description
-        if self.call_id is not None:
-            values[attr.GEN_AI_TOOL_CALL_ID] = self.call_id
-
-    def start_content(self) -> Attributes:
-        return {attr.GEN_AI_TOOL_CALL_ARGUMENTS: self.arguments} if self.arguments is not None else {}
-
-    def end_content(self) -> Attributes:
-        return {attr.GEN_AI_TOOL_CALL_RESULT: self.result} if self.result is not None else {}
+    START_ATTRIBUTES: ClassVar[Fields] = (
+        ("tool_name", attr.GEN_AI_TOOL_NAME),
+        ("description", attr.GEN_AI_TOOL_DESCRIPTION),
+        ("call_id", attr.GEN_AI_TOOL_CALL_ID),
+    )
+    START_CONTENT: ClassVar[Fields] = (("arguments", attr.GEN_AI_TOOL_CALL_ARGUMENTS),)
+    END_CONTENT: ClassVar[Fields] = (("result", attr.GEN_AI_TOOL_CALL_RESULT),)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         tool_labels: Attributes = {attr.GEN_AI_TOOL_NAME: self.tool_name or self.name}
