@@ -17,9 +17,9 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) demo bench bench-instructions clean
+.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions clean
 
-test: lint typecheck test-lock test-latest
+test: lint typecheck test-lock test-latest install-check
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -54,6 +54,12 @@ test-lock: $(LOCK)/.ready
 
 $(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready
 	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)
+
+# What `pip install` gives a user: the wheel installed with pip and uv into fresh, GenAI, FastAPI and Kotaemon-lock
+# venvs; nothing installed changes version, `pip check` is clean, one OpenTelemetry release, an app exports spans.
+install-check: | $(UV)
+	@test -n "$(PYTHON_LOCK)" -a -n "$(PYTHON_LATEST)" || { echo "Python 3.11 and 3.13 needed"; exit 1; }
+	$(TOOLS)/bin/python tests/install/install_check.py --uv $(UV) --python311 $(PYTHON_LOCK) --python313 $(PYTHON_LATEST)
 
 demo: $(LATEST)/.ready
 	$(LATEST)/bin/python -m examples.demo $(DEMO_ARGS)
