@@ -13,7 +13,7 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean backends backend-paths
+.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean backends backend-paths jaeger balancer
 
 test: lint typecheck test-lock test-latest
 
@@ -27,7 +27,9 @@ OCB := $(BIN_CACHE)/ocb-$(OCB_VERSION)
 # named after the manifest and its pinned module hashes, so a changed manifest builds a new balancer
 BALANCER := $(BIN_CACHE)/otelcol-kotaemon-lb-$(shell cat ops/collector/builder-config.yaml ops/collector/go.sum | sha256sum | cut -c1-12)
 
-backends: $(JAEGER) $(BALANCER)
+backends: jaeger balancer
+jaeger: $(JAEGER)
+balancer: $(BALANCER)
 
 backend-paths:
 	@echo "jaeger=$(JAEGER)"

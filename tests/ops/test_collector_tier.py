@@ -24,7 +24,7 @@ from tests.support.backends import (
     SAMPLER_CONFIG,
     Jaeger,
     Process,
-    binaries,
+    binary,
     loopback,
     validate,
 )
@@ -41,14 +41,14 @@ SLOW_MS = 1500
 
 
 def test_every_ops_config_validates_with_the_binary_that_runs_it(tmp_path: Path) -> None:
-    built = binaries()
+    built = {"jaeger": binary("jaeger"), "balancer": binary("balancer")}
     checks = [
         (built["jaeger"], JAEGER_CONFIG, {}),
         (built["jaeger"], SAMPLER_CONFIG, {}),
         (built["balancer"], BALANCER_CONFIG, {"TAIL_SAMPLERS": "[sampler-0:4317, sampler-1:4317]"}),
     ]
-    for binary, config, env in checks:
-        result = validate(binary, config, env)
+    for program, config, env in checks:
+        result = validate(program, config, env)
         assert result.returncode == 0, f"{config.name}:\n{result.stdout}\n{result.stderr}"
     # and a typo fails: `validate` is a real check
     broken = tmp_path / "broken.yaml"
@@ -83,7 +83,7 @@ class Tier:
 @pytest.fixture(scope="module")
 def tier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tier]:
     workdir = tmp_path_factory.mktemp("tier")
-    built = binaries()
+    built = {"jaeger": binary("jaeger"), "balancer": binary("balancer")}
     jaeger = Jaeger(built["jaeger"], workdir)
     samplers = [
         Process(
@@ -224,8 +224,9 @@ def test_tail_sampling_keeps_every_error_slow_and_debug_trace_whole(tier: Tier, 
     found = wait_until(decided, "every error, slow and debug trace whole in Jaeger", timeout=DECISION_WAIT_SECONDS + 60)
     # let the last decisions land: a plain trace decided late would otherwise be missed in the counts
     counts = wait_until(
-        lambda: (c := tail_sampling_counts(tier)) and sum(n for (p, _), n in c.items() if p == "errors") == len(kinds)
-        and c,
+        lambda: (
+            (c := tail_sampling_counts(tier)) and sum(n for (p, _), n in c.items() if p == "errors") == len(kinds) and c
+        ),
         "both samplers to decide every trace",
         timeout=60,
     )

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from tests.kotaemon_standin import environment
-from tests.support.backends import Jaeger, binaries
+from tests.kotaemon_standin.react_server import react_server
+from tests.support.backends import Jaeger, binary
 from tests.support.e2e import FAKE_API_KEY, instrumented_environment, launch, run_instrumented
 from tests.support.openai_server import OpenAIServer
 from tests.support.prometheus import wait_until
@@ -33,7 +34,7 @@ def strategies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def jaeger(tmp_path_factory: pytest.TempPathFactory, strategies: Path) -> Iterator[Jaeger]:
-    server = Jaeger(binaries()["jaeger"], tmp_path_factory.mktemp("jaeger"), strategies=strategies, reload="1s")
+    server = Jaeger(binary("jaeger"), tmp_path_factory.mktemp("jaeger"), strategies=strategies, reload="1s")
     server.start()
     yield server
     server.stop()
@@ -70,11 +71,12 @@ def one_trace(jaeger: Jaeger, service: str, root_name: str) -> dict[str, Any]:
     return found
 
 
-def test_rag_question_is_one_trace_in_jaeger(jaeger: Jaeger, openai_server: OpenAIServer) -> None:
+def test_rag_question_is_one_trace_in_jaeger(jaeger: Jaeger) -> None:
     env = {**environment(), **TRACES_ONLY, "OTEL_SERVICE_NAME": "kotaemon-rag-jaeger"}
-    run_instrumented(
-        "kotaemon_rag_app.py", openai_server.base_url, receiver=SimpleNamespace(endpoint=jaeger.otlp_http), env=env
-    )
+    with react_server() as server:
+        run_instrumented(
+            "kotaemon_rag_app.py", server.base_url, receiver=SimpleNamespace(endpoint=jaeger.otlp_http), env=env
+        )
     found = one_trace(jaeger, "kotaemon-rag-jaeger", "invoke_workflow RAGPipeline")
     spans = {s["spanID"]: s for s in found["spans"]}
     by_name = {s["operationName"]: s for s in spans.values()}
@@ -107,6 +109,7 @@ def test_rag_question_is_one_trace_in_jaeger(jaeger: Jaeger, openai_server: Open
             assert parent["startTime"] <= span["startTime"]
             assert span["startTime"] + span["duration"] <= parent["startTime"] + parent["duration"]
     assert root["duration"] == max(s["duration"] for s in spans.values())
+    print("Jaeger's answer, abridged:", json.dumps({**found, "spans": [root, by_name["chat kt-answer"]]}, indent=1))
 
 
 def test_errors_are_marked_and_nothing_redacted_reaches_jaeger(jaeger: Jaeger) -> None:
@@ -134,7 +137,7 @@ def test_errors_are_marked_and_nothing_redacted_reaches_jaeger(jaeger: Jaeger) -
     failed = [s for t in found for s in t["spans"] if tags(s).get("error") is True]
     assert [s["operationName"] for s in failed] == ["chat error-500"]
     failure = tags(failed[0])
-    assert failure["otel.status_code"] == "ERROR" and failure["error.type"] == "InternalServerError"
+    assert failure["otel.status_code"] == "ERROR" and failure["error.type"] == "openai.InternalServerError"
     assert "[REDACTED:card]" in exported  # content was captured, redacted
     assert [secret for secret in PLANTED if secret in exported] == []
     assert FAKE_API_KEY not in exported

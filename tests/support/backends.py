@@ -27,20 +27,19 @@ SAMPLER_CONFIG = OPS / "collector" / "tail-sampling.yaml"
 BALANCER_CONFIG = OPS / "collector" / "load-balancer.yaml"
 
 
-def binaries() -> dict[str, Path]:
-    """{"jaeger": path, "balancer": path}, built by `make backends` first if missing (serialised by a lock)."""
-    paths = _make("backend-paths")
-    found = {name: Path(path) for name, _, path in (line.partition("=") for line in paths.splitlines() if "=" in line)}
-    if all(path.exists() for path in found.values()):
-        return found
+def binary(name: str) -> Path:
+    """The path of `jaeger` or `balancer`, built by `make <name>` first if missing (serialised by a lock)."""
+    paths = dict(line.split("=", 1) for line in _make("backend-paths").splitlines() if "=" in line)
+    path = Path(paths[name])
+    if path.exists():
+        return path
     lock_file = REPO / ".build" / "backends.lock"
     lock_file.parent.mkdir(exist_ok=True)
     with lock_file.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _make("backends")
-    missing = [str(path) for path in found.values() if not path.exists()]
-    assert not missing, f"`make backends` did not produce {missing}"
-    return found
+        _make(name)
+    assert path.exists(), f"`make {name}` did not produce {path}"
+    return path
 
 
 def _make(target: str) -> str:
