@@ -5,8 +5,8 @@ Usage: tier_app.py upstream BASE_URL KIND=COUNT[,KIND=COUNT...]   (kinds: plain,
 
 Upstream starts each trace (a request span, one model call in a worker thread and one in its own thread; `error`
 makes the worker's call fail, `debug` sets the baggage kotaemon.debug=true) and prints one JSON line per trace with
-its traceparent. Downstream reads those lines, continues each trace in a thread pool (a span and one model call;
-`slow` asks the model server to take 1.6 s) and prints `done N` at the end of its input.
+its traceparent and the time. Downstream reads those lines, continues each trace in a thread pool (a span and one
+model call; `slow` asks the model server to take 1.6 s) and prints `done N` at the end of its input.
 """
 
 import contextlib
@@ -45,7 +45,7 @@ def upstream(plan):
                 propagator.inject(carrier)
             if token is not None:
                 context.detach(token)
-            print(json.dumps({"kind": kind, "traceparent": carrier["traceparent"]}), flush=True)
+            print(json.dumps({"kind": kind, "traceparent": carrier["traceparent"], "time": time.time()}), flush=True)
             time.sleep(0.02)  # pacing the load
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -162,17 +163,28 @@ class SamplingApp:
         )
         window = 0.5
         args = [str(seconds), str(window), *(f"{name}={rate}" for name, rate in rates.items())]
+        self.stderr_file = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by finish()
         self.process = subprocess.Popen(
-            launch("sampling_app.py", *args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            launch("sampling_app.py", *args), env=env, stdout=subprocess.PIPE, stderr=self.stderr_file, text=True
         )
         self.windows: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.stderr = ""
-        threading.Thread(target=self._read, daemon=True).start()
+        self.other_output: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
+        decoder = json.JSONDecoder()
         for line in self.process.stdout:
-            self.windows.put(json.loads(line))
+            text = line.strip()
+            while text:  # normally one window per line
+                try:
+                    window, end = decoder.raw_decode(text)
+                except ValueError:
+                    self.other_output.append(text)
+                    break
+                self.windows.put(window)
+                text = text[end:].strip()
 
     def next_window(self) -> dict[str, Any]:
         try:
@@ -195,12 +207,18 @@ class SamplingApp:
             )
 
     def finish(self) -> str:
+        """Wait for the app to end (killing it after a minute); its stderr."""
         try:
-            _, self.stderr = self.process.communicate(timeout=60)
+            self.process.wait(timeout=60)
         finally:
             if self.process.poll() is None:
                 self.process.kill()
-        return self.stderr
+                self.process.wait()
+        self.reader.join(timeout=10)
+        self.stderr_file.seek(0)
+        stderr = self.stderr_file.read()
+        self.stderr_file.close()
+        return stderr + "".join(f"\nstdout: {line}" for line in self.other_output)
 
 
 def test_sampled_share_follows_the_strategies_file(jaeger: Jaeger, strategies: Path) -> None:

@@ -69,8 +69,20 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG")}
 
 
+_given: set[int] = set()
+
+
+def unique_port() -> int:
+    """A free loopback port not handed out before in this test run (a closed probe's port can come back)."""
+    while True:
+        port = free_port()
+        if port not in _given:
+            _given.add(port)
+            return port
+
+
 def loopback() -> str:
-    return f"127.0.0.1:{free_port()}"
+    return f"127.0.0.1:{unique_port()}"
 
 
 class Process:
@@ -145,7 +157,7 @@ class Jaeger(Process):
             "JAEGER_SAMPLING_GRPC_ENDPOINT": loopback(),
             "JAEGER_HEALTH_ENDPOINT": loopback(),
             "JAEGER_METRICS_HOST": "127.0.0.1",
-            "JAEGER_METRICS_PORT": str(free_port()),
+            "JAEGER_METRICS_PORT": str(unique_port()),
             "JAEGER_SAMPLING_RELOAD": reload,
         }
         if strategies is not None:
