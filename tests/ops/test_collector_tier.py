@@ -224,6 +224,14 @@ def tail_sampling_counts(tier: Tier) -> Counter[tuple[str, str]]:
     return counts
 
 
+def resident_bytes(metrics: str) -> float:
+    """A collector's resident memory, from its own metrics."""
+    (value,) = [
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("otelcol_process_memory_rss")
+    ]
+    return value
+
+
 def test_tail_sampling_keeps_every_error_slow_and_debug_trace_whole(tier: Tier, record_property: Any) -> None:
     with OpenAIServer() as server:
         sent = run_apps(tier, server)
@@ -271,6 +279,11 @@ def test_tail_sampling_keeps_every_error_slow_and_debug_trace_whole(tier: Tier, 
         "kept": dict(kept),
         "seconds sending": round(seconds, 1),
         "policies": {f"{p}/{s}": n for (p, s), n in sorted(counts.items())},
+        "rss MiB": {
+            process.name: round(resident_bytes(process.metrics(port)) / 2**20)
+            for process, port in [(s, "SAMPLER_METRICS_PORT") for s in tier.samplers]
+            + [(tier.balancer, "LB_METRICS_PORT")]
+        },
     }
     record_property("tail_sampling", json.dumps(figures))
     print("tail sampling:", json.dumps(figures))
