@@ -25,12 +25,12 @@ from opentelemetry import baggage, context, trace
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from opentelemetry_instrumentation_kotaemon.sampling import KotaemonSampler
 from opentelemetry_instrumentation_kotaemon.sdk.jaeger_remote import (
     JaegerRemoteSampler,
     RemoteSamplerConfig,
     parse_strategy,
 )
+from opentelemetry_instrumentation_kotaemon.sdk.sampling import KotaemonSampler
 
 REPORT = Path(__file__).resolve().parent / "sampler.md"
 RATE = 0.1

@@ -32,9 +32,6 @@ from .runs import (
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ">=0.2.43,<2"
-"""The langchain-core releases this integration is tested against (Kotaemon's lock has 0.2.43)."""
-
 _CALLBACKS = "langchain_core.callbacks.base"
 _RUNNABLES = "langchain_core.runnables.base"
 _FALLBACKS = "langchain_core.runnables.fallbacks"
@@ -203,6 +200,11 @@ def _targets(hooks: _Hooks) -> list[Target]:
 
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     """Hook LangChain's callback managers and execution methods now or when `langchain_core` is imported."""
-    tracker = RunTracker(telemetry, telemetry.settings.langchain_every_runnable)
+    tracker = RunTracker(telemetry, telemetry.settings.langchain_all_runnables)
     hooks = _Hooks(telemetry, tracker)
-    patcher.patch(_targets(hooks), on_first_import=lambda: check_version("langchain-core", SUPPORTED))
+    patcher.patch(_targets(hooks), before_wrapping=_check_versions)
+
+
+def _check_versions() -> None:
+    check_version("langchain-core")
+    check_version("langchain-openai")

@@ -1,1 +1,1 @@
-"""OpenTelemetry SDK plugins: samplers."""
+"""The SDK side: the distro and configurator `opentelemetry-instrument` loads, samplers, exporters, their defaults."""

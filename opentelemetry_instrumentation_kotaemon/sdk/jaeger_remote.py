@@ -39,8 +39,8 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from ..sampling import SAMPLER_ARG, KotaemonSampler, RateLimitingSampler
-from ..settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, _warn, read_list
+from ..settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, read_list, warn_invalid
+from .sampling import SAMPLER_ARG, KotaemonSampler, RateLimitingSampler
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +75,22 @@ def parse_sampler_argument(arg: Any) -> RemoteSamplerConfig:
             if scheme in ("http", "https"):
                 values["endpoint"] = raw
                 continue
-            _warn(SAMPLER_ARG, part.strip(), f"endpoint={DEFAULT_ENDPOINT}", "an http:// or https:// URL")
+            warn_invalid(SAMPLER_ARG, part.strip(), f"endpoint={DEFAULT_ENDPOINT}", "an http:// or https:// URL")
         elif key == "pollingIntervalMs" and sep:
             try:
                 values["polling_interval_ms"] = _positive_int(raw)
             except ValueError:
-                _warn(SAMPLER_ARG, part.strip(), f"{key}={DEFAULT_POLLING_INTERVAL_MS}", "a whole number > 0")
+                warn_invalid(SAMPLER_ARG, part.strip(), f"{key}={DEFAULT_POLLING_INTERVAL_MS}", "a whole number > 0")
         elif key == "initialSamplingRate" and sep:
             try:
                 values["initial_sampling_rate"] = _probability(raw)
             except ValueError:
-                _warn(SAMPLER_ARG, part.strip(), f"{key}={DEFAULT_INITIAL_SAMPLING_RATE}", "a number from 0 to 1")
+                warn_invalid(
+                    SAMPLER_ARG, part.strip(), f"{key}={DEFAULT_INITIAL_SAMPLING_RATE}", "a number from 0 to 1"
+                )
         else:
             expected = "endpoint=URL, pollingIntervalMs=N or initialSamplingRate=P, separated by commas"
-            _warn(SAMPLER_ARG, part.strip(), "the defaults for it", expected)
+            warn_invalid(SAMPLER_ARG, part.strip(), "the defaults for it", expected)
     return RemoteSamplerConfig(**values)
 
 

@@ -138,3 +138,21 @@ def test_endpoint_down_from_the_start_keeps_the_initial_rate(caplog: pytest.LogC
         assert len(caplog.records) == 1 and "cannot reach" in caplog.records[0].getMessage()
     finally:
         sampler.stop()
+
+
+def test_doctor_shows_the_strategy_the_endpoint_serves(server: StrategyServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry_instrumentation_kotaemon.cli.doctor import sampling_report
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "rag app")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", f"endpoint={server.endpoint},pollingIntervalMs=5000")
+    server.answer(probabilistic(0.25))
+    lines: list[str] = []
+    assert sampling_report(lines.append) == 0
+    report = "\n".join(lines)
+    assert f"strategies from {server.endpoint}?service=rag+app, every 5000 ms" in report
+    assert "current strategy: probabilistic 0.25 (refreshed 20" in report and "UTC)" in report
+    server.answer(b"oops")
+    lines.clear()
+    assert sampling_report(lines.append) == 1
+    assert "the app samples at the initial rate, probabilistic 0.001" in "\n".join(lines)

@@ -10,7 +10,6 @@ from opentelemetry import baggage
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 
 from opentelemetry_instrumentation_kotaemon import settings
-from opentelemetry_instrumentation_kotaemon.sampling import KotaemonSampler
 from opentelemetry_instrumentation_kotaemon.sdk.jaeger_remote import (
     DEFAULT_ENDPOINT,
     JaegerRemoteSampler,
@@ -23,6 +22,7 @@ from opentelemetry_instrumentation_kotaemon.sdk.jaeger_remote import (
     parse_strategy,
     service_name,
 )
+from opentelemetry_instrumentation_kotaemon.sdk.sampling import KotaemonSampler
 
 
 @pytest.fixture(autouse=True)

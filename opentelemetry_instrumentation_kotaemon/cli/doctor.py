@@ -1,41 +1,24 @@
-"""`opentelemetry-kotaemon doctor`, `opentelemetry-kotaemon bootstrap` and `opentelemetry-kotaemon view`.
+"""`opentelemetry-kotaemon doctor`: what `opentelemetry-instrument` will do in this environment.
 
-`doctor` prints what `opentelemetry-instrument` will do in this environment: the effective settings, which
-libraries are found and instrumented, which distro and configurator win, duplicate instrumentations installed beside
-us, and version skew. `bootstrap` is `opentelemetry-bootstrap` minus the instrumentations that would trace the same
-calls as this package twice (the stock command cannot see third-party plugins and suggests those). `view FILE` prints
-the telemetry in a file of OTLP JSON lines (our `kotaemon_file` exporters' or a Collector's `file` exporter's): each
-trace as a tree, a metrics summary and the log records.
+The effective settings, which libraries are found and instrumented, which distro and configurator win, duplicate
+instrumentations installed beside us, and version skew.
 """
 
 from __future__ import annotations
 
-import argparse
-import inspect
-import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from importlib import metadata
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
-
-from .distro import DEFAULTS
-from .settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
-from .version import __version__
+from ..sdk.distro import DEFAULTS
+from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
+from ..version import __version__
+from ..versions import SUPPORTED_LIBRARIES, in_range
 
 DISTRIBUTION = "opentelemetry-instrumentation-kotaemon"
 
-# library distribution -> (our integration that covers it, the range we test against)
-LIBRARIES = {
-    "openai": ("openai", ">=1.26,<4"),
-    "langchain-core": ("langchain", ">=0.2.43,<2"),
-    "langchain-openai": ("langchain", ">=0.1.25,<2"),
-    "kotaemon": ("kotaemon", ""),
-    "theflow": ("kotaemon", ">=0.8.6,<0.9"),
-}
 # Other packages that trace the same calls; installed beside us, each call is traced twice.
 DUPLICATES = {
     "opentelemetry-instrumentation-openai": "OpenLLMetry's OpenAI instrumentation",
@@ -59,13 +42,6 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _in_range(version: str, supported: str) -> bool:
-    try:
-        return not supported or Version(version) in SpecifierSet(supported)
-    except InvalidVersion:
-        return False
-
-
 def _entry_points(group: str) -> list[metadata.EntryPoint]:
     return list(metadata.entry_points(group=group))
 
@@ -81,17 +57,18 @@ def doctor(out: Callable[[str], None] = print) -> int:
     out(f"{DISTRIBUTION} {__version__} on Python {sys.version.split()[0]}")
 
     out("\nLibraries")
-    enabled = Settings.from_env().libraries
-    for library, (integration, supported) in LIBRARIES.items():
-        version = _version(library)
+    enabled = Settings.from_env().instrument
+    for library in SUPPORTED_LIBRARIES:
+        name, integration = library.distribution, library.integration
+        version = _version(name)
         if version is None:
-            out(f"  {library:<18} not installed")
+            out(f"  {name:<18} not installed")
             continue
         state = "instrumented" if integration in enabled else f"not instrumented ({integration} is switched off)"
-        if not _in_range(version, supported):
-            state += f"; outside the tested range {supported}"
+        if not in_range(version, library.versions):
+            state += f"; outside the tested range {library.versions}"
             problems += 1
-        out(f"  {library:<18} {version:<10} {state}")
+        out(f"  {name:<18} {version:<10} {state}")
 
     out("\nOpenTelemetry")
     versions = {name: _version(name) for name in _OTEL_PACKAGES}
@@ -144,7 +121,7 @@ def sampling_report(out: Callable[[str], None]) -> int:
     out(f"  OTEL_TRACES_SAMPLER={name}   OTEL_TRACES_SAMPLER_ARG={os.environ.get('OTEL_TRACES_SAMPLER_ARG', '-')}")
     if name != "jaeger_remote":
         return 0
-    from .sdk.jaeger_remote import JaegerRemoteSampler, parse_sampler_argument, service_name
+    from ..sdk.jaeger_remote import JaegerRemoteSampler, parse_sampler_argument, service_name
 
     sampler = JaegerRemoteSampler(
         parse_sampler_argument(os.environ.get("OTEL_TRACES_SAMPLER_ARG")), service_name(), start=False
@@ -158,55 +135,4 @@ def sampling_report(out: Callable[[str], None]) -> int:
         return 1
     refreshed = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(status.refreshed_at))
     out(f"  current strategy: {status.strategy} (refreshed {refreshed})")
-    return 0
-
-
-def bootstrap(argv: Sequence[str]) -> None:
-    """Run `opentelemetry-bootstrap`, without the instrumentations that duplicate this package."""
-    from opentelemetry.instrumentation import bootstrap as otel_bootstrap
-    from opentelemetry.instrumentation.bootstrap_gen import libraries
-
-    kept = [lib for lib in libraries if lib["instrumentation"].split("=")[0] not in DUPLICATES]
-    sys.argv = ["opentelemetry-bootstrap", *argv]
-    if "libraries" in inspect.signature(otel_bootstrap.run).parameters:
-        otel_bootstrap.run(libraries=kept)
-        return
-    saved = getattr(otel_bootstrap, "libraries")  # noqa: B009 - older releases read this module-level table
-    setattr(otel_bootstrap, "libraries", kept)  # noqa: B010
-    try:
-        otel_bootstrap.run()
-    finally:
-        setattr(otel_bootstrap, "libraries", saved)  # noqa: B010
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the `opentelemetry-kotaemon` command."""
-    parser = argparse.ArgumentParser(prog="opentelemetry-kotaemon", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("doctor", help="show what will be instrumented and how, and what to fix")
-    commands.add_parser(
-        "bootstrap", help="like opentelemetry-bootstrap, without duplicate GenAI instrumentations", add_help=False
-    )
-    view_command = commands.add_parser("view", help="print the traces, metrics and logs in a file of OTLP JSON lines")
-    view_command.add_argument("file", help="a file written by the kotaemon_file exporters or a Collector file exporter")
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "doctor":
-        logging.basicConfig(format="WARNING: %(message)s", level=logging.WARNING)  # our own command, not an app
-        sys.exit(1 if doctor() else 0)
-    if args.command == "view":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        sys.exit(view_file(args.file))
-    bootstrap(rest)
-
-
-def view_file(path: str) -> int:
-    """Print the telemetry in the file at `path`; notes about skipped lines go to stderr. 1 if it cannot be read."""
-    from .viewer import view
-
-    try:
-        view(path, note=lambda text: print(text, file=sys.stderr))
-    except OSError as error:
-        print(f"cannot read {path}: {error.strerror or error}", file=sys.stderr)
-        return 1
     return 0
