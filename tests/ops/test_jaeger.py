@@ -4,6 +4,7 @@ traces are read back through its query API, and the `jaeger_remote` sampler foll
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import tempfile
@@ -206,6 +207,10 @@ class SamplingApp:
                 f"{name}: share {share:.3f} not within [{low}, {high}] by the deadline"
             )
 
+    def stderr_so_far(self) -> str:
+        """What the app wrote to stderr until now (read without moving the offset the app writes at)."""
+        return os.pread(self.stderr_file.fileno(), 1 << 20, 0).decode(errors="replace")
+
     def finish(self) -> str:
         """Wait for the app to end (killing it after a minute); its stderr."""
         try:
@@ -289,10 +294,15 @@ def test_jaeger_stopped_and_restarted(jaeger: Jaeger, strategies: Path, tmp_path
     try:
         app.share_until("work", 0.38, 0.62, deadline=time.time() + 15)
         jaeger.stop()
+        stopped_at = time.time()
         write_strategies(strategies, {"service": service, "type": "probabilistic", "param": 0.1})
-        # Jaeger down: the last good strategy stays
-        for _ in range(4):
-            started, kept = app.next_window()["counts"]["work"]
+        wait_until(lambda: "cannot reach" in app.stderr_so_far(), "the app to notice Jaeger is gone")
+        # Jaeger down: the last good strategy stays (windows that ended a second or more after the stop)
+        first = app.next_window()
+        while first["end"] <= stopped_at + 1:
+            first = app.next_window()
+        for window in (first, app.next_window(), app.next_window()):
+            started, kept = window["counts"]["work"]
             assert 0.3 <= kept / started <= 0.7, (started, kept)
         jaeger.start()
         app.share_until("work", 0.03, 0.18, deadline=time.time() + 15)
