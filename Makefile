@@ -17,9 +17,45 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions clean
+.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions clean backends backend-paths jaeger balancer
 
 test: lint typecheck test-lock test-latest install-check
+
+# Real backends for tests/ops, built with Go from their releases into a cache outside the clone (kept between runs on
+# one machine; Go keeps its module and build caches too). Cold, the first build takes minutes (see README).
+BIN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/opentelemetry-instrumentation-kotaemon/bin
+JAEGER_VERSION := v1.76.0
+OCB_VERSION := v0.140.0
+JAEGER := $(BIN_CACHE)/jaeger-$(JAEGER_VERSION)
+OCB := $(BIN_CACHE)/ocb-$(OCB_VERSION)
+# named after the manifest and its pinned module hashes, so a changed manifest builds a new balancer
+BALANCER := $(BIN_CACHE)/otelcol-kotaemon-lb-$(shell cat ops/collector/builder-config.yaml ops/collector/go.sum | sha256sum | cut -c1-12)
+
+backends: jaeger balancer
+jaeger: $(JAEGER)
+balancer: $(BALANCER)
+
+backend-paths:
+	@echo "jaeger=$(JAEGER)"
+	@echo "balancer=$(BALANCER)"
+
+$(JAEGER):
+	@mkdir -p $(BIN_CACHE)
+	@echo "Building Jaeger $(JAEGER_VERSION) with Go into $(BIN_CACHE) (only when missing)"
+	cd "$$(go mod download -json github.com/jaegertracing/jaeger@$(JAEGER_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')" \
+		&& go build -trimpath -o $@.tmp ./cmd/jaeger
+	mv $@.tmp $@
+
+$(OCB):
+	@mkdir -p $(BIN_CACHE)
+	cd $(BIN_CACHE) && GOBIN=$(BIN_CACHE)/.ocb go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	mv $(BIN_CACHE)/.ocb/builder $@
+
+# ops/collector/go.sum holds every module hash of the distribution, so the build never needs the checksum database.
+$(BALANCER): | $(JAEGER) $(OCB)
+	rm -rf $@.src && mkdir -p $@.src && cp ops/collector/go.sum $@.src/go.sum
+	$(OCB) --config ops/collector/builder-config.yaml --output-path $@.src
+	mv $@.src/otelcol-kotaemon-lb $@ && rm -rf $@.src
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -46,13 +82,13 @@ lint: | $(UV)
 typecheck: $(LATEST)/.ready
 	$(TOOLS)/bin/mypy --python-executable $(LATEST)/bin/python
 
-test-latest: $(LATEST)/.ready
+test-latest: $(LATEST)/.ready backends
 	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
 
-test-lock: $(LOCK)/.ready
+test-lock: $(LOCK)/.ready backends
 	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
 
-$(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready
+$(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready backends
 	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)
 
 # What `pip install` gives a user: the wheel installed with pip and uv into fresh, GenAI, FastAPI and Kotaemon-lock

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from importlib import metadata
 
@@ -107,6 +108,8 @@ def doctor(out: Callable[[str], None] = print) -> int:
     if not found:
         out("  none")
 
+    problems += sampling_report(out)
+
     out("\nSettings (- means not set: the default applies; a malformed value is warned about above)")
     for variable in ALL_VARIABLES:
         out(f"  {variable:<52} {os.environ.get(variable, '-')}")
@@ -115,3 +118,27 @@ def doctor(out: Callable[[str], None] = print) -> int:
             out(f"  {variable:<52} {value} (our default)")
     out(f"\n{problems} problem(s) found")
     return problems
+
+
+def sampling_report(out: Callable[[str], None]) -> int:
+    """The sampler chosen; for `jaeger_remote`, the strategy its endpoint serves now. Returns the problems found."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip() or "parentbased_always_on (SDK default)"
+    out("\nSampling")
+    out(f"  OTEL_TRACES_SAMPLER={name}   OTEL_TRACES_SAMPLER_ARG={os.environ.get('OTEL_TRACES_SAMPLER_ARG', '-')}")
+    if name != "jaeger_remote":
+        return 0
+    from ..sdk.jaeger_remote import JaegerRemoteSampler, parse_sampler_argument, service_name
+
+    sampler = JaegerRemoteSampler(
+        parse_sampler_argument(os.environ.get("OTEL_TRACES_SAMPLER_ARG")), service_name(), start=False
+    )
+    out(f"  strategies from {sampler.url}, every {sampler.config.polling_interval_ms} ms")
+    sampler.refresh()
+    status = sampler.status()
+    if status.refreshed_at is None:
+        out(f"  endpoint not answering ({status.problem}): the app samples at the initial rate, {status.strategy},")
+        out("    until it answers")
+        return 1
+    refreshed = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(status.refreshed_at))
+    out(f"  current strategy: {status.strategy} (refreshed {refreshed})")
+    return 0

@@ -104,8 +104,9 @@ class KotaemonSampler(Sampler):  # type: ignore[misc]
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        parent = get_current_span(parent_context).get_span_context()
-        if (not parent.is_valid or parent.is_remote) and self._forced(parent_context, name, attributes):
+        context = get_current() if parent_context is None else parent_context
+        parent = get_current_span(context).get_span_context()
+        if (not parent.is_valid or parent.is_remote) and self._forced(context, name, attributes):
             return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
         if parent.is_valid:
             sampled = parent.trace_flags.sampled
@@ -113,13 +114,14 @@ class KotaemonSampler(Sampler):  # type: ignore[misc]
             return SamplingResult(decision, attributes if sampled else None, parent.trace_state)
         return self.root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
-    def _forced(self, parent_context: Context | None, name: str, attributes: Attributes) -> bool:
-        flag = baggage.get_baggage(DEBUG_BAGGAGE_KEY, parent_context)
-        if flag is not None and str(flag).lower() in TRUE_VALUES:
-            return True
-        if get_value(_DEBUG_HEADER_SEEN, parent_context):
-            return True
-        if _asks_for_debug((attributes or {}).get(DEBUG_HEADER_ATTRIBUTE)):
+    def _forced(self, context: Context, name: str, attributes: Attributes) -> bool:
+        if context:  # an empty context (most new traces) holds neither baggage nor the header's mark
+            if get_value(_DEBUG_HEADER_SEEN, context):
+                return True
+            flag = baggage.get_baggage(DEBUG_BAGGAGE_KEY, context)
+            if flag is not None and str(flag).lower() in TRUE_VALUES:
+                return True
+        if attributes and _asks_for_debug(attributes.get(DEBUG_HEADER_ATTRIBUTE)):
             return True
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.always_sample)
 

@@ -1,5 +1,5 @@
-"""The ops kit (`ops/`): a real Prometheus scrapes our metrics, and the alert rules, dashboard, Kubernetes example,
-Collector config and compose file are checked against it and against each other.
+"""The ops kit (`ops/`): a real Prometheus scrapes our metrics, and the alert rules, dashboard, Kubernetes example and
+compose file are checked against the configs tests/ops/ runs.
 
 Prometheus and promtool come from Debian's `prometheus` package, downloaded and unpacked into `.build/` on first use
 (`tests/support/prometheus.py`). Two targets are scraped every second:
@@ -585,40 +585,28 @@ def test_prometheus_rule_resource_matches_the_alert_rules() -> None:
     assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
 
 
-def test_collector_config_receives_otlp_and_exports_to_jaeger_and_prometheus() -> None:
-    config = yaml.safe_load((OPS / "collector" / "otel-collector.yaml").read_text())
-    assert set(config["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}
-    assert set(config["exporters"]) == {"otlp/jaeger", "prometheus", "debug"}
-    pipelines = config["service"]["pipelines"]
-    assert pipelines["traces"]["exporters"] == ["otlp/jaeger"]
-    assert pipelines["metrics"]["exporters"] == ["prometheus"]
-    used = {kind: set() for kind in ("receivers", "processors", "exporters")}
-    for pipeline in pipelines.values():
-        assert pipeline["receivers"] == ["otlp"]
-        for kind, names in used.items():
-            names.update(pipeline.get(kind, []))
-    for kind, names in used.items():
-        assert names == set(config[kind]), kind  # everything defined is used, everything used is defined
-    scrape_config = yaml.safe_load((OPS / "prometheus" / "prometheus-compose.yml").read_text())
-    (target,) = scrape_config["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert target.rsplit(":", 1)[1] == config["exporters"]["prometheus"]["endpoint"].rsplit(":", 1)[1]
-
-
-def test_compose_file_runs_collector_jaeger_prometheus_and_grafana_on_localhost() -> None:
+def test_compose_file_runs_the_tested_configs_on_localhost() -> None:
     compose = yaml.safe_load((OPS / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"otel-collector", "jaeger", "prometheus", "grafana"}
+    assert set(services) == {"otel-lb", "sampler-0", "sampler-1", "jaeger", "prometheus", "grafana"}
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
             assert (OPS / source).exists(), (name, source)
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
-    collector = yaml.safe_load((OPS / "collector" / "otel-collector.yaml").read_text())
-    assert collector["exporters"]["otlp/jaeger"]["endpoint"].split(":")[0] in services
+    # the collectors and Jaeger run the configs tests/ops/ runs, pointed at each other by the variables they read
+    commands = {name: service.get("command", [""])[0] for name, service in services.items()}
+    assert commands["otel-lb"] == "--config=/etc/otelcol/load-balancer.yaml"
+    assert commands["sampler-0"] == commands["sampler-1"] == "--config=/etc/jaeger/tail-sampling.yaml"
+    assert commands["jaeger"] == "--config=/etc/jaeger/jaeger.yaml"
+    samplers = yaml.safe_load(services["otel-lb"]["environment"]["TAIL_SAMPLERS"])
+    assert [s.split(":")[0] for s in samplers] == ["sampler-0", "sampler-1"]
+    assert services["sampler-0"]["environment"]["SAMPLER_TRACES_ENDPOINT"].split(":")[0] in services
     scrape_config = yaml.safe_load((OPS / "prometheus" / "prometheus-compose.yml").read_text())
-    (target,) = scrape_config["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert target.split(":")[0] in services
+    targets = scrape_config["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == ["sampler-0:8889", "sampler-1:8889"]  # the samplers' default SAMPLER_PROMETHEUS_ENDPOINT port
+    assert "SAMPLER_PROMETHEUS_ENDPOINT:-0.0.0.0:8889" in (OPS / "collector" / "tail-sampling.yaml").read_text()
     sources = yaml.safe_load((OPS / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text())
     for source in sources["datasources"]:
         assert source["url"].split("//")[1].split(":")[0] in services, source["name"]
