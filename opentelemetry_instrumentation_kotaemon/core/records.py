@@ -137,3 +137,19 @@ class StepCall:
     failure: str | None = None
     """Set when the step failed without raising (an agent answering with status "failed")."""
     tool_name: str | None = None
+    conversation_id: str | None = None
+    """The conversation the step answers in (given to ktem's reasoning pipelines); inherited by every span below."""
+    user_id: str | None = None
+    """The app's user (hashed unless configured otherwise); inherited by every span below."""
+
+
+@dataclass(slots=True)
+class AppEvent:
+    """One event of a web app's UI processed by the server (a Gradio queue event): what the user did."""
+
+    name: str
+    """The event's API name, else its function's name."""
+    framework: str
+    function: str | None = None
+    session_id: str | None = None
+    event_id: str | None = None

@@ -106,7 +106,9 @@ def _complete(scope: Scope, reader: _Reader, result: Any) -> Any:
     """Hand back the result; generators and coroutines keep the scope open until they end."""
     if inspect.isgenerator(result):
         reader.streaming()
-        return trace_generator(result, scope, reader.item)
+        # a step's generator returns its result (ktem: the answer, indexing results); a model stream's is in its chunks
+        on_return = reader.done if isinstance(reader, _StepReader) else None
+        return trace_generator(result, scope, reader.item, on_return)
     if inspect.isasyncgen(result):
         reader.streaming()
         return trace_async_generator(result, scope, reader.item)
@@ -295,8 +297,11 @@ class Components:
             ):
                 return None  # a plain component inside a traced one
             step = extract.new_step(instance, family)
-            if family.kind in _BOUND_KINDS:
-                extract.describe_step(step, instance, extract.bind(wrapped, args, kwargs), content)
+            if family.kind in _BOUND_KINDS or family.reasoning:
+                arguments = extract.bind(wrapped, args, kwargs)
+                extract.describe_step(step, instance, arguments, content)
+                if family.reasoning or family.kind == attr.KIND_INDEXING:
+                    extract.identify(step, instance, arguments)
             step_scope = telemetry.start_step(step)
             return None if step_scope is None else (step_scope, _StepReader(step, content))
         except Exception:

@@ -62,8 +62,13 @@ _PIPELINE_BASES = frozenset(
         "kotaemon.llms.cot.Thought",
         "kotaemon.llms.cot.ManualSequentialChainOfThought",
         "ktem.reasoning.base.BaseReasoning",
+        "ktem.reasoning.prompt_optimization.mindmap.CreateMindmapPipeline",
+        "ktem.reasoning.prompt_optimization.suggest_conversation_name.SuggestConvNamePipeline",
+        "ktem.reasoning.prompt_optimization.suggest_followup_chat.SuggestFollowupQuesPipeline",
     }
 )
+# ktem's question-answering pipelines: `stream(message, conv_id, history)`, built with the user's retrievers.
+_REASONING_BASES = frozenset({"ktem.reasoning.base.BaseReasoning"})
 
 MODEL_METHODS = frozenset({"run", "invoke", "ainvoke", "stream", "astream"})
 STEP_METHODS = frozenset({"run"})
@@ -100,6 +105,8 @@ class Family:
     always: bool = True
     """False for plain components: traced only at the top (or when every step is traced)."""
     completion: bool = False
+    reasoning: bool = False
+    """ktem's reasoning pipelines, whose arguments name the conversation."""
 
 
 def family_of(cls: type) -> Family:
@@ -119,7 +126,9 @@ def family_of(cls: type) -> Family:
         return Family(attr.KIND_AGENT, GENERATOR_STEP_METHODS)
     if keys & _INDEXING_BASES:
         return Family(attr.KIND_INDEXING, GENERATOR_STEP_METHODS)
-    return Family(attr.KIND_PIPELINE, MODEL_METHODS, always=bool(keys & _PIPELINE_BASES))
+    return Family(
+        attr.KIND_PIPELINE, MODEL_METHODS, always=bool(keys & _PIPELINE_BASES), reasoning=bool(keys & _REASONING_BASES)
+    )
 
 
 # --- reading component state without side effects
@@ -487,6 +496,40 @@ def describe_step(step: StepCall, obj: Any, arguments: dict[str, Any], content: 
             step.documents = count
 
 
+def _identifier(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def identify(step: StepCall, obj: Any, arguments: dict[str, Any]) -> None:
+    """The conversation (ktem passes it as `conv_id`) and the user (the `user_id` ktem sets on its index pipelines
+    and on the retrievers it gives a reasoning pipeline)."""
+    step.conversation_id = _identifier(arguments.get("conv_id"))
+    user = _identifier(setting(obj, "user_id"))
+    if user is None:
+        retrievers = setting(obj, "retrievers")
+        for retriever in retrievers if isinstance(retrievers, (list, tuple)) else ():
+            user = _identifier(setting(retriever, "user_id"))
+            if user is not None:
+                break
+    step.user_id = user
+
+
+def _indexing_result(step: StepCall, result: Any) -> None:
+    """ktem's indexing returns `(file_ids, errors, docs)` for a batch and `(file_id, docs)` for one file."""
+    if not isinstance(result, tuple) or not result or not isinstance(result[-1], list):
+        return
+    step.documents = len(result[-1])
+    if len(result) == 3 and isinstance(result[1], list):
+        failures = [error for error in result[1] if error]
+        if failures:
+            step.result_attributes[attr.KOTAEMON_INDEXING_FAILED_COUNT] = len(failures)
+            step.failure = f"{len(failures)} of {len(result[1])} files failed: {failures[0]}"
+
+
 def step_result(step: StepCall, result: Any, content: bool) -> None:
     """Fill the result side of a step from what it returned."""
     kind = step.kind
@@ -503,6 +546,8 @@ def step_result(step: StepCall, result: Any, content: bool) -> None:
             step.result_content[attr.GEN_AI_TOOL_CALL_RESULT] = text if isinstance(text, str) else str(text)
     elif kind == attr.KIND_AGENT:
         agent_output(step, result, content)
+    elif kind == attr.KIND_INDEXING:
+        _indexing_result(step, result)
 
 
 def agent_output(step: StepCall, output: Any, content: bool) -> None:
