@@ -146,4 +146,4 @@ with gr.Blocks() as demo:
     )
 
 if __name__ == "__main__":
-    demo.queue().launch(server_name="127.0.0.1", server_port=PORT, show_api=True)
+    demo.queue().launch(server_name="127.0.0.1", server_port=PORT)
