@@ -261,7 +261,10 @@ def _message_parts(messages: Any) -> list[dict[str, Any]]:
         if isinstance(message, str):
             out.append({"role": "user", "parts": [{"type": "text", "content": message}]})
             continue
-        role = {"system": "system", "human": "user", "ai": "assistant"}.get(getattr(message, "type", ""), "user")
+        kind = getattr(message, "type", "")
+        role = {"system": "system", "human": "user", "ai": "assistant"}.get(
+            kind if isinstance(kind, str) else "", "user"
+        )
         content = getattr(message, "content", None)
         text = content if isinstance(content, str) else str(getattr(message, "text", "") or "")
         out.append({"role": role, "parts": [{"type": "text", "content": text}]})
