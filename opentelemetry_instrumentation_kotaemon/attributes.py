@@ -147,25 +147,6 @@ STEP_DURATION_METRICS = {
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
 
-# Bucket boundaries from the GenAI conventions: seconds for durations, powers of four for token counts.
-DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-TOKEN_BUCKETS = (
-    1,
-    4,
-    16,
-    64,
-    256,
-    1024,
-    4096,
-    16384,
-    65536,
-    262144,
-    1048576,
-    4194304,
-    16777216,
-    67108864,
-)
-
 # --- Kotaemon components (our own names where the conventions have none)
 KOTAEMON_RETRIEVAL_MODE = "kotaemon.retrieval.mode"
 """How a retriever searched: vector, text or hybrid."""

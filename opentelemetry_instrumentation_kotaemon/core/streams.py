@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import wrapt
 
-from .telemetry import ModelCallScope, Scope
+from .telemetry import LiveModelCall, LiveSpan
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class ChunkHandler(Protocol):
         """Write what the chunks said into the call record (called once, before the span ends)."""
 
 
-def _accept(scope: ModelCallScope, handler: ChunkHandler, chunk: Any) -> bool:
+def _accept(scope: LiveModelCall, handler: ChunkHandler, chunk: Any) -> bool:
     try:
         keep = handler.on_chunk(chunk)
     except Exception:
@@ -40,7 +40,7 @@ def _accept(scope: ModelCallScope, handler: ChunkHandler, chunk: Any) -> bool:
     return keep
 
 
-def _end(scope: ModelCallScope, handler: ChunkHandler, error: BaseException | None, abandoned: bool) -> None:
+def _end(scope: LiveModelCall, handler: ChunkHandler, error: BaseException | None, abandoned: bool) -> None:
     if scope.finished:
         return
     try:
@@ -50,20 +50,20 @@ def _end(scope: ModelCallScope, handler: ChunkHandler, error: BaseException | No
     scope.finish(error, abandoned)
 
 
-def _reader_went_away(error: BaseException) -> bool:
+def reader_went_away(error: BaseException) -> bool:
     """A stream interrupted by its reader leaving (closed generator, cancelled task) is abandoned, not failed."""
     return isinstance(error, (GeneratorExit, asyncio.CancelledError))
 
 
-def _end_on_error(scope: ModelCallScope, handler: ChunkHandler, error: BaseException) -> None:
-    abandoned = _reader_went_away(error)
+def _end_on_error(scope: LiveModelCall, handler: ChunkHandler, error: BaseException) -> None:
+    abandoned = reader_went_away(error)
     _end(scope, handler, None if abandoned else error, abandoned)
 
 
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Wraps a synchronous stream; behaves exactly like it for the caller."""
 
-    def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
+    def __init__(self, stream: Any, scope: LiveModelCall, handler: ChunkHandler) -> None:
         super().__init__(stream)
         self._self_scope = scope
         self._self_handler = handler
@@ -110,7 +110,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Wraps an asynchronous stream; behaves exactly like it for the caller."""
 
-    def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
+    def __init__(self, stream: Any, scope: LiveModelCall, handler: ChunkHandler) -> None:
         super().__init__(stream)
         self._self_scope = scope
         self._self_handler = handler
@@ -154,7 +154,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
 def trace_generator(
     generator: Generator[Any, Any, Any],
-    scope: Scope,
+    scope: LiveSpan,
     on_item: Callable[[Any], None] | None = None,
     on_return: Callable[[Any], None] | None = None,
 ) -> Generator[Any, Any, Any]:
@@ -198,7 +198,7 @@ def trace_generator(
 
 
 async def trace_async_generator(
-    generator: AsyncGenerator[Any, Any], scope: Scope, on_item: Callable[[Any], None] | None = None
+    generator: AsyncGenerator[Any, Any], scope: LiveSpan, on_item: Callable[[Any], None] | None = None
 ) -> AsyncGenerator[Any, Any]:
     """The asynchronous twin of `trace_generator`."""
     sent: Any = None
@@ -242,6 +242,6 @@ def _observe(on_item: Callable[[Any], None] | None, item: Any) -> None:
         logger.debug("failed to read a streamed item", exc_info=True)
 
 
-def _end_scope_on_error(scope: Scope, error: BaseException) -> None:
-    abandoned = _reader_went_away(error)
+def _end_scope_on_error(scope: LiveSpan, error: BaseException) -> None:
+    abandoned = reader_went_away(error)
     scope.finish(None if abandoned else error, abandoned)

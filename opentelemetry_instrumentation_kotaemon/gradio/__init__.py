@@ -26,15 +26,12 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from ..core.records import AppEvent
-from ..core.telemetry import AppEventScope, EventTrail, Telemetry
+from ..core.spans import AppEvent
+from ..core.telemetry import EventTrail, LiveAppEvent, Telemetry
 from ..patching import Patcher, Target, check_version
 from . import extract
 
 logger = logging.getLogger(__name__)
-
-SUPPORTED = ">=4.0,<7"
-"""The gradio releases this integration is tested against."""
 
 _MODULE = "gradio.queueing"
 _CONTEXT_ATTRIBUTE = "_otel_kotaemon_context"
@@ -50,7 +47,7 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
             Target(_MODULE, "Event.__init__", events.on_created),
             Target(_MODULE, "Queue.process_events", events.on_process),
         ],
-        on_first_import=lambda: check_version("gradio", SUPPORTED),
+        before_wrapping=lambda: check_version("gradio"),
     )
 
 
@@ -105,7 +102,7 @@ class QueueEvents:
             scope.deactivate(token)
             self._end(scope, queue, event)
 
-    def _start(self, queue: Any, event: Any, record: AppEvent, parent: Any) -> AppEventScope | None:
+    def _start(self, queue: Any, event: Any, record: AppEvent, parent: Any) -> LiveAppEvent | None:
         try:
             if not trace.get_current_span(parent).get_span_context().is_valid:
                 headers = extract.request_headers(event)
@@ -129,7 +126,7 @@ class QueueEvents:
                 return trail
         return None
 
-    def _end(self, scope: AppEventScope, queue: Any, event: Any) -> None:
+    def _end(self, scope: LiveAppEvent, queue: Any, event: Any) -> None:
         try:
             if scope.status is None:
                 scope.status = extract.status(queue, event)

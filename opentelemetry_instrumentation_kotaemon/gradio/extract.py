@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.records import AppEvent
+from ..core.spans import AppEvent
 
 FRAMEWORK = "gradio"
 _MAX_CHAIN = 64

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from opentelemetry_instrumentation_kotaemon.core.records import AppEvent, StepCall
+from opentelemetry_instrumentation_kotaemon.core.spans import AppEvent, WorkflowStep
 from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry
 from opentelemetry_instrumentation_kotaemon.gradio import extract
 from opentelemetry_instrumentation_kotaemon.settings import Settings
@@ -33,9 +33,7 @@ def run_event(core: Telemetry, name: str, follows=None, conversation: str | None
     token = scope.activate()
     try:
         if conversation or user:
-            step = core.start_step(
-                StepCall(kind="pipeline", name="Reasoning", conversation_id=conversation, user_id=user)
-            )
+            step = core.start_step(WorkflowStep(name="Reasoning", conversation_id=conversation, user_id=user))
             assert step is not None
             step.finish()
     finally:
