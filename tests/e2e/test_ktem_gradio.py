@@ -237,11 +237,14 @@ def test_an_incoming_trace_context_is_continued(run: Run) -> None:
     assert {s.name for s in run.below(question)} == QUESTION_SPANS | {"gradio chat_fn"}
 
 
-@pytest.fixture(scope="module")
-def sampled_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Span]]:
-    """A sampler that keeps no new trace: only the session sending `X-Debug-Tracing: true` is traced."""
+@pytest.fixture(scope="module", params=["fastapi", "no-fastapi"])
+def sampled_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Span]]:
+    """A sampler that keeps no new trace: only the session sending `X-Debug-Tracing: true` is traced (the header is
+    read from the server span's request, or from the event's request when the server makes no spans)."""
     env = {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
-    workdir = tmp_path_factory.mktemp("sampled")
+    if request.param == "no-fastapi":
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "fastapi"
+    workdir = tmp_path_factory.mktemp(f"sampled-{request.param}")
     with mock.patch.dict(os.environ, QUIET), OpenAIServer() as server, OtlpReceiver() as receiver:
         app = GradioApp(receiver, server.base_url, workdir, env)
         try:
