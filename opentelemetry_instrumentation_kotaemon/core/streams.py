@@ -60,13 +60,24 @@ def _end_on_error(scope: LiveModelCall, handler: ChunkHandler, error: BaseExcept
     _end(scope, handler, None if abandoned else error, abandoned)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """Wraps a synchronous stream; behaves exactly like it for the caller."""
+class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What both stream proxies share: the live call, the chunk handler, and ending as abandoned when the caller
+    leaves the stream (close, `with` exit, garbage collection) before its end."""
 
     def __init__(self, stream: Any, scope: LiveModelCall, handler: ChunkHandler) -> None:
         super().__init__(stream)
         self._self_scope = scope
         self._self_handler = handler
+
+    def _self_left(self) -> None:
+        _end(self._self_scope, self._self_handler, None, True)
+
+    def __del__(self) -> None:
+        self._self_left()
+
+
+class SyncStreamProxy(_StreamProxy):
+    """Wraps a synchronous stream; behaves exactly like it for the caller."""
 
     def __iter__(self) -> SyncStreamProxy:
         return self
@@ -95,25 +106,17 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
     def close(self) -> Any:
         try:
             return self.__wrapped__.close()
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
-
-    def __del__(self) -> None:
-        _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class AsyncStreamProxy(_StreamProxy):
     """Wraps an asynchronous stream; behaves exactly like it for the caller."""
-
-    def __init__(self, stream: Any, scope: LiveModelCall, handler: ChunkHandler) -> None:
-        super().__init__(stream)
-        self._self_scope = scope
-        self._self_handler = handler
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -140,16 +143,13 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
     async def close(self) -> Any:
         try:
             return await self.__wrapped__.close()
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
-
-    def __del__(self) -> None:
-        _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
 
 def trace_generator(

@@ -340,11 +340,11 @@ class Telemetry:
         span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
         stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         span.add_event(
-            "exception",
+            attr.EVENT_EXCEPTION,
             {
-                "exception.type": kind,
-                "exception.message": message,
-                "exception.stacktrace": self.content.clean(stack),
+                attr.EXCEPTION_TYPE: kind,
+                attr.EXCEPTION_MESSAGE: message,
+                attr.EXCEPTION_STACKTRACE: self.content.clean(stack),
             },
         )
 
