@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
 
 from opentelemetry_instrumentation_kotaemon.cli.view import ExportedSpan, print_metrics, print_traces
 from tests.kotaemon_standin import environment
@@ -80,6 +83,30 @@ def show(example: Example, arguments: Sequence[str], base_url: str, env: dict[st
         print_metrics(receiver.points)
 
 
+def show_web_app(base_url: str, env: dict[str, str]) -> None:
+    """Run the ktem-like Gradio app, upload a file and ask one question over HTTP, and print the traces of ours."""
+    from tests.support.gradio_app import QUIET, GradioApp, ask, upload
+
+    print(
+        "\n=== a ktem-like Gradio web app (the test stand-in's ktem pipelines): a file uploaded, one question asked"
+        " over HTTP as the browser does\n$ opentelemetry-instrument python tests/apps/ktem_gradio_app.py"
+        "   (no OpenTelemetry code; Gradio's FastAPI server instrumented too)\n"
+    )
+    with OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as workdir, mock.patch.dict(os.environ, QUIET):
+        notes = Path(workdir) / "notes.txt"
+        notes.write_text("The answer to everything is 42. Paris is the capital of France.")
+        app = GradioApp(receiver, base_url, Path(workdir), env)
+        try:
+            session = app.client()
+            upload(session, notes)
+            ask(session, "What is the answer?", [])
+        finally:
+            app.stop()
+        ours = {s.trace_id for s in receiver.spans if s.name.startswith("gradio ")}
+        print("(only the traces of the app's events; Gradio's other requests are traces of their own)")
+        print_traces([s for s in receiver.spans if s.trace_id in ours])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -95,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for example in EXAMPLES:
                 arguments = [a.format(base_url=server.base_url) for a in example.arguments]
                 show(example, arguments, server.base_url, env)
+            show_web_app(server.base_url, env)
         return 0
     key = os.environ.get("OPENAI_API_KEY", "").strip()
     if not key:

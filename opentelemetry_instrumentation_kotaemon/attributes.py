@@ -97,6 +97,10 @@ KOTAEMON_USAGE_INPUT_TOKENS = "kotaemon.usage.input_tokens"
 KOTAEMON_USAGE_OUTPUT_TOKENS = "kotaemon.usage.output_tokens"
 """On a root step: output tokens of every model call below it."""
 
+KOTAEMON_USAGE_INPUT_TOKENS_BY_OPERATION = "kotaemon.usage.{operation}.input_tokens"
+"""On a root step: the input tokens of one kind of model call below it (chat, embeddings, text_completion), so
+embedding tokens can be told apart from prompt tokens in `kotaemon.usage.input_tokens`."""
+
 # `kotaemon.span.kind` values.
 KIND_LLM = "llm"
 KIND_EMBEDDING = "embedding"
@@ -106,6 +110,7 @@ KIND_TOOL = "tool"
 KIND_AGENT = "agent"
 KIND_PIPELINE = "pipeline"
 KIND_INDEXING = "indexing"
+KIND_APP_EVENT = "app_event"
 
 # More operation names (newer semconv values, plain strings for the floor release).
 OPERATION_RETRIEVAL = "retrieval"
@@ -185,3 +190,22 @@ KOTAEMON_FALLBACK_PRIMARY_ERROR = "kotaemon.fallback.primary_error"
 """`error.type` of the failure that made the primary give way to the fallbacks."""
 KOTAEMON_RETRY_ATTEMPTS = "kotaemon.retry.attempts"
 """Attempts a retry wrapper made (1 when the first one succeeded)."""
+KOTAEMON_INDEXING_FAILED_COUNT = "kotaemon.indexing.failed_count"
+"""Files an indexing pipeline reported as failed (ktem indexes file by file and reports failures as values)."""
+
+# --- Conversation and user (general and GenAI conventions, plain strings for the floor release)
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+USER_ID = "user.id"
+SESSION_ID = "session.id"
+
+# --- Web app events (a Gradio queue event: what the user did in the UI; our own names)
+KOTAEMON_APP_FRAMEWORK = "kotaemon.app.framework"
+"""The UI framework that ran the event (gradio)."""
+KOTAEMON_APP_EVENT_NAME = "kotaemon.app.event.name"
+"""The event's API name (else its function's name): what the user did."""
+KOTAEMON_APP_EVENT_FUNCTION = "kotaemon.app.event.function"
+"""The name of the function the event ran."""
+KOTAEMON_APP_EVENT_ID = "kotaemon.app.event.id"
+"""The framework's id of the event."""
+KOTAEMON_APP_EVENT_STATUS = "kotaemon.app.event.status"
+"""How the event ended, as the framework reported it (success, failed, cancelled)."""

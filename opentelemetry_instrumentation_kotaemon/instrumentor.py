@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from . import gradio as gradio_integration
 from . import kotaemon as kotaemon_integration
 from . import langchain as langchain_integration
 from . import openai as openai_integration
@@ -23,11 +24,12 @@ _INTEGRATIONS = {
     "openai": openai_integration.instrument,
     "kotaemon": kotaemon_integration.instrument,
     "langchain": langchain_integration.instrument,
+    "gradio": gradio_integration.instrument,
 }
 
 
 class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Traces Kotaemon, LangChain and the OpenAI client, each patched when the app imports it.
+    """Traces Kotaemon, LangChain, the OpenAI client and Gradio's queue, each patched when the app imports it.
 
     Settings come from the environment (see the README); `instrument()` also takes `tracer_provider`,
     `meter_provider` and `logger_provider`. It also puts trace ids on the app's log records (unless `logging` is in

@@ -29,6 +29,7 @@ SUPPORTED_LIBRARIES = (
     SupportedLibrary("langchain-openai", "langchain", ">=0.1.25,<2"),
     SupportedLibrary("kotaemon", "kotaemon", ">=0.10,<1"),
     SupportedLibrary("theflow", "kotaemon", ">=0.8.6,<0.9"),
+    SupportedLibrary("gradio", "gradio", ">=4.39,<7"),  # Kotaemon's lock pins 4.39.0 (its web app, ktem)
 )
 
 SUPPORTED_VERSIONS = {library.distribution: library.versions for library in SUPPORTED_LIBRARIES}

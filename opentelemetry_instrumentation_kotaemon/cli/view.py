@@ -92,6 +92,8 @@ class ExportedSpan:
     scope: str
     start: int
     end: int
+    links: list[tuple[str, str]] = field(default_factory=list)
+    """(trace id, span id) of each span this one links to."""
 
     @property
     def is_error(self) -> bool:
@@ -201,6 +203,7 @@ def _spans(request: Mapping[str, Any]) -> list[ExportedSpan]:
             scope=scope,
             start=int(span.get("startTimeUnixNano", 0)),
             end=int(span.get("endTimeUnixNano", 0)),
+            links=[(link.get("traceId", ""), link.get("spanId", "")) for link in span.get("links", [])],
         )
         for resource, scope, entry in _resources(request, "resourceSpans", "scopeSpans")
         for span in entry.get("spans", [])

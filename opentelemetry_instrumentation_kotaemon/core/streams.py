@@ -153,12 +153,16 @@ class AsyncStreamProxy(_StreamProxy):
 
 
 def trace_generator(
-    generator: Generator[Any, Any, Any], scope: LiveSpan, on_item: Callable[[Any], None] | None = None
+    generator: Generator[Any, Any, Any],
+    scope: LiveSpan,
+    on_item: Callable[[Any], None] | None = None,
+    on_return: Callable[[Any], None] | None = None,
 ) -> Generator[Any, Any, Any]:
     """Re-yield `generator` with `scope` current while it runs, and end the scope with it.
 
-    `send`, `throw` and `close` reach the inner generator, and its return value is returned, so
-    `answer = yield from traced` works as it did. Closing early (or garbage collection) marks the scope abandoned.
+    `send`, `throw` and `close` reach the inner generator, and its return value is returned (and shown to
+    `on_return` first), so `answer = yield from traced` works as it did. Closing early (or garbage collection) marks
+    the scope abandoned.
     """
     sent: Any = None
     thrown: BaseException | None = None
@@ -172,6 +176,7 @@ def trace_generator(
                 item = generator.send(sent)
         except StopIteration as stop:
             scope.deactivate(token)  # end outside the span: its metrics are not recorded as its own exemplars
+            _observe(on_return, stop.value)
             scope.finish()
             return stop.value
         except BaseException as error:

@@ -14,13 +14,14 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 
 from .. import attributes as attr
 from ..settings import Settings
@@ -28,7 +29,7 @@ from ..version import __version__
 from .content import ContentPolicy
 from .events import emit_event
 from .instruments import Instruments
-from .spans import ModelCall, Step
+from .spans import AppEvent, ModelCall, Step
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ INSTRUMENTATION_NAME = "opentelemetry_instrumentation_kotaemon"
 _ACTIVE_CALL_KEY = otel_context.create_key("kotaemon-active-model-call")
 _ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
 _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
+_IDENTITY_KEY = otel_context.create_key("kotaemon-identity")
+_APP_EVENT_KEY = otel_context.create_key("kotaemon-app-event")
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # type: ignore[attr-defined]
 _LEGACY_SUPPRESS_KEY = "suppress_instrumentation"
 
@@ -52,6 +55,38 @@ def error_type(error: BaseException) -> str:
 
 def _suppressed(current: otel_context.Context) -> bool:
     return bool(current.get(_SUPPRESS_KEY) or current.get(_LEGACY_SUPPRESS_KEY))
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who asked, in which conversation: set once by a step or an app event, carried by every span below it."""
+
+    conversation_id: str | None = None
+    user_id: str | None = None
+    """As exported: hashed unless `OTEL_KOTAEMON_HASH_USER_ID=false`."""
+
+    def merged(self, newer: Identity) -> Identity:
+        return Identity(newer.conversation_id or self.conversation_id, newer.user_id or self.user_id)
+
+    def attributes(self) -> dict[str, str]:
+        values = {}
+        if self.conversation_id:
+            values[attr.GEN_AI_CONVERSATION_ID] = self.conversation_id
+        if self.user_id:
+            values[attr.USER_ID] = self.user_id
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class EventTrail:
+    """What a finished app event leaves for the events the UI chains after it: what to link to, and its identity.
+
+    The link target is the event that named the conversation (the question), passed down the chain of follow-ups;
+    in a chain with no conversation, the event just before.
+    """
+
+    span_context: SpanContext
+    identity: Identity | None
 
 
 class Telemetry:
@@ -100,7 +135,7 @@ class Telemetry:
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
             values = call.request_attributes()
-            values.update(self._baggage_attributes(current))
+            values.update(self._context_attributes(current))
             if self.content.mode.on_span:
                 values.update(self.content.attributes(call.start_content()))
             span.set_attributes(values)
@@ -116,10 +151,30 @@ class Telemetry:
         for key, value in entries.items():
             if key in keys or key.startswith("kotaemon."):
                 text = str(value)
-                if key == "user.id" and self.settings.hash_user_id:
-                    text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-                values[key] = self.content.clean(text)
+                values[key] = self.user_id(text) if key == attr.USER_ID else self.content.clean(text)
         return values
+
+    def user_id(self, value: str) -> str:
+        """A user id as exported: hashed unless `OTEL_KOTAEMON_HASH_USER_ID=false`, then redacted like content."""
+        if self.settings.hash_user_id:
+            return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+        return self.content.clean(value)
+
+    def _context_attributes(self, context: otel_context.Context) -> dict[str, Any]:
+        """Attributes every span inherits from its context: baggage entries, then the conversation and user."""
+        values = self._baggage_attributes(context)
+        identity = context.get(_IDENTITY_KEY)
+        if isinstance(identity, Identity):
+            values.update(identity.attributes())
+        return values
+
+    def _identity(self, conversation_id: str | None, user_id: str | None) -> Identity | None:
+        if not conversation_id and not user_id:
+            return None
+        return Identity(
+            self.content.clean(conversation_id) if conversation_id else None,
+            self.user_id(user_id) if user_id else None,
+        )
 
     def end_model_call(self, scope: LiveModelCall, error: BaseException | None) -> None:
         """Record a finished model call on its span, metrics and event; a repeat is merged into the outer call."""
@@ -134,8 +189,8 @@ class Telemetry:
             error_name = error_type(error) if error is not None else None
             call.record_metrics(self.instruments, duration, error_name)
             root = scope.context.get(_ROOT_STEP_KEY)
-            if isinstance(root, LiveStep) and call.generates:  # LLM calls only
-                root.add_tokens(call.input_tokens, call.output_tokens)
+            if isinstance(root, LiveStep):
+                root.add_tokens(call.operation, call.input_tokens, call.output_tokens)
             if span.is_recording():
                 values = call.end_attributes(failed=error is not None)
                 if self.content.mode.on_span:
@@ -180,9 +235,18 @@ class Telemetry:
         if not isinstance(current.get(_ROOT_STEP_KEY), LiveStep):
             ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
             scope.is_root = True
+        identity = self._identity(step.conversation_id, step.user_id)
+        if identity is not None:
+            inherited = current.get(_IDENTITY_KEY)
+            if isinstance(inherited, Identity):
+                identity = inherited.merged(identity)
+            ctx = otel_context.set_value(_IDENTITY_KEY, identity, ctx)
+            event = current.get(_APP_EVENT_KEY)
+            if isinstance(event, LiveAppEvent):
+                event.identify(identity)
         scope.context = ctx
         if span.is_recording():
-            values = self._baggage_attributes(current)
+            values = self._context_attributes(ctx)
             if self.content.mode.on_span:
                 values.update(self.content.attributes(step.start_content()))
             span.set_attributes(values)
@@ -203,6 +267,9 @@ class Telemetry:
                 values = step.end_attributes()
                 if scope.is_root and scope.input_tokens:
                     values[attr.KOTAEMON_USAGE_INPUT_TOKENS] = scope.input_tokens
+                    for operation, tokens in scope.input_tokens_by_operation.items():
+                        key = attr.KOTAEMON_USAGE_INPUT_TOKENS_BY_OPERATION.format(operation=operation)
+                        values[key] = tokens
                 if scope.is_root and scope.output_tokens:
                     values[attr.KOTAEMON_USAGE_OUTPUT_TOKENS] = scope.output_tokens
                 if self.content.mode.on_span:
@@ -216,6 +283,50 @@ class Telemetry:
                     span.set_status(Status(StatusCode.ERROR, self.content.clean(step.failure)))
         except Exception:
             logger.debug("failed to record a step", exc_info=True)
+        finally:
+            span.end()
+
+    # --- app events
+
+    def start_app_event(
+        self, event: AppEvent, parent: otel_context.Context, follows: EventTrail | None = None
+    ) -> LiveAppEvent | None:
+        """Open the span of one UI event, a child of `parent` (the request that asked for it).
+
+        An event the UI chained after another (`follows`) links to it and carries its conversation and user.
+        """
+        if _suppressed(parent):
+            return None
+        links = [Link(follows.span_context)] if follows is not None and follows.span_context.is_valid else None
+        span = self.tracer.start_span(
+            event.span_name(), context=parent, kind=SpanKind.INTERNAL, attributes=event.start_attributes(), links=links
+        )
+        ctx = trace.set_span_in_context(span, parent)
+        identity = follows.identity if follows is not None else None
+        if identity is not None:
+            ctx = otel_context.set_value(_IDENTITY_KEY, identity, ctx)
+        scope = LiveAppEvent(self, event, span, ctx, follows)
+        scope.context = otel_context.set_value(_APP_EVENT_KEY, scope, ctx)
+        if span.is_recording():
+            span.set_attributes(self._context_attributes(ctx))
+        return scope
+
+    def end_app_event(self, scope: LiveAppEvent, error: BaseException | None) -> None:
+        """Record how a UI event ended on its span."""
+        span = scope.span
+        if span is None:
+            return
+        try:
+            if span.is_recording():
+                if scope.status:
+                    span.set_attribute(attr.KOTAEMON_APP_EVENT_STATUS, scope.status)
+                if error is not None:
+                    self._record_error(span, error, None)
+                elif scope.status == "failed":
+                    span.set_attribute(attr.ERROR_TYPE, "failed")
+                    span.set_status(Status(StatusCode.ERROR, "failed"))
+        except Exception:
+            logger.debug("failed to record an app event", exc_info=True)
         finally:
             span.end()
 
@@ -325,9 +436,9 @@ class LiveModelCall(LiveSpan):
 
 
 class LiveStep(LiveSpan):
-    """The live telemetry of one step; a root step also sums the tokens of the LLM calls below it."""
+    """The live telemetry of one step; a root step also sums the tokens of the model calls below it."""
 
-    __slots__ = ("input_tokens", "is_root", "lock", "output_tokens", "step")
+    __slots__ = ("input_tokens", "input_tokens_by_operation", "is_root", "lock", "output_tokens", "step")
 
     def __init__(self, telemetry: Telemetry, step: Step, span: Span | None, context: otel_context.Context) -> None:
         super().__init__(telemetry, span, context)
@@ -335,18 +446,64 @@ class LiveStep(LiveSpan):
         self.is_root = False
         self.input_tokens = 0
         self.output_tokens = 0
+        self.input_tokens_by_operation: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def add_tokens(self, input_tokens: int | None, output_tokens: int | None) -> None:
+    def add_tokens(self, operation: str, input_tokens: int | None, output_tokens: int | None) -> None:
         """Add a model call's tokens (model calls may finish on other threads)."""
         with self.lock:
             self.input_tokens += input_tokens or 0
             self.output_tokens += output_tokens or 0
+            if input_tokens:
+                by_operation = self.input_tokens_by_operation
+                by_operation[operation] = by_operation.get(operation, 0) + input_tokens
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
         if abandoned and error is None:
             self.step.abandoned = True
         self.telemetry.end_step(self, error)
+
+
+class LiveAppEvent(LiveSpan):
+    """The live telemetry of one UI event; the steps it runs may tell it the conversation and user."""
+
+    __slots__ = ("asked", "event", "follows", "identity", "status")
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        event: AppEvent,
+        span: Span | None,
+        context: otel_context.Context,
+        follows: EventTrail | None,
+    ) -> None:
+        super().__init__(telemetry, span, context)
+        self.event = event
+        self.follows = follows
+        self.identity = follows.identity if follows is not None else None
+        self.asked = False
+        """Whether a step of this event named the conversation (the event is a question)."""
+        self.status: str | None = None
+        """How the framework says the event ended (success, failed, cancelled), set before `finish()`."""
+
+    def identify(self, identity: Identity) -> None:
+        """Take the conversation and user a step below learned (it may run on another thread)."""
+        self.identity = identity if self.identity is None else self.identity.merged(identity)
+        self.asked = self.asked or bool(identity.conversation_id)
+        span = self.span
+        if span is not None and not self.finished and span.is_recording():
+            span.set_attributes(self.identity.attributes())
+
+    def trail(self) -> EventTrail | None:
+        """What an event chained after this one needs (None when this one has no span)."""
+        if self.span is None:
+            return None
+        if self.follows is not None and not self.asked:
+            return EventTrail(self.follows.span_context, self.identity)
+        return EventTrail(self.span.get_span_context(), self.identity)
+
+    def _finish(self, error: BaseException | None, abandoned: bool) -> None:
+        self.telemetry.end_app_event(self, error)
 
 
 def current_model_call() -> ModelCall | None:

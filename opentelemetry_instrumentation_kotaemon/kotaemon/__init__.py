@@ -29,7 +29,7 @@ from ..patching import Patcher, check_version
 from . import models, threads
 from .classify import Family, family_of
 from .params import bind
-from .steps import READINGS, StepReading
+from .steps import READINGS, StepReading, identify
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,9 @@ def _complete(scope: LiveSpan, reader: _Reader, result: Any) -> Any:
     """Hand back the result; generators and coroutines keep the scope open until they end."""
     if inspect.isgenerator(result):
         reader.streaming()
-        return trace_generator(result, scope, reader.item)
+        # a step's generator returns its result (ktem: the answer, indexing results); a model stream's is in its chunks
+        on_return = reader.done if isinstance(reader, _StepReader) else None
+        return trace_generator(result, scope, reader.item, on_return)
     if inspect.isasyncgen(result):
         reader.streaming()
         return trace_async_generator(result, scope, reader.item)
@@ -288,8 +290,10 @@ class Components:
             ):
                 return None  # a plain component inside a traced one
             reading = READINGS[family.kind]
-            arguments = bind(wrapped, args, kwargs) if reading.binds_arguments else {}
+            arguments = bind(wrapped, args, kwargs) if reading.binds_arguments or family.reasoning else {}
             step = reading.build(instance, arguments, content)
+            if family.reasoning or family.kind == attr.KIND_INDEXING:
+                identify(step, instance, arguments)
             step_scope = telemetry.start_step(step)
             return None if step_scope is None else (step_scope, _StepReader(step, reading, content))
         except Exception:

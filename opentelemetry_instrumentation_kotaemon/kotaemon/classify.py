@@ -51,8 +51,13 @@ _PIPELINE_BASES = frozenset(
         "kotaemon.llms.cot.Thought",
         "kotaemon.llms.cot.ManualSequentialChainOfThought",
         "ktem.reasoning.base.BaseReasoning",
+        "ktem.reasoning.prompt_optimization.mindmap.CreateMindmapPipeline",
+        "ktem.reasoning.prompt_optimization.suggest_conversation_name.SuggestConvNamePipeline",
+        "ktem.reasoning.prompt_optimization.suggest_followup_chat.SuggestFollowupQuesPipeline",
     }
 )
+# ktem's question-answering pipelines: `stream(message, conv_id, history)`, built with the user's retrievers.
+_REASONING_BASES = frozenset({"ktem.reasoning.base.BaseReasoning"})
 
 MODEL_METHODS = frozenset({"run", "invoke", "ainvoke", "stream", "astream"})
 STEP_METHODS = frozenset({"run"})
@@ -73,6 +78,8 @@ class Family:
     always: bool = True
     """False for plain components: traced only at the top (or when every step is traced)."""
     completion: bool = False
+    reasoning: bool = False
+    """ktem's reasoning pipelines, whose arguments name the conversation."""
 
 
 _FAMILIES: tuple[tuple[frozenset[str], str, frozenset[str]], ...] = (
@@ -93,4 +100,6 @@ def family_of(cls: type) -> Family:
     for bases, kind, methods in _FAMILIES:
         if keys & bases:
             return Family(kind, methods, completion=kind == attr.KIND_LLM and bool(keys & _COMPLETION_BASES))
-    return Family(attr.KIND_PIPELINE, MODEL_METHODS, always=bool(keys & _PIPELINE_BASES))
+    return Family(
+        attr.KIND_PIPELINE, MODEL_METHODS, always=bool(keys & _PIPELINE_BASES), reasoning=bool(keys & _REASONING_BASES)
+    )

@@ -53,7 +53,8 @@ def _message_parts(messages: Any) -> list[dict[str, Any]]:
         if isinstance(message, str):
             out.append({"role": "user", "parts": [text_part(message)]})
             continue
-        role = MESSAGE_ROLES.get(getattr(message, "type", ""), "user")
+        kind = getattr(message, "type", "")
+        role = MESSAGE_ROLES.get(kind, "user") if isinstance(kind, str) else "user"
         content = getattr(message, "content", None)
         message_text = content if isinstance(content, str) else str(getattr(message, "text", "") or "")
         out.append({"role": role, "parts": [text_part(message_text)]})

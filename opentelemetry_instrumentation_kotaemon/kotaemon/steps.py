@@ -93,6 +93,28 @@ def indexing_step(obj: Any, arguments: dict[str, Any], content: bool) -> Indexin
     return IndexingStep(**_identity(obj), documents=_count(items))
 
 
+def _identifier(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def identify(step: Step, obj: Any, arguments: dict[str, Any]) -> None:
+    """The conversation (ktem passes it as `conv_id`) and the user (the `user_id` ktem sets on its index pipelines
+    and on the retrievers it gives a reasoning pipeline)."""
+    step.conversation_id = _identifier(arguments.get("conv_id"))
+    user = _identifier(setting(obj, "user_id"))
+    if user is None:
+        retrievers = setting(obj, "retrievers")
+        for retriever in retrievers if isinstance(retrievers, (list, tuple)) else ():
+            user = _identifier(setting(retriever, "user_id"))
+            if user is not None:
+                break
+    step.user_id = user
+
+
 def workflow_step(obj: Any, arguments: dict[str, Any], content: bool) -> WorkflowStep:
     return WorkflowStep(**_identity(obj))
 
@@ -141,6 +163,18 @@ def documents_result(step: DocumentsStep, result: Any, content: bool) -> None:
         step.found = [_document_json(d) for d in documents]
 
 
+def indexing_result(step: IndexingStep, result: Any, content: bool) -> None:
+    """ktem's indexing returns `(file_ids, errors, docs)` for a batch and `(file_id, docs)` for one file."""
+    if not isinstance(result, tuple) or not result or not isinstance(result[-1], list):
+        return
+    step.documents = len(result[-1])
+    if len(result) == 3 and isinstance(result[1], list):
+        failures = [error for error in result[1] if error]
+        if failures:
+            step.failed_count = len(failures)
+            step.failure = f"{len(failures)} of {len(result[1])} files failed: {failures[0]}"
+
+
 def tool_result(step: ToolStep, result: Any, content: bool) -> None:
     if content and result is not None:
         output = getattr(result, "text", result)
@@ -185,7 +219,7 @@ READINGS = {
     attr.KIND_RERANKER: StepReading(rerank_step, documents_result),
     attr.KIND_TOOL: StepReading(tool_step, tool_result),
     attr.KIND_AGENT: StepReading(agent_step, agent_output, agent_output),
-    attr.KIND_INDEXING: StepReading(indexing_step),
+    attr.KIND_INDEXING: StepReading(indexing_step, indexing_result),
     attr.KIND_PIPELINE: StepReading(workflow_step, binds_arguments=False),
 }
 """How each kind of Kotaemon step is read, by the kind `classify.family_of` gives."""

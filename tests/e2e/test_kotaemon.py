@@ -88,12 +88,16 @@ def test_question_is_one_trace_in_the_order_it_ran(receiver: OtlpReceiver) -> No
     assert answer.attributes["server.address"] == "127.0.0.1"
     # no separate OpenAI client span: every model span is a Kotaemon component
     assert all("kotaemon.component" in s.attributes for s in spans)
-    # the root carries the tokens of the LLM calls below it (embedding calls are not generation)
+    # the root carries the tokens of every model call below it, embeddings included, and the input tokens by operation
     models = [s for s in spans if "gen_ai.usage.output_tokens" in s.attributes]
     assert len(models) == 4
-    assert top.attributes["kotaemon.usage.input_tokens"] == sum(
-        s.attributes["gen_ai.usage.input_tokens"] for s in models
-    )
+    embeddings = [s for s in spans if s.attributes.get("kotaemon.span.kind") == "embedding"]
+    assert len(embeddings) == 1 and embeddings[0].attributes["gen_ai.usage.input_tokens"] > 0
+    chat_tokens = sum(s.attributes["gen_ai.usage.input_tokens"] for s in models)
+    embedding_tokens = embeddings[0].attributes["gen_ai.usage.input_tokens"]
+    assert top.attributes["kotaemon.usage.input_tokens"] == chat_tokens + embedding_tokens
+    assert top.attributes["kotaemon.usage.chat.input_tokens"] == chat_tokens
+    assert top.attributes["kotaemon.usage.embeddings.input_tokens"] == embedding_tokens
     assert top.attributes["kotaemon.usage.output_tokens"] == sum(
         s.attributes.get("gen_ai.usage.output_tokens", 0) for s in models
     )

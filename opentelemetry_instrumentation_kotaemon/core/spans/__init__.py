@@ -4,6 +4,7 @@ lifecycle; integrations fill their fields and never spell an attribute name.
 """
 
 from .agent import AgentStep
+from .app_event import AppEvent
 from .indexing import IndexingStep
 from .model import ModelCall, OutputMessage, ToolCall
 from .rerank import RerankStep
@@ -14,6 +15,7 @@ from .workflow import WorkflowStep
 
 __all__ = [
     "AgentStep",
+    "AppEvent",
     "IndexingStep",
     "ModelCall",
     "OutputMessage",

@@ -18,10 +18,15 @@ class IndexingStep(Step):
     VERB: ClassVar[str | None] = "index"
 
     documents: int | None = None
-    """Items (texts, documents, files) handed to the step."""
+    """Items (texts, documents, files) handed to the step; at the end, the documents it indexed, where it says."""
+    failed_count: int | None = None
+    """Files the step reported as failed (ktem indexes file by file and returns the failures as values)."""
 
     START_ATTRIBUTES: ClassVar[Fields] = (("documents", attr.KOTAEMON_INPUT_COUNT),)
-    END_ATTRIBUTES: ClassVar[Fields] = (("documents", attr.KOTAEMON_DOCUMENT_COUNT),)
+    END_ATTRIBUTES: ClassVar[Fields] = (
+        ("documents", attr.KOTAEMON_DOCUMENT_COUNT),
+        ("failed_count", attr.KOTAEMON_INDEXING_FAILED_COUNT),
+    )
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is not None:

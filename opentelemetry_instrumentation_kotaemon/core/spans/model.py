@@ -107,11 +107,6 @@ class ModelCall:
     time_to_first_chunk: float | None = None
     abandoned: bool = False
 
-    @property
-    def generates(self) -> bool:
-        """Whether the call generates text (chat or completion), as opposed to embeddings."""
-        return _FAMILY.get(self.operation) == "generate"
-
     def same_request(self, inner: ModelCall) -> bool:
         """Whether `inner` is this call seen from a lower layer (same kind of operation)."""
         return _FAMILY.get(self.operation) == _FAMILY.get(inner.operation)

@@ -56,6 +56,10 @@ class Step:
     """Set when the step failed without raising (an agent answering with status "failed")."""
     abandoned: bool = False
     """Set when the caller left the step's stream before its end."""
+    conversation_id: str | None = None
+    """The conversation the step answers in (given to ktem's reasoning pipelines); inherited by every span below."""
+    user_id: str | None = None
+    """The app's user, as the app knows it (the core hashes it unless configured otherwise); inherited below."""
 
     @property
     def operation(self) -> str | None:

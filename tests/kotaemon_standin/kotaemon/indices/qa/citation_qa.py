@@ -1,4 +1,4 @@
-"""Answering with context: streams the LLM's answer while citations run in a thread.
+"""Answering with context: streams the LLM's answer while citations (and the mind map) run in threads.
 
 In Kotaemon this pipeline needs the app (ktem); this stand-in hosts it here without that dependency.
 """
@@ -13,10 +13,18 @@ from kotaemon.llms import BaseLLM
 from .citation import CitationPipeline
 
 
+def _mindmap_pipeline(self):
+    from ktem.reasoning.prompt_optimization.mindmap import CreateMindmapPipeline
+
+    return CreateMindmapPipeline(llm=self.llm)
+
+
 class AnswerWithContextPipeline(BaseComponent):
     llm: BaseLLM
     citation_pipeline: CitationPipeline = Node(default_callback=lambda self: CitationPipeline(llm=self.llm))
+    create_mindmap_pipeline = Node(default_callback=_mindmap_pipeline)
     enable_citation: bool = True
+    enable_mindmap: bool = False
 
     def get_prompt(self, question: str, evidence: str) -> str:
         return f"Use the context to answer.\nContext: {evidence}\nQuestion: {question}"
@@ -28,13 +36,20 @@ class AnswerWithContextPipeline(BaseComponent):
         return self.invoke(question, evidence, **kwargs)
 
     def stream(self, question: str, evidence: str, **kwargs):
-        citation: dict = {}
+        results: dict = {}
 
         def cite():
-            citation["value"] = self.citation_pipeline(context=evidence, question=question)
+            results["citation"] = self.citation_pipeline(context=evidence, question=question)
 
-        thread = threading.Thread(target=cite) if self.enable_citation else None
-        if thread is not None:
+        def mindmap():
+            results["mindmap"] = self.create_mindmap_pipeline(context=evidence, question=question)
+
+        threads = []
+        if evidence and self.enable_citation:
+            threads.append(threading.Thread(target=cite))
+        if evidence and self.enable_mindmap:
+            threads.append(threading.Thread(target=mindmap))
+        for thread in threads:
             thread.start()
         output = ""
         llm = self.get_from_path("llm") if self.fl.in_run else self.llm
@@ -45,6 +60,8 @@ class AnswerWithContextPipeline(BaseComponent):
         except NotImplementedError:
             output = llm([HumanMessage(content=self.get_prompt(question, evidence))]).text
             yield Document(channel="chat", content=output)
-        if thread is not None:
+        for thread in threads:
             thread.join()
-        return Document(content=output, metadata={"citation": citation.get("value")})
+        return Document(
+            content=output, metadata={"citation": results.get("citation"), "mindmap": results.get("mindmap")}
+        )

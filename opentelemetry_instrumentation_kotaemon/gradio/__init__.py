@@ -1,0 +1,146 @@
+"""Gradio, as Kotaemon's web app (ktem) runs it: each queued event in the context of the request that queued it.
+
+Gradio processes queued events in asyncio tasks created by its queue loop, which `launch()` starts from a request of
+its own (`GET /startup-events`); a task inherits its creator's context, so without this integration every event of
+the process runs in the context of that startup request, and under an instrumented FastAPI one trace collects every
+question of every user. Here the context is captured when the event is created (inside `POST /queue/join`, with
+its server span when FastAPI is instrumented, else from the request's headers), and the event is processed in it
+under one span named after what the user did. Gradio runs sync event functions in anyio worker threads (one call per
+`next()` for generators) with a copy of the task's context, so the pipeline's spans stay in the event's trace.
+
+Events the UI chains after another (`.then()`, `.success()`) are traces of their own: they link to the question
+before them in the same browser session (the event whose pipeline named the conversation; else the event just before)
+and carry its conversation and user. Versions whose internals moved are left as they are (one debug line per missing
+method).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from ..core.spans import AppEvent
+from ..core.telemetry import EventTrail, LiveAppEvent, Telemetry
+from ..patching import Patcher, Target, check_version
+from . import extract
+
+logger = logging.getLogger(__name__)
+
+_MODULE = "gradio.queueing"
+_CONTEXT_ATTRIBUTE = "_otel_kotaemon_context"
+_SESSIONS = 1024
+"""Browser sessions whose last events are remembered for the events chained after them (oldest forgotten first)."""
+
+
+def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
+    """Wrap Gradio's queue now or when `gradio` is imported."""
+    events = QueueEvents(telemetry)
+    patcher.patch(
+        [
+            Target(_MODULE, "Event.__init__", events.on_created),
+            Target(_MODULE, "Queue.process_events", events.on_process),
+        ],
+        before_wrapping=lambda: check_version("gradio"),
+    )
+
+
+class QueueEvents:
+    """Captures each event's request context, processes the event in it, and links chained events."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        self._trails: OrderedDict[str, dict[Any, EventTrail]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def on_created(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
+        if instance is not None and self.telemetry.enabled:
+            try:
+                setattr(instance, _CONTEXT_ATTRIBUTE, otel_context.get_current())
+            except Exception:
+                logger.debug("could not keep the context of a Gradio event", exc_info=True)
+        return result
+
+    def on_process(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if not self.telemetry.enabled:
+            return wrapped(*args, **kwargs)
+        try:
+            events = args[0] if args else kwargs["events"]
+            event = events[0]
+            record = extract.app_event(event)
+            parent = getattr(event, _CONTEXT_ATTRIBUTE, None)
+        except Exception:
+            logger.debug("unexpected Gradio events; not traced", exc_info=True)
+            return wrapped(*args, **kwargs)
+        if record is None or not isinstance(parent, otel_context.Context):
+            return wrapped(*args, **kwargs)
+        return self._process(wrapped(*args, **kwargs), instance, event, record, parent)
+
+    async def _process(
+        self, processing: Coroutine[Any, Any, Any], queue: Any, event: Any, record: AppEvent, parent: Any
+    ) -> Any:
+        scope = self._start(queue, event, record, parent)
+        if scope is None:
+            return await processing
+        token = scope.activate()
+        try:
+            return await processing
+        except asyncio.CancelledError:
+            scope.status = "cancelled"
+            raise
+        except BaseException as error:
+            scope.finish(error)
+            raise
+        finally:
+            scope.deactivate(token)
+            self._end(scope, queue, event)
+
+    def _start(self, queue: Any, event: Any, record: AppEvent, parent: Any) -> LiveAppEvent | None:
+        try:
+            if not trace.get_current_span(parent).get_span_context().is_valid:
+                headers = extract.request_headers(event)
+                if headers is not None:  # the server is not instrumented: continue the caller's trace, if any
+                    parent = propagate.extract(headers, context=parent)
+            return self.telemetry.start_app_event(record, parent, self._follows(queue, event, record))
+        except Exception:
+            logger.debug("failed to start telemetry for a Gradio event", exc_info=True)
+            return None
+
+    def _follows(self, queue: Any, event: Any, record: AppEvent) -> EventTrail | None:
+        """The trail of the nearest event before this one in its chain, in the same browser session."""
+        if record.session_id is None:
+            return None
+        with self._lock:
+            trails = self._trails.get(record.session_id)
+            trails = dict(trails) if trails else None
+        for function_id in extract.predecessors(queue, event) if trails else ():
+            trail = trails.get(function_id)  # type: ignore[union-attr]
+            if trail is not None:
+                return trail
+        return None
+
+    def _end(self, scope: LiveAppEvent, queue: Any, event: Any) -> None:
+        try:
+            if scope.status is None:
+                scope.status = extract.status(queue, event)
+            scope.finish()
+            trail = scope.trail()
+            session = scope.event.session_id
+            function_id = extract.function_id(event)
+            if trail is None or session is None or function_id is None:
+                return
+            with self._lock:
+                trails = self._trails.pop(session, None) or {}
+                trails[function_id] = trail
+                self._trails[session] = trails
+                while len(self._trails) > _SESSIONS:
+                    self._trails.popitem(last=False)
+        except Exception:
+            logger.debug("failed to end telemetry for a Gradio event", exc_info=True)

@@ -1,0 +1,149 @@
+"""A Gradio app that does what Kotaemon's web app (ktem) does, and knows nothing of OpenTelemetry.
+
+A question is a chain of queued events, as in ktem's chat page: `submit_msg` (starts a conversation) ->
+`chat_fn` (a generator streaming the reasoning pipeline, `pipeline.stream(message, conv_id, history)`) -> a
+`.then()` lambda -> `check_and_suggest_name_conv` -> `suggest_chat_conv` -> `persist_data_source`. A file upload runs
+`index_fn_file_with_default_loaders`, which consumes the indexing pipeline's stream as ktem does. The user id and the
+conversation id live in `gr.State`s, filled per browser session.
+
+Usage: ktem_gradio_app.py BASE_URL PORT (stop it with SIGINT, as Ctrl+C).
+"""
+
+import sys
+import uuid
+
+import gradio as gr
+from kotaemon.base import Document
+from kotaemon.embeddings import OpenAIEmbeddings
+from kotaemon.indices.qa.citation_qa import AnswerWithContextPipeline
+from kotaemon.llms import ChatOpenAI
+from kotaemon.storages import InMemoryDocumentStore, InMemoryVectorStore
+from ktem.index.file.pipelines import DocumentRetrievalPipeline, IndexDocumentPipeline
+from ktem.reasoning.prompt_optimization.suggest_conversation_name import SuggestConvNamePipeline
+from ktem.reasoning.prompt_optimization.suggest_followup_chat import SuggestFollowupQuesPipeline
+from ktem.reasoning.simple import FullQAPipeline
+
+BASE_URL, PORT = sys.argv[1], int(sys.argv[2])
+API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
+USER_ID = "alice@example.com"
+
+vector_store, doc_store = InMemoryVectorStore(), InMemoryDocumentStore()
+sources: dict[str, str] = {}  # file name -> file id (ktem's Source table)
+
+
+def llm(model: str) -> ChatOpenAI:
+    return ChatOpenAI(model=model, base_url=BASE_URL, api_key=API_KEY, temperature=0.2)
+
+
+def embedding() -> OpenAIEmbeddings:
+    return OpenAIEmbeddings(model="kt-embed", base_url=BASE_URL, api_key=API_KEY)
+
+
+def submit_msg(chat_input, chat_history, user_id, conversation_id):
+    """ktem starts a conversation on the first message."""
+    if not conversation_id:
+        conversation_id = uuid.uuid4().hex
+    return "", [*chat_history, [chat_input, None]], conversation_id
+
+
+def create_pipeline(user_id) -> FullQAPipeline:
+    retriever = DocumentRetrievalPipeline(VS=vector_store, DS=doc_store, embedding=embedding(), user_id=user_id)
+    retriever.set_run({".doc_ids": list(sources.values())}, temp=False)
+    answering = AnswerWithContextPipeline(llm=llm("kt-answer"), enable_citation=True, enable_mindmap=True)
+    return FullQAPipeline(retrievers=[retriever], answering_pipeline=answering)
+
+
+def chat_fn(conversation_id, chat_history, user_id):
+    chat_input, _ = chat_history[-1]
+    chat_history = chat_history[:-1]
+    pipeline = create_pipeline(user_id)
+    text, refs = "", ""
+    yield [*chat_history, [chat_input, "Thinking ..."]], refs
+    for response in pipeline.stream(chat_input, conversation_id, chat_history):
+        if not isinstance(response, Document) or response.channel is None:
+            continue
+        if response.channel == "chat":
+            text += response.content or ""
+        elif response.channel == "info":
+            refs += response.content or ""
+        yield [*chat_history, [chat_input, text]], refs
+
+
+def check_and_suggest_name_conv(chat_history):
+    if len(chat_history) == 1:
+        name = SuggestConvNamePipeline(llm=llm("kt-name"))(chat_history).text
+        return name[:40], True
+    return gr.update(), False
+
+
+def suggest_chat_conv(chat_history):
+    suggestion = SuggestFollowupQuesPipeline(llm=llm("kt-suggest"))(chat_history).text
+    return [[suggestion]]
+
+
+def persist_data_source(conversation_id, user_id, chat_history):
+    return f"{len(chat_history)} messages saved in {conversation_id}"
+
+
+def index_fn(files, user_id):
+    pipeline = IndexDocumentPipeline(
+        VS=vector_store, DS=doc_store, Source=sources, embedding=embedding(), user_id=user_id, chunk_size=16
+    )
+    outputs = []
+    stream = pipeline.stream(files, reindex=False)
+    try:
+        while True:
+            response = next(stream)
+            if response.channel == "index":
+                outputs.append(f"{response.content['status']} | {response.content['file_name']}")
+            yield "\n".join(outputs)
+    except StopIteration as stop:
+        results, _errors, _docs = stop.value
+    return results
+
+
+def upload_started():
+    return "Please wait for the indexing process to complete before adding your question."
+
+
+def index_fn_file_with_default_loaders(files, user_id):
+    """ktem's quick upload: drains `index_fn`."""
+    paths = [str(f) for f in files]
+    status = ""
+    for status in index_fn(paths, user_id):  # noqa: B007 (the last status is the answer)
+        pass
+    return status
+
+
+with gr.Blocks() as demo:
+    user_id = gr.State(USER_ID)
+    conversation_id = gr.State("")
+    chatbot = gr.JSON()  # the chat history as [question, answer] pairs (ktem's Gradio 4 chatbot format)
+    text_input = gr.Textbox()
+    info_panel = gr.HTML()
+    conversation_name = gr.Textbox()
+    renamed = gr.State(False)
+    preview = gr.State(False)
+    suggestions = gr.JSON()
+    saved = gr.Textbox()
+    upload = gr.File(file_count="multiple")
+    upload_status = gr.Textbox()
+
+    (
+        text_input.submit(
+            submit_msg,
+            inputs=[text_input, chatbot, user_id, conversation_id],
+            outputs=[text_input, chatbot, conversation_id],
+        )
+        .success(chat_fn, inputs=[conversation_id, chatbot, user_id], outputs=[chatbot, info_panel])
+        .then(fn=lambda: True, inputs=None, outputs=[preview])
+        .success(check_and_suggest_name_conv, inputs=chatbot, outputs=[conversation_name, renamed])
+        .success(suggest_chat_conv, inputs=[chatbot], outputs=[suggestions])
+        .then(persist_data_source, inputs=[conversation_id, user_id, chatbot], outputs=[saved])
+    )
+    upload.upload(upload_started, outputs=upload_status).then(
+        index_fn_file_with_default_loaders, inputs=[upload, user_id], outputs=[upload_status]
+    )
+
+if __name__ == "__main__":
+    demo.queue().launch(server_name="127.0.0.1", server_port=PORT)

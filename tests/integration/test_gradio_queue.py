@@ -1,0 +1,118 @@
+"""Gradio's queue in process, instrumented in code, driven by `gradio_client`: concurrent questions, failed events,
+uninstrument. (tests/e2e/test_ktem_gradio.py runs the ktem-like app under `opentelemetry-instrument`.)"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+import wrapt
+
+from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
+from tests.conftest import Captured
+from tests.kotaemon_standin import use
+from tests.support.gradio_app import QUIET
+from tests.support.openai_server import OpenAIServer
+
+use()
+
+with mock.patch.dict(os.environ, QUIET):
+    import gradio as gr
+    import gradio.queueing
+    from gradio_client import Client
+
+from kotaemon.indices.qa.citation_qa import AnswerWithContextPipeline  # noqa: E402
+from kotaemon.llms import ChatOpenAI  # noqa: E402
+from ktem.reasoning.simple import FullQAPipeline  # noqa: E402
+
+
+class App:
+    def __init__(self, captured: Captured, url: str) -> None:
+        self.captured = captured
+        self.url = url
+
+    def client(self) -> Client:
+        return Client(self.url, verbose=False, download_files=False)
+
+    def events(self, name: str) -> list[Any]:
+        return [s for s in self.captured.spans() if s.name == f"gradio {name}"]
+
+    def trace(self, span: Any) -> list[Any]:
+        return [s for s in self.captured.spans() if s.context.trace_id == span.context.trace_id]
+
+
+@pytest.fixture
+def app(instrument: Callable[..., Captured], openai_server: OpenAIServer) -> Iterator[App]:
+    captured = instrument()
+    llm = ChatOpenAI(model="slow-40", base_url=openai_server.base_url, api_key="sk-test")
+
+    def chat_fn(conversation_id: str, question: str) -> Iterator[str]:
+        pipeline = FullQAPipeline(retrievers=[], answering_pipeline=AnswerWithContextPipeline(llm=llm))
+        answer = ""
+        for document in pipeline.stream(question, conversation_id, []):
+            answer += document.content or ""
+            yield answer
+
+    def fail_fn(question: str) -> str:
+        raise ValueError("no answer")
+
+    with mock.patch.dict(os.environ, QUIET), gr.Blocks() as demo:
+        conversation, question, answer = gr.Textbox(), gr.Textbox(), gr.Textbox()
+        question.submit(chat_fn, inputs=[conversation, question], outputs=answer, concurrency_limit=4)
+        answer.change(fail_fn, inputs=[question], outputs=answer)
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield App(captured, demo.local_url)
+    finally:
+        demo.close()
+
+
+def test_concurrent_questions_stay_in_their_own_traces(app: App) -> None:
+    answers: dict[str, str] = {}
+    start = threading.Barrier(3)
+
+    def ask(conversation: str) -> None:
+        client = app.client()
+        start.wait()
+        answers[conversation] = client.predict(conversation, f"question of {conversation}", api_name="/chat_fn")
+
+    threads = [threading.Thread(target=ask, args=(f"conversation-{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == ["conversation-0", "conversation-1", "conversation-2"]
+    events = app.events("chat_fn")
+    assert len(events) == 3 and len({e.context.trace_id for e in events}) == 3
+    overlapping = sorted(events, key=lambda e: e.start_time)
+    assert overlapping[0].end_time > overlapping[-1].start_time, "the questions did not run at the same time"
+    for event in events:
+        conversation = event.attributes["gen_ai.conversation.id"]
+        spans = app.trace(event)
+        assert event.parent is None
+        assert [s.name for s in spans].count("invoke_workflow FullQAPipeline") == 1
+        assert {s.attributes["gen_ai.conversation.id"] for s in spans} == {conversation}
+        assert "chat slow-40" in [s.name for s in spans]
+
+
+def test_a_failed_event_is_marked_as_failed(app: App) -> None:
+    with pytest.raises(Exception, match="error"):
+        app.client().predict("why?", api_name="/fail_fn")
+    (event,) = app.events("fail_fn")
+    assert event.status.status_code.name == "ERROR"
+    assert event.attributes["kotaemon.app.event.status"] == "failed"
+    assert event.attributes["error.type"] == "failed"
+
+
+def test_uninstrument_restores_the_queue(instrument: Callable[..., Captured]) -> None:
+    queue, event = gradio.queueing.Queue, gradio.queueing.Event
+    original = (queue.__dict__["process_events"], event.__dict__["__init__"])
+    instrument()
+    assert isinstance(queue.__dict__["process_events"], wrapt.FunctionWrapper)
+    assert isinstance(event.__dict__["__init__"], wrapt.FunctionWrapper)
+    KotaemonInstrumentor().uninstrument()
+    assert (queue.__dict__["process_events"], event.__dict__["__init__"]) == original
