@@ -10,6 +10,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from . import kotaemon as kotaemon_integration
 from . import langchain as langchain_integration
+from . import mcp as mcp_integration
 from . import openai as openai_integration
 from .core.telemetry import Telemetry
 from .patching import Patcher
@@ -21,6 +22,7 @@ _INTEGRATIONS = {
     "openai": openai_integration.instrument,
     "kotaemon": kotaemon_integration.instrument,
     "langchain": langchain_integration.instrument,
+    "mcp": mcp_integration.instrument,
 }
 
 

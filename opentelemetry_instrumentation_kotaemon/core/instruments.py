@@ -35,6 +35,8 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_RETRIEVAL_DOCUMENTS: _DOCUMENT_BUCKETS,
     attr.METRIC_RERANK_DOCUMENTS: _DOCUMENT_BUCKETS,
     **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), attr.DURATION_BUCKETS),
+    attr.METRIC_MCP_CLIENT_OPERATION_DURATION: attr.MCP_DURATION_BUCKETS,
+    attr.METRIC_MCP_SERVER_OPERATION_DURATION: attr.MCP_DURATION_BUCKETS,
 }
 """Bucket boundaries of every histogram: given as advice to the API, and as views on SDKs that ignore advice."""
 _MODEL_KINDS = {attr.OPERATION_EMBEDDINGS: attr.KIND_EMBEDDING}
@@ -76,6 +78,12 @@ class Instruments:
         self.tool_calls = meter.create_counter(attr.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls")
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"
+        )
+        self.mcp_client_duration = _histogram(
+            meter, attr.METRIC_MCP_CLIENT_OPERATION_DURATION, "s", "Duration of MCP requests, seen by the sender"
+        )
+        self.mcp_server_duration = _histogram(
+            meter, attr.METRIC_MCP_SERVER_OPERATION_DURATION, "s", "Duration of MCP requests, seen by the receiver"
         )
 
     def model_call(self, call: ModelCall, duration: float, error: BaseException | None, error_name: str | None) -> None:

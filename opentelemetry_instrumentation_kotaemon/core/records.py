@@ -136,4 +136,6 @@ class StepCall:
     """Documents the step returned: retrieved, kept after re-ranking, or indexed."""
     failure: str | None = None
     """Set when the step failed without raising (an agent answering with status "failed")."""
+    error_type: str | None = None
+    """The `error.type` of a failure, when the integration knows it better than the exception class does."""
     tool_name: str | None = None
