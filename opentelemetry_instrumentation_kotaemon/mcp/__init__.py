@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from typing import Any
 
 from opentelemetry import trace
@@ -82,10 +82,8 @@ class _TransportContext:
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         if self._token is not None:
-            try:
+            with suppress(ValueError):  # exited in another context than the one it entered
                 extract.current_transport.reset(self._token)
-            except ValueError:  # exited in another context than entered
-                pass
         return await self._inner.__aexit__(*exc_info)
 
 
@@ -230,7 +228,7 @@ class Hooks:
 
     def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> McpScope | None:
         try:
-            message, request, session = (args + (None, None, None))[:3]
+            message, request, session = (*args, None, None, None)[:3]
             message = kwargs.get("message", message)
             request = kwargs.get("req", request)
             session = kwargs.get("session", session)

@@ -116,7 +116,9 @@ def _tool_result_content(value: Any) -> Any:
     parts = []
     for part in getattr(value, "content", None) or ():
         text = getattr(part, "text", None)
-        parts.append({"type": "text", "content": text} if isinstance(text, str) else {"type": getattr(part, "type", "")})
+        parts.append(
+            {"type": "text", "content": text} if isinstance(text, str) else {"type": getattr(part, "type", "")}
+        )
     return parts
 
 

@@ -50,36 +50,34 @@ def is_error(result) -> bool:
 
 
 async def plain(connection) -> dict:
-    async with connection as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            tools = await session.list_tools()
-            added = await session.call_tool("add", {"a": 2, "b": 3})
-            found = await session.call_tool("search", {"query": "meaning of life"})
-            failed = await session.call_tool("fail", {"reason": "no"})
-            await session.list_resources()
-            resource = await session.read_resource("config://app")
-            await session.list_prompts()
-            prompt = await session.get_prompt("summarize", {"text": "hello"})
-            return {
-                "tools": sorted(tool.name for tool in tools.tools),
-                "added": text(added),
-                "found": text(found),
-                "failed": is_error(failed),
-                "resource": resource.contents[0].text,
-                "prompt": prompt.messages[0].content.text,
-            }
+    async with connection as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        tools = await session.list_tools()
+        added = await session.call_tool("add", {"a": 2, "b": 3})
+        found = await session.call_tool("search", {"query": "meaning of life"})
+        failed = await session.call_tool("fail", {"reason": "no"})
+        await session.list_resources()
+        resource = await session.read_resource("config://app")
+        await session.list_prompts()
+        prompt = await session.get_prompt("summarize", {"text": "hello"})
+        return {
+            "tools": sorted(tool.name for tool in tools.tools),
+            "added": text(added),
+            "found": text(found),
+            "failed": is_error(failed),
+            "resource": resource.contents[0].text,
+            "prompt": prompt.messages[0].content.text,
+        }
 
 
 async def crash() -> dict:
-    async with stdio() as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            try:
-                await session.call_tool("crash", {})
-            except Exception as error:  # McpError (mcp 1) / MCPError (mcp 2): connection closed
-                return {"crash": type(error).__name__, "code": getattr(getattr(error, "error", None), "code", None)}
-            return {"crash": None}
+    async with stdio() as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        try:
+            await session.call_tool("crash", {})
+        except Exception as error:  # McpError (mcp 1) / MCPError (mcp 2): connection closed
+            return {"crash": type(error).__name__, "code": getattr(getattr(error, "error", None), "code", None)}
+        return {"crash": None}
 
 
 def kotaemon(base_url: str, config: dict) -> dict:

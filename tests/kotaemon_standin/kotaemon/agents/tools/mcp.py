@@ -76,11 +76,10 @@ async def _async_discover_tools(parsed: dict) -> list["MCPTool"]:
         connection = sse_client(url=parsed["command"])
     else:
         return []
-    async with connection as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            listed = await session.list_tools()
-            return [_make_tool(parsed, info) for info in listed.tools]
+    async with connection as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        listed = await session.list_tools()
+        return [_make_tool(parsed, info) for info in listed.tools]
 
 
 def _run_async(coro: Any) -> Any:
@@ -146,11 +145,10 @@ class MCPTool(BaseTool):
             connection = sse_client(url=self.server_command)
         else:
             return f"Unsupported transport: {self.server_transport}"
-        async with connection as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                result = await session.call_tool(self.mcp_tool_name, tool_args)
-                return self._format_result(result)
+        async with connection as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            result = await session.call_tool(self.mcp_tool_name, tool_args)
+            return self._format_result(result)
 
     def _format_result(self, result: Any) -> str:
         if result.isError:
