@@ -65,10 +65,10 @@ def main() -> None:
         del args[index : index + 2]
     if args[0] == "sse":
         port = int(args[1])
-        try:
+        if hasattr(server.settings, "port"):
             server.settings.host, server.settings.port = "127.0.0.1", port
             server.run(transport="sse")
-        except AttributeError:  # mcp 2: host and port are arguments of run()
+        else:  # mcp 2: host and port are arguments of run()
             server.run(transport="sse", host="127.0.0.1", port=port)
     else:
         server.run(transport="stdio")
