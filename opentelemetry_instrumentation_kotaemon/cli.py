@@ -34,6 +34,7 @@ LIBRARIES = {
     "langchain-openai": ("langchain", ">=0.1.25,<2"),
     "kotaemon": ("kotaemon", ""),
     "theflow": ("kotaemon", ">=0.8.6,<0.9"),
+    "mcp": ("mcp", ">=1.12,<3"),
 }
 # Other packages that trace the same calls; installed beside us, each call is traced twice.
 DUPLICATES = {
