@@ -46,6 +46,7 @@ GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
@@ -53,6 +54,10 @@ GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+
+# `gen_ai.provider.name` values we set ourselves.
+PROVIDER_OPENAI = "openai"
+PROVIDER_AZURE_OPENAI = "azure.ai.openai"
 
 # Operation names (`gen_ai.operation.name` values).
 OPERATION_CHAT = "chat"
@@ -112,7 +117,11 @@ GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+TOOL_TYPE_FUNCTION = "function"
+"""`gen_ai.tool.type` of the tools we trace: the app runs them with arguments the agent chose."""
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
 GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
 GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
@@ -125,25 +134,32 @@ EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 METRIC_TOKEN_USAGE = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
+METRIC_WORKFLOW_DURATION = "gen_ai.workflow.duration"
+METRIC_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+METRIC_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
 METRIC_STREAMS_ABANDONED = "kotaemon.streams.abandoned"
 METRIC_ERRORS = "kotaemon.errors"
 METRIC_RETRIEVAL_DOCUMENTS = "kotaemon.retrieval.documents"
 METRIC_RETRIEVAL_EMPTY = "kotaemon.retrieval.empty"
 METRIC_RERANK_DOCUMENTS = "kotaemon.rerank.documents"
-METRIC_TOOL_CALLS = "kotaemon.tool.calls"
 METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
-# Duration of each kind of step, in seconds (Prometheus: kotaemon_retrieval_duration_seconds and so on).
+# Duration of each kind of step, in seconds: the conventions' metrics for tools, agents and workflows, ours for the
+# RAG steps they have none for (Prometheus: gen_ai_execute_tool_duration_seconds, kotaemon_retrieval_duration_seconds
+# and so on).
 STEP_DURATION_METRICS = {
     KIND_RETRIEVER: "kotaemon.retrieval.duration",
     KIND_RERANKER: "kotaemon.rerank.duration",
-    KIND_TOOL: "kotaemon.tool.duration",
-    KIND_AGENT: "kotaemon.agent.duration",
-    KIND_PIPELINE: "kotaemon.pipeline.duration",
+    KIND_TOOL: METRIC_EXECUTE_TOOL_DURATION,
+    KIND_AGENT: METRIC_INVOKE_AGENT_DURATION,
+    KIND_PIPELINE: METRIC_WORKFLOW_DURATION,
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
 
 # Bucket boundaries from the GenAI conventions: seconds for durations, powers of four for token counts.
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+AGENT_DURATION_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+WORKFLOW_DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 TOKEN_BUCKETS = (
     1,
     4,

@@ -35,6 +35,9 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_RETRIEVAL_DOCUMENTS: _DOCUMENT_BUCKETS,
     attr.METRIC_RERANK_DOCUMENTS: _DOCUMENT_BUCKETS,
     **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), attr.DURATION_BUCKETS),
+    attr.METRIC_INVOKE_AGENT_DURATION: attr.AGENT_DURATION_BUCKETS,
+    attr.METRIC_WORKFLOW_DURATION: attr.WORKFLOW_DURATION_BUCKETS,
+    attr.METRIC_TIME_PER_OUTPUT_CHUNK: attr.DURATION_BUCKETS,
     attr.METRIC_MCP_CLIENT_OPERATION_DURATION: attr.MCP_DURATION_BUCKETS,
     attr.METRIC_MCP_SERVER_OPERATION_DURATION: attr.MCP_DURATION_BUCKETS,
 }
@@ -56,6 +59,12 @@ class Instruments:
             "s",
             "Time from the request to the first chunk of a streamed response",
         )
+        self.time_per_output_chunk = _histogram(
+            meter,
+            attr.METRIC_TIME_PER_OUTPUT_CHUNK,
+            "s",
+            "Time between the chunks of a streamed response after the first",
+        )
         self.streams_abandoned = meter.create_counter(
             attr.METRIC_STREAMS_ABANDONED, unit="{stream}", description="Streams the caller stopped reading early"
         )
@@ -75,7 +84,6 @@ class Instruments:
         self.rerank_documents = _histogram(
             meter, attr.METRIC_RERANK_DOCUMENTS, "{document}", "Documents kept after re-ranking"
         )
-        self.tool_calls = meter.create_counter(attr.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls")
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"
         )
@@ -96,6 +104,9 @@ class Instruments:
             self.token_usage.record(call.output_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_OUTPUT})
         if call.time_to_first_chunk is not None:
             self.time_to_first_chunk.record(call.time_to_first_chunk, labels)
+            if call.chunk_count > 1:
+                per_chunk = (duration - call.time_to_first_chunk) / (call.chunk_count - 1)
+                self.time_per_output_chunk.record(per_chunk, labels)
         if call.abandoned:
             self.streams_abandoned.add(1, labels)
         if error_name is not None:
@@ -110,12 +121,7 @@ class Instruments:
             self.errors.add(1, {attr.KOTAEMON_SPAN_KIND: step.kind, attr.ERROR_TYPE: error_name})
         histogram = self.step_durations.get(step.kind)
         if histogram is not None:
-            histogram.record(duration, labels)
-        if step.kind == attr.KIND_TOOL:
-            tool_labels = {attr.GEN_AI_TOOL_NAME: step.tool_name or step.name}
-            if error_name is not None:
-                tool_labels[attr.ERROR_TYPE] = error_name
-            self.tool_calls.add(1, tool_labels)
+            histogram.record(duration, {**labels, **_step_identity(step)})
         if step.documents is None:
             return
         if step.kind == attr.KIND_RETRIEVER:
@@ -126,6 +132,20 @@ class Instruments:
             self.rerank_documents.record(step.documents, labels)
         elif step.kind == attr.KIND_INDEXING:
             self.indexing_documents.add(step.documents, labels)
+
+
+_IDENTITY_KEYS = {
+    attr.KIND_AGENT: (attr.GEN_AI_AGENT_NAME,),
+    attr.KIND_PIPELINE: (attr.GEN_AI_WORKFLOW_NAME,),
+}
+
+
+def _step_identity(step: StepCall) -> dict[str, Any]:
+    """The conventions' attributes of a tool, agent or workflow duration: the tool, agent or workflow name."""
+    if step.kind == attr.KIND_TOOL:
+        return {attr.GEN_AI_TOOL_NAME: step.tool_name or step.name}
+    keys = _IDENTITY_KEYS.get(step.kind, ())
+    return {key: step.attributes[key] for key in keys if key in step.attributes}
 
 
 def identify(call: ModelCall, values: dict[str, Any]) -> dict[str, Any]:

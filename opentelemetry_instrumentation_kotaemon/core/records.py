@@ -72,6 +72,7 @@ class ModelCall:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
     reasoning_output_tokens: int | None = None
     embedding_dimensions: int | None = None
     system_fingerprint: str | None = None
@@ -104,6 +105,7 @@ _MERGED_FIELDS = (
     "input_tokens",
     "output_tokens",
     "cache_read_input_tokens",
+    "cache_creation_input_tokens",
     "reasoning_output_tokens",
     "embedding_dimensions",
     "system_fingerprint",

@@ -418,6 +418,8 @@ def _step_start_attributes(step: StepCall) -> dict[str, Any]:
         values[attr.KOTAEMON_COMPONENT] = step.component
     if step.tool_name:
         values[attr.GEN_AI_TOOL_NAME] = step.tool_name
+    if step.kind == attr.KIND_TOOL:
+        values[attr.GEN_AI_TOOL_TYPE] = attr.TOOL_TYPE_FUNCTION
     values.update(step.attributes)
     return values
 
@@ -451,6 +453,7 @@ _RESPONSE_FIELDS: tuple[tuple[str, str], ...] = (
     ("input_tokens", attr.GEN_AI_USAGE_INPUT_TOKENS),
     ("output_tokens", attr.GEN_AI_USAGE_OUTPUT_TOKENS),
     ("cache_read_input_tokens", attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("cache_creation_input_tokens", attr.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
     ("reasoning_output_tokens", attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
     ("embedding_dimensions", attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     ("system_fingerprint", attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),

@@ -418,6 +418,8 @@ def new_step(obj: Any, family: Family) -> StepCall:
     name = step_name(obj)
     if name:
         step.attributes[attr.KOTAEMON_STEP] = name
+    if family.kind == attr.KIND_PIPELINE:
+        step.attributes[attr.GEN_AI_WORKFLOW_NAME] = cls.__name__
     return step
 
 
@@ -465,6 +467,9 @@ def describe_step(step: StepCall, obj: Any, arguments: dict[str, Any], content: 
         if name:
             step.name = name
             values[attr.GEN_AI_AGENT_NAME] = name
+        description = _text(setting(obj, "description"))
+        if description:
+            values[attr.GEN_AI_AGENT_DESCRIPTION] = description
         agent_type = getattr(setting(obj, "agent_type"), "value", None)
         if isinstance(agent_type, str):
             values[attr.KOTAEMON_AGENT_TYPE] = agent_type

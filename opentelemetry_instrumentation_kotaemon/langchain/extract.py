@@ -209,6 +209,11 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
         call.output_tokens = whole_number(usage.get("completion_tokens")) or whole_number(
             message_usage.get("output_tokens")
         )
+    details = _mapping(message_usage.get("input_token_details"))
+    if call.cache_read_input_tokens is None:
+        call.cache_read_input_tokens = whole_number(details.get("cache_read"))
+    if call.cache_creation_input_tokens is None:
+        call.cache_creation_input_tokens = whole_number(details.get("cache_creation"))
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):

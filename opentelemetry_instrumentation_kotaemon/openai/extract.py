@@ -20,8 +20,20 @@ from ..core.values import number, whole_number
 
 logger = logging.getLogger(__name__)
 
-PROVIDER = "openai"
+PROVIDER = attr.PROVIDER_OPENAI
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_AZURE_CLIENTS = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
+_providers: dict[type, str] = {}
+
+
+def provider(client: Any) -> str:
+    """`azure.ai.openai` for the Azure clients (and their subclasses), else `openai`; cached per class."""
+    cls = type(client)
+    found = _providers.get(cls)
+    if found is None:
+        azure = any(klass.__name__ in _AZURE_CLIENTS for klass in cls.__mro__)
+        found = _providers[cls] = attr.PROVIDER_AZURE_OPENAI if azure else PROVIDER
+    return found
 
 
 def given(value: Any) -> Any:
@@ -105,6 +117,7 @@ def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall
     call = ModelCall(operation=operation, provider=PROVIDER, request_model=model if isinstance(model, str) else None)
     client = getattr(instance, "_client", None)
     if client is not None:
+        call.provider = provider(client)
         call.server_address, call.server_port = _server(client)
     return call
 
