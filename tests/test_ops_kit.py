@@ -58,6 +58,7 @@ HISTOGRAMS = {
     attr.METRIC_OPERATION_DURATION: "gen_ai_client_operation_duration_seconds",
     attr.METRIC_TOKEN_USAGE: "gen_ai_client_token_usage",
     attr.METRIC_TIME_TO_FIRST_CHUNK: "gen_ai_client_operation_time_to_first_chunk_seconds",
+    attr.METRIC_TIME_PER_OUTPUT_CHUNK: "gen_ai_client_operation_time_per_output_chunk_seconds",
     attr.METRIC_RETRIEVAL_DOCUMENTS: "kotaemon_retrieval_documents",
     attr.METRIC_RERANK_DOCUMENTS: "kotaemon_rerank_documents",
     attr.STEP_DURATION_METRICS[attr.KIND_RETRIEVER]: "kotaemon_retrieval_duration_seconds",
