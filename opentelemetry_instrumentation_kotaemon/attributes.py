@@ -156,27 +156,6 @@ STEP_DURATION_METRICS = {
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
 
-# Bucket boundaries from the GenAI conventions: seconds for durations, powers of four for token counts.
-DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-AGENT_DURATION_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
-WORKFLOW_DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
-TOKEN_BUCKETS = (
-    1,
-    4,
-    16,
-    64,
-    256,
-    1024,
-    4096,
-    16384,
-    65536,
-    262144,
-    1048576,
-    4194304,
-    16777216,
-    67108864,
-)
-
 # --- Kotaemon components (our own names where the conventions have none)
 KOTAEMON_RETRIEVAL_MODE = "kotaemon.retrieval.mode"
 """How a retriever searched: vector, text or hybrid."""
@@ -231,4 +210,3 @@ ERROR_TYPE_TOOL_ERROR = "tool_error"
 """`error.type` of a tool call whose result says it failed (an MCP `CallToolResult` with `isError`)."""
 METRIC_MCP_CLIENT_OPERATION_DURATION = "mcp.client.operation.duration"
 METRIC_MCP_SERVER_OPERATION_DURATION = "mcp.server.operation.duration"
-MCP_DURATION_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .records import ModelCall
+from .spans import ModelCall
 from .streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
 from .telemetry import ModelCallScope, Telemetry
 

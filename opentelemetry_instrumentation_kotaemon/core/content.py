@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from ..settings import ContentMode, Settings
-from .records import OutputMessage
 from .redaction import Redactor
 
 _TRUNCATED = "...[truncated {} chars]"
@@ -35,20 +33,13 @@ class ContentPolicy:
         """Serialise a content structure to JSON, then clean it."""
         return self.clean(json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")))
 
+    def attributes(self, content: dict[str, Any]) -> dict[str, Any]:
+        """Content attributes ready to export: texts cleaned, structures serialised to JSON and cleaned."""
+        return {
+            key: self.clean(value) if isinstance(value, str) else self.to_json(value) for key, value in content.items()
+        }
+
 
 def text_part(content: Any) -> dict[str, Any]:
     """A GenAI `text` message part."""
     return {"type": "text", "content": content}
-
-
-def output_messages_json(messages: Iterable[OutputMessage]) -> list[dict[str, Any]]:
-    """GenAI `gen_ai.output.messages` structures for the given choices."""
-    result = []
-    for message in messages:
-        parts: list[dict[str, Any]] = []
-        if message.text:
-            parts.append(text_part(message.text))
-        for call in message.tool_calls:
-            parts.append({"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments})
-        result.append({"role": message.role, "parts": parts, "finish_reason": message.finish_reason or ""})
-    return result

@@ -50,13 +50,13 @@ def _end(scope: ModelCallScope, handler: ChunkHandler, error: BaseException | No
     scope.finish(error, abandoned)
 
 
-def _reader_went_away(error: BaseException) -> bool:
+def reader_went_away(error: BaseException) -> bool:
     """A stream interrupted by its reader leaving (closed generator, cancelled task) is abandoned, not failed."""
     return isinstance(error, (GeneratorExit, asyncio.CancelledError))
 
 
 def _end_on_error(scope: ModelCallScope, handler: ChunkHandler, error: BaseException) -> None:
-    abandoned = _reader_went_away(error)
+    abandoned = reader_went_away(error)
     _end(scope, handler, None if abandoned else error, abandoned)
 
 
@@ -238,5 +238,5 @@ def _observe(on_item: Callable[[Any], None] | None, item: Any) -> None:
 
 
 def _end_scope_on_error(scope: Scope, error: BaseException) -> None:
-    abandoned = _reader_went_away(error)
+    abandoned = reader_went_away(error)
     scope.finish(None if abandoned else error, abandoned)

@@ -9,22 +9,26 @@ right span, and an OpenAI call merges into the LangChain model call that made it
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import functools
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
 from opentelemetry import context as otel_context
 
 from .. import attributes as attr
-from ..core.records import ModelCall, StepCall
+from ..core.spans import ModelCall, Step, WorkflowStep
+from ..core.streams import reader_went_away
 from ..core.telemetry import ModelCallScope, Scope, StepScope, Telemetry, error_type
 from . import extract
 
 logger = logging.getLogger(__name__)
+
+ResultReader = Callable[[Any, bool], None]
+"""Reads a run's result into its record: (result, capture content)."""
 
 _FALLBACKS = "fallbacks"
 _RETRY = "retry"
@@ -32,14 +36,21 @@ _MODEL = "model"
 
 
 class Run:
-    """One live LangChain run: its scope (None when it is not a span) and the context its children start in."""
+    """One live LangChain run: its scope (None when it is not a span), the context its children start in, and how its
+    result is read into its record."""
 
-    __slots__ = ("abandoned", "attempts", "context", "first_error", "kind", "parent", "prompt", "scope")
+    __slots__ = ("abandoned", "attempts", "context", "first_error", "kind", "parent", "prompt", "read_result", "scope")
 
     def __init__(
-        self, scope: Scope | None, context: otel_context.Context, kind: str | None, parent: Run | None
+        self,
+        scope: Scope | None,
+        context: otel_context.Context,
+        kind: str | None,
+        parent: Run | None,
+        read_result: ResultReader | None = None,
     ) -> None:
         self.scope = scope
+        self.read_result = read_result
         self.context = context
         self.kind = kind
         self.parent = parent
@@ -95,10 +106,6 @@ def detach_quietly(token: object) -> None:
         logger.debug("context token did not match", exc_info=True)
 
 
-def _abandoned(error: BaseException) -> bool:
-    return isinstance(error, (GeneratorExit, asyncio.CancelledError))
-
-
 class RunTracker:
     """Turns LangChain callbacks into telemetry; one per instrumentation."""
 
@@ -136,9 +143,15 @@ class RunTracker:
         return parent, parent.context
 
     def _open(
-        self, run_id: UUID, scope: Scope | None, context: otel_context.Context, kind: str | None, parent: Run | None
+        self,
+        run_id: UUID,
+        scope: Scope | None,
+        context: otel_context.Context,
+        kind: str | None,
+        parent: Run | None,
+        read_result: ResultReader | None = None,
     ) -> Run:
-        run = Run(scope, scope.context if scope is not None else context, kind, parent)
+        run = Run(scope, scope.context if scope is not None else context, kind, parent, read_result)
         self._runs[run_id] = run
         frame = _FRAME.get()
         if frame is not None and frame.run is None:
@@ -149,7 +162,7 @@ class RunTracker:
     def _under(context: otel_context.Context) -> object | None:
         return None if otel_context.get_current() is context else otel_context.attach(context)
 
-    def start_step(self, step: StepCall, context: otel_context.Context) -> StepScope | None:
+    def start_step(self, step: Step, context: otel_context.Context) -> StepScope | None:
         token = self._under(context)
         try:
             return self.telemetry.start_step(step)
@@ -197,28 +210,34 @@ class RunTracker:
         call = extract.model_call(operation, serialized, kwargs, streaming)
         parent, context = self._parent(parent_run_id)
         if parent is not None and parent.prompt is not None:
-            prompt_name, version = parent.prompt
-            if prompt_name:
-                call.attributes[attr.GEN_AI_PROMPT_NAME] = prompt_name
-            if version:
-                call.attributes[attr.KOTAEMON_PROMPT_VERSION] = version
+            call.prompt_name, call.prompt_version = parent.prompt
         if self.telemetry.captures_content:
             call.input_messages = extract.input_messages(inputs) if chat else extract.prompt_messages(inputs)
-        self._open(run_id, self.start_model(call, context), context, _MODEL, parent)
+        scope = self.start_model(call, context)
+        self._open(run_id, scope, context, _MODEL, parent, functools.partial(extract.read_llm_result, call))
 
     def tool_start(
         self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, input_str: Any, kwargs: Mapping[str, Any]
     ) -> None:
         parent, context = self._parent(parent_run_id)
         step = extract.tool_step(serialized, input_str, kwargs, self.telemetry.captures_content)
-        self._open(run_id, self.start_step(step, context), context, None, parent)
+        self._open(
+            run_id, self.start_step(step, context), context, None, parent, functools.partial(extract.tool_result, step)
+        )
 
     def retriever_start(
         self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, query: Any, kwargs: Mapping[str, Any]
     ) -> None:
         parent, context = self._parent(parent_run_id)
         step = extract.retriever_step(serialized, query, kwargs, self.telemetry.captures_content)
-        self._open(run_id, self.start_step(step, context), context, None, parent)
+        self._open(
+            run_id,
+            self.start_step(step, context),
+            context,
+            None,
+            parent,
+            functools.partial(extract.retriever_result, step),
+        )
 
     # --- progress and ends
 
@@ -233,18 +252,11 @@ class RunTracker:
         if run is None or run.scope is None:
             return
         scope = run.scope
-        capture = self.telemetry.captures_content
-        if isinstance(scope, ModelCallScope):
-            extract.read_llm_result(scope.call, result, capture)
-        elif isinstance(scope, StepScope):
-            step = scope.step
-            if step.kind == attr.KIND_TOOL:
-                extract.tool_result(step, result, capture)
-            elif step.kind == attr.KIND_RETRIEVER:
-                extract.retriever_result(step, result, capture)
-            self._wrapper_result(run, step)
-            if run.abandoned:
-                step.result_attributes[attr.KOTAEMON_STREAM_ABANDONED] = True
+        if run.read_result is not None:
+            run.read_result(result, self.telemetry.captures_content)
+        if isinstance(scope, StepScope):
+            self._wrapper_result(run, scope.step)
+            scope.step.abandoned = scope.step.abandoned or run.abandoned
         scope.finish()
 
     def fail(self, run_id: UUID, error: BaseException) -> None:
@@ -252,7 +264,7 @@ class RunTracker:
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        abandoned = _abandoned(error)
+        abandoned = reader_went_away(error)
         parent = run.parent
         if not abandoned and parent is not None and parent.kind == _FALLBACKS and parent.first_error is None:
             parent.first_error = error_type(error)
@@ -260,19 +272,18 @@ class RunTracker:
             return
         if isinstance(run.scope, StepScope):
             self._wrapper_result(run, run.scope.step)
-            if abandoned:
-                run.scope.step.result_attributes[attr.KOTAEMON_STREAM_ABANDONED] = True
+            run.scope.step.abandoned = run.scope.step.abandoned or abandoned
         run.scope.finish(None if abandoned else error, abandoned)
 
     @staticmethod
-    def _wrapper_result(run: Run, step: StepCall) -> None:
+    def _wrapper_result(run: Run, step: Step) -> None:
+        if not isinstance(step, WorkflowStep):
+            return
         if run.kind == _FALLBACKS and run.attempts:
-            step.result_attributes[attr.KOTAEMON_FALLBACK_INDEX] = run.attempts - 1
-            step.result_attributes[attr.KOTAEMON_FALLBACK_BRANCH] = "primary" if run.attempts == 1 else "fallback"
-            if run.first_error is not None:
-                step.result_attributes[attr.KOTAEMON_FALLBACK_PRIMARY_ERROR] = run.first_error
+            step.fallback_attempts = run.attempts
+            step.fallback_primary_error = run.first_error
         elif run.kind == _RETRY:
-            step.result_attributes[attr.KOTAEMON_RETRY_ATTEMPTS] = run.attempts
+            step.retry_attempts = run.attempts
 
 
 # --- execution wrappers: attach a run's context around LangChain's real work, in one frame

@@ -19,7 +19,8 @@ from typing import Any
 
 from opentelemetry import trace
 
-from ..core.spans.mcp import (
+from .. import attributes as attr
+from ..core.mcp import (
     McpScope,
     current_client_request,
     current_server_request,
@@ -198,12 +199,11 @@ class Hooks:
             return wrapped(*args, **kwargs)
         try:
             attributes = kwargs.get("attributes") or {}
-            request_id = attributes.get("jsonrpc.request.id")
+            request_id = attributes.get(attr.JSONRPC_REQUEST_ID)
             if request_id is not None and scope.request.request_id is None:
                 scope.request.request_id = str(request_id)
-                span = scope.span if scope.span is not None else (scope.step.span if scope.step else None)
-                if span is not None and span.is_recording():
-                    span.set_attribute("jsonrpc.request.id", str(request_id))
+                if scope.span is not None and scope.span.is_recording():  # a merged request reports it at its end
+                    scope.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
         except Exception:
             logger.debug("failed to read the MCP SDK's span attributes", exc_info=True)
         return nullcontext(trace.NonRecordingSpan(trace.get_current_span().get_span_context()))

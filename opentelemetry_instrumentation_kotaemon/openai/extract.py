@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import attributes as attr
 from ..core.content import text_part
-from ..core.records import ModelCall, OutputMessage, ToolCall
+from ..core.spans import ModelCall, OutputMessage, ToolCall
 from ..core.streams import ChunkHandler
 from ..core.telemetry import Telemetry
 from ..core.values import number, whole_number

@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from opentelemetry_instrumentation_kotaemon.file_exporter import to_otlp_json
-from opentelemetry_instrumentation_kotaemon.viewer import LogRecord, Point, Span, Telemetry
+from opentelemetry_instrumentation_kotaemon.cli.view import LogRecord, Point, Span, Telemetry
+from opentelemetry_instrumentation_kotaemon.sdk.file_exporter import to_otlp_json
 
 __all__ = ["LogRecord", "OtlpReceiver", "Point", "Span"]
 

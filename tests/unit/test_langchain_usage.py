@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall
+from opentelemetry_instrumentation_kotaemon.core.spans import ModelCall
 from opentelemetry_instrumentation_kotaemon.langchain.extract import read_llm_result
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .attributes import (
+from ..attributes import (
     ERROR_TYPE,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_TOKEN_TYPE,

@@ -38,7 +38,7 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from .settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, _warn, read_list
+from ..settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, _warn, read_list
 
 DEBUG_BAGGAGE_KEY = "kotaemon.debug"
 DEBUG_HEADER = "x-debug-tracing"
