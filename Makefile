@@ -13,7 +13,7 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean
+.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions bench-mcp-instructions clean
 
 test: lint typecheck test-lock test-latest
 
@@ -66,6 +66,10 @@ bench: $(VENV)/bench/.ready
 # Instructions per call under callgrind: deterministic, whatever else the machine runs (needs valgrind).
 bench-instructions: $(VENV)/bench/.ready
 	$(VENV)/bench/bin/python benchmarks/instructions.py $(BENCH_ARGS)
+
+# Instructions per MCP tool call, in Kotaemon's locked environment (mcp 1.x; needs valgrind).
+bench-mcp-instructions: $(LOCK)/.ready
+	$(LOCK)/bin/python benchmarks/mcp_instructions.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

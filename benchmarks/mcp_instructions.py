@@ -7,7 +7,7 @@ CLIENT span with five attributes around each call: the unit), `ours`. Each worke
 then `--calls` calls and a flush of every provider between two callgrind dumps; export goes over OTLP/HTTP to the
 benchmark's sink, in its own process.
 
-    .venv/lock/bin/python benchmarks/mcp_instructions.py [--calls 200]
+    make bench-mcp-instructions BENCH_ARGS="--calls 200"
 
 Needs valgrind and an environment with mcp 1.x (the lock one). Writes `benchmarks/mcp_instructions.md`.
 """
