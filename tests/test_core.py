@@ -23,10 +23,10 @@ from opentelemetry_instrumentation_kotaemon.core.spans import (
 )
 from opentelemetry_instrumentation_kotaemon.core.streams import trace_async_generator, trace_generator
 from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry, error_type
-from opentelemetry_instrumentation_kotaemon.openai.extract import (
+from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
+from opentelemetry_instrumentation_kotaemon.openai.streams import (
     ChatStreamHandler,
     CompletionStreamHandler,
-    OpenAIExtractor,
     ResponseStreamHandler,
 )
 from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
@@ -167,11 +167,11 @@ def test_rules_can_be_chosen() -> None:
             ContentMode.SPAN_AND_EVENT,
         ),
         ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false"}, "content_mode", ContentMode.NONE),
-        ({"OTEL_KOTAEMON_REDACT": "none"}, "redaction_rules", ()),
-        ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redaction_rules", ("email", "phone")),
+        ({"OTEL_KOTAEMON_REDACT": "none"}, "redact", ()),
+        ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redact", ("email", "phone")),
         ({"OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "500"}, "content_max_length", 500),
         ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", False),
-        ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "libraries", ()),
+        ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "instrument", ()),
     ],
 )
 def test_settings_read_good_values_silently(
@@ -188,9 +188,9 @@ def test_settings_read_good_values_silently(
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "lots", "content_max_length", 8192, "using 8192"),
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "-5", "content_max_length", 8192, "using 8192"),
         ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", True, "using true"),
-        ("OTEL_KOTAEMON_REDACT", "email,ssn", "redaction_rules", ("email",), "using email"),
-        ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redaction_patterns", (), "using no extra patterns"),
-        ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "libraries", ("openai",), "using openai"),
+        ("OTEL_KOTAEMON_REDACT", "email,ssn", "redact", ("email",), "using email"),
+        ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redact_patterns", (), "using no extra patterns"),
+        ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "instrument", ("openai",), "using openai"),
     ],
 )
 def test_bad_values_warn_once_with_the_fallback(
@@ -206,7 +206,7 @@ def test_bad_values_warn_once_with_the_fallback(
 
 def test_bad_pattern_in_the_list_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    patterns = Settings.from_env({"OTEL_KOTAEMON_REDACT_PATTERNS": '["ok-[0-9]+", "bad(("]'}).redaction_patterns
+    patterns = Settings.from_env({"OTEL_KOTAEMON_REDACT_PATTERNS": '["ok-[0-9]+", "bad(("]'}).redact_patterns
     assert [p.pattern for p in patterns] == ["ok-[0-9]+"]
     assert "bad((" in caplog.records[0].getMessage()
 
@@ -318,7 +318,7 @@ def test_extractors_never_raise(kwargs: dict[str, Any], result: Any, as_object: 
     for handler in (
         ChatStreamHandler(ModelCall("chat", "openai", stream_usage_requested=True), True),
         CompletionStreamHandler(ModelCall("text_completion", "openai"), True),
-        ResponseStreamHandler(ModelCall("chat", "openai"), _extractor),
+        ResponseStreamHandler(ModelCall("chat", "openai"), True),
     ):
         assert handler.on_chunk(response) in (True, False)
         handler.on_end()

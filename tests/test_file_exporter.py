@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 
 from opentelemetry_instrumentation_kotaemon import settings
-from opentelemetry_instrumentation_kotaemon.cli.view import Telemetry, read_file
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedTelemetry, read_file
 from opentelemetry_instrumentation_kotaemon.sdk.file_exporter import (
     FileLogExporter,
     FileMetricExporter,
@@ -55,7 +55,7 @@ def _tracer(exporter: FileSpanExporter) -> trace.Tracer:
     return provider.get_tracer("file-test")
 
 
-def _read(path: Path) -> Telemetry:
+def _read(path: Path) -> ExportedTelemetry:
     notes: list[str] = []
     telemetry = read_file(str(path), notes.append)
     assert notes == []

@@ -11,24 +11,13 @@ import sys
 from collections.abc import Callable
 from importlib import metadata
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from ..sdk.distro import DEFAULTS
 from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
 from ..version import __version__
+from ..versions import SUPPORTED_LIBRARIES, in_range
 
 DISTRIBUTION = "opentelemetry-instrumentation-kotaemon"
 
-# library distribution -> (our integration that covers it, the range we test against)
-LIBRARIES = {
-    "openai": ("openai", ">=1.26,<4"),
-    "langchain-core": ("langchain", ">=0.2.43,<2"),
-    "langchain-openai": ("langchain", ">=0.1.25,<2"),
-    "kotaemon": ("kotaemon", ""),
-    "theflow": ("kotaemon", ">=0.8.6,<0.9"),
-    "mcp": ("mcp", ">=1.12,<3"),
-}
 # Other packages that trace the same calls; installed beside us, each call is traced twice.
 DUPLICATES = {
     "opentelemetry-instrumentation-openai": "OpenLLMetry's OpenAI instrumentation",
@@ -52,13 +41,6 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _in_range(version: str, supported: str) -> bool:
-    try:
-        return not supported or Version(version) in SpecifierSet(supported)
-    except InvalidVersion:
-        return False
-
-
 def _entry_points(group: str) -> list[metadata.EntryPoint]:
     return list(metadata.entry_points(group=group))
 
@@ -74,17 +56,18 @@ def doctor(out: Callable[[str], None] = print) -> int:
     out(f"{DISTRIBUTION} {__version__} on Python {sys.version.split()[0]}")
 
     out("\nLibraries")
-    enabled = Settings.from_env().libraries
-    for library, (integration, supported) in LIBRARIES.items():
-        version = _version(library)
+    enabled = Settings.from_env().instrument
+    for library in SUPPORTED_LIBRARIES:
+        name, integration = library.distribution, library.integration
+        version = _version(name)
         if version is None:
-            out(f"  {library:<18} not installed")
+            out(f"  {name:<18} not installed")
             continue
         state = "instrumented" if integration in enabled else f"not instrumented ({integration} is switched off)"
-        if not _in_range(version, supported):
-            state += f"; outside the tested range {supported}"
+        if not in_range(version, library.versions):
+            state += f"; outside the tested range {library.versions}"
             problems += 1
-        out(f"  {library:<18} {version:<10} {state}")
+        out(f"  {name:<18} {version:<10} {state}")
 
     out("\nOpenTelemetry")
     versions = {name: _version(name) for name in _OTEL_PACKAGES}

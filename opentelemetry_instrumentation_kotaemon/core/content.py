@@ -18,7 +18,7 @@ class ContentPolicy:
         self.mode = settings.content_mode
         self.captured = settings.content_mode is not ContentMode.NONE
         self.max_length = settings.content_max_length
-        self._redact = Redactor(settings.redaction_rules, settings.redaction_patterns)
+        self._redact = Redactor(settings.redact, settings.redact_patterns)
 
     def clean(self, text: str) -> str:
         """Redact, then cap to the configured length. Used for every exported text we did not generate."""

@@ -16,7 +16,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from .. import attributes as attr
 from .spans import ToolStep
 from .spans.mcp import TOOLS_CALL, McpRequest
-from .telemetry import _ACTIVE_STEP_KEY, Scope, StepScope, Telemetry, _suppressed, error_type
+from .telemetry import _ACTIVE_STEP_KEY, LiveSpan, LiveStep, Telemetry, _suppressed, error_type
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ _CLIENT_KEY = otel_context.create_key("kotaemon-mcp-client-request")
 _SERVER_KEY = otel_context.create_key("kotaemon-mcp-server-request")
 
 
-class McpScope(Scope):
+class LiveMcpRequest(LiveSpan):
     """The live telemetry of one MCP request; `step` is the tool step it was merged into, if any."""
 
     __slots__ = ("request", "server", "step")
@@ -36,7 +36,7 @@ class McpScope(Scope):
         span: trace.Span | None,
         context: otel_context.Context,
         server: bool,
-        step: StepScope | None = None,
+        step: LiveStep | None = None,
     ) -> None:
         super().__init__(telemetry, span, context)
         self.request = request
@@ -47,7 +47,7 @@ class McpScope(Scope):
         _finish(self, error)
 
 
-def start_client_request(telemetry: Telemetry, request: McpRequest) -> McpScope | None:
+def start_client_request(telemetry: Telemetry, request: McpRequest) -> LiveMcpRequest | None:
     """Open the telemetry of a request this process sends; None when suppressed.
 
     A `tools/call` made right inside a traced tool call (a Kotaemon `MCPTool`, a LangChain MCP tool) is that tool
@@ -62,11 +62,11 @@ def start_client_request(telemetry: Telemetry, request: McpRequest) -> McpScope 
         tool = step.step
         assert isinstance(tool, ToolStep)
         tool.mcp = request  # the tool span reports the request's attributes (one MCP request per tool call)
-        scope = McpScope(telemetry, request, None, current, server=False, step=step)
+        scope = LiveMcpRequest(telemetry, request, None, current, server=False, step=step)
         scope.context = otel_context.set_value(_CLIENT_KEY, scope, current)
         return scope
     span = telemetry.tracer.start_span(request.span_name, kind=SpanKind.CLIENT, attributes=request.span_attributes())
-    scope = McpScope(telemetry, request, span, current, server=False)
+    scope = LiveMcpRequest(telemetry, request, span, current, server=False)
     scope.context = otel_context.set_value(_CLIENT_KEY, scope, trace.set_span_in_context(span, current))
     if span.is_recording():
         values = telemetry._baggage_attributes(current)
@@ -78,7 +78,7 @@ def start_client_request(telemetry: Telemetry, request: McpRequest) -> McpScope 
 
 def start_server_request(
     telemetry: Telemetry, request: McpRequest, carrier: Mapping[str, Any] | None
-) -> McpScope | None:
+) -> LiveMcpRequest | None:
     """Open the server span of a request this process received, continuing the trace in its `params._meta`.
 
     The context the request carries is the parent; the context current here (a transport's own span) is linked.
@@ -98,29 +98,29 @@ def start_server_request(
     span = telemetry.tracer.start_span(
         request.span_name, context=parent, kind=SpanKind.SERVER, attributes=request.span_attributes(), links=links
     )
-    scope = McpScope(telemetry, request, span, parent, server=True)
+    scope = LiveMcpRequest(telemetry, request, span, parent, server=True)
     scope.context = otel_context.set_value(_SERVER_KEY, scope, trace.set_span_in_context(span, parent))
     if span.is_recording() and request.arguments is not None and telemetry.content.mode.on_span:
         span.set_attribute(attr.GEN_AI_TOOL_CALL_ARGUMENTS, telemetry.content.to_json(request.arguments))
     return scope
 
 
-def current_client_request() -> McpScope | None:
+def current_client_request() -> LiveMcpRequest | None:
     """The client request whose telemetry is current (its span, or the tool step it was merged into)."""
     scope = otel_context.get_value(_CLIENT_KEY)
-    return scope if isinstance(scope, McpScope) and not scope.finished else None
+    return scope if isinstance(scope, LiveMcpRequest) and not scope.finished else None
 
 
-def current_server_request() -> McpScope | None:
+def current_server_request() -> LiveMcpRequest | None:
     """The received request being handled in this context."""
     scope = otel_context.get_value(_SERVER_KEY)
-    return scope if isinstance(scope, McpScope) and not scope.finished else None
+    return scope if isinstance(scope, LiveMcpRequest) and not scope.finished else None
 
 
-def _tool_step(current: otel_context.Context) -> StepScope | None:
+def _tool_step(current: otel_context.Context) -> LiveStep | None:
     step = current.get(_ACTIVE_STEP_KEY)
     if (
-        isinstance(step, StepScope)
+        isinstance(step, LiveStep)
         and isinstance(step.step, ToolStep)
         and not step.finished
         and step.span is not None
@@ -131,7 +131,7 @@ def _tool_step(current: otel_context.Context) -> StepScope | None:
     return None
 
 
-def _finish(scope: McpScope, error: BaseException | None) -> None:
+def _finish(scope: LiveMcpRequest, error: BaseException | None) -> None:
     telemetry = scope.telemetry
     request = scope.request
     try:
@@ -162,7 +162,7 @@ def _finish(scope: McpScope, error: BaseException | None) -> None:
             scope.span.end()
 
 
-def _merge_outcome(step: StepScope, request: McpRequest, error_name: str | None) -> None:
+def _merge_outcome(step: LiveStep, request: McpRequest, error_name: str | None) -> None:
     """Hand how the request ended to the tool call it was merged into (which reports it when it ends)."""
     if error_name is None:
         return

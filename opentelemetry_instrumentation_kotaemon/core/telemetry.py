@@ -32,7 +32,8 @@ from .spans import ModelCall, Step
 
 logger = logging.getLogger(__name__)
 
-SCOPE_NAME = "opentelemetry_instrumentation_kotaemon"
+INSTRUMENTATION_NAME = "opentelemetry_instrumentation_kotaemon"
+"""The instrumentation scope of every span, metric and event this package emits."""
 _ACTIVE_CALL_KEY = otel_context.create_key("kotaemon-active-model-call")
 _ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
 _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
@@ -66,10 +67,10 @@ class Telemetry:
         self.settings = settings
         self.enabled = True
         self.content = ContentPolicy(settings)
-        self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
-        self.instruments = Instruments(get_meter(SCOPE_NAME, __version__, meter_provider))
+        self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
+        self.instruments = Instruments(get_meter(INSTRUMENTATION_NAME, __version__, meter_provider))
         self._event_logger = (
-            get_logger(SCOPE_NAME, __version__, logger_provider) if self.content.mode.as_event else None
+            get_logger(INSTRUMENTATION_NAME, __version__, logger_provider) if self.content.mode.as_event else None
         )
 
     @property
@@ -79,7 +80,7 @@ class Telemetry:
 
     # --- model calls
 
-    def start_model_call(self, call: ModelCall) -> ModelCallScope | None:
+    def start_model_call(self, call: ModelCall) -> LiveModelCall | None:
         """Open the telemetry of a model call; None when instrumentation is suppressed in this context.
 
         Inside an unfinished call of the same family (an outer layer of the same request), the returned scope has
@@ -89,13 +90,13 @@ class Telemetry:
         if _suppressed(current):
             return None
         outer = current.get(_ACTIVE_CALL_KEY)
-        if isinstance(outer, ModelCallScope) and not outer.finished and outer.call.same_request(call):
-            merged = ModelCallScope(self, call, None, current, outer)
+        if isinstance(outer, LiveModelCall) and not outer.finished and outer.call.same_request(call):
+            merged = LiveModelCall(self, call, None, current, outer)
             merged.context = otel_context.set_value(_ACTIVE_CALL_KEY, merged, current)
             return merged
         span = self.tracer.start_span(call.span_name(), kind=SpanKind.CLIENT, attributes=call.start_attributes())
         ctx = trace.set_span_in_context(span, current)
-        scope = ModelCallScope(self, call, span, ctx, None)
+        scope = LiveModelCall(self, call, span, ctx, None)
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
             values = call.request_attributes()
@@ -120,7 +121,7 @@ class Telemetry:
                 values[key] = self.content.clean(text)
         return values
 
-    def end_model_call(self, scope: ModelCallScope, error: BaseException | None) -> None:
+    def end_model_call(self, scope: LiveModelCall, error: BaseException | None) -> None:
         """Record a finished model call on its span, metrics and event; a repeat is merged into the outer call."""
         call = scope.call
         span = scope.span
@@ -133,7 +134,7 @@ class Telemetry:
             error_name = error_type(error) if error is not None else None
             call.record_metrics(self.instruments, duration, error_name)
             root = scope.context.get(_ROOT_STEP_KEY)
-            if isinstance(root, StepScope) and call.generates:  # LLM calls only
+            if isinstance(root, LiveStep) and call.generates:  # LLM calls only
                 root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
                 values = call.end_attributes(failed=error is not None)
@@ -154,7 +155,7 @@ class Telemetry:
 
     # --- steps
 
-    def start_step(self, step: Step) -> StepScope | None:
+    def start_step(self, step: Step) -> LiveStep | None:
         """Open the telemetry of a step; None when suppressed.
 
         A step of the same kind and owner as the innermost active step is that step seen again through another
@@ -165,18 +166,18 @@ class Telemetry:
             return None
         active = current.get(_ACTIVE_STEP_KEY)
         if (
-            isinstance(active, StepScope)
+            isinstance(active, LiveStep)
             and step.owner is not None
             and active.step.owner is step.owner
             and type(active.step) is type(step)
             and not active.finished
         ):
-            return StepScope(self, step, None, current)
+            return LiveStep(self, step, None, current)
         span = self.tracer.start_span(step.span_name(), kind=step.SPAN_KIND, attributes=step.start_attributes())
         ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, trace.set_span_in_context(span, current))
-        scope = StepScope(self, step, span, ctx)
+        scope = LiveStep(self, step, span, ctx)
         ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
-        if not isinstance(current.get(_ROOT_STEP_KEY), StepScope):
+        if not isinstance(current.get(_ROOT_STEP_KEY), LiveStep):
             ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
             scope.is_root = True
         scope.context = ctx
@@ -187,7 +188,7 @@ class Telemetry:
             span.set_attributes(values)
         return scope
 
-    def end_step(self, scope: StepScope, error: BaseException | None) -> None:
+    def end_step(self, scope: LiveStep, error: BaseException | None) -> None:
         """Record a finished step on its span and metrics; a repeat of an outer step records nothing."""
         span = scope.span
         if span is None:
@@ -230,17 +231,16 @@ class Telemetry:
         span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
         stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         span.add_event(
-            "exception",
+            attr.EVENT_EXCEPTION,
             {
-                "exception.type": kind,
-                "exception.message": message,
-                "exception.stacktrace": self.content.clean(stack),
-                "exception.escaped": True,
+                attr.EXCEPTION_TYPE: kind,
+                attr.EXCEPTION_MESSAGE: message,
+                attr.EXCEPTION_STACKTRACE: self.content.clean(stack),
             },
         )
 
 
-class Scope:
+class LiveSpan:
     """The live telemetry of one call or step: its span (None when it is a repeat of an outer one) and timing."""
 
     __slots__ = ("context", "finished", "span", "started", "telemetry")
@@ -296,7 +296,7 @@ class Scope:
         raise NotImplementedError
 
 
-class ModelCallScope(Scope):
+class LiveModelCall(LiveSpan):
     """The live telemetry of one model call."""
 
     __slots__ = ("call", "outer")
@@ -307,7 +307,7 @@ class ModelCallScope(Scope):
         call: ModelCall,
         span: Span | None,
         context: otel_context.Context,
-        outer: ModelCallScope | None,
+        outer: LiveModelCall | None,
     ) -> None:
         super().__init__(telemetry, span, context)
         self.call = call
@@ -326,7 +326,7 @@ class ModelCallScope(Scope):
         self.telemetry.end_model_call(self, error)
 
 
-class StepScope(Scope):
+class LiveStep(LiveSpan):
     """The live telemetry of one step; a root step also sums the tokens of the LLM calls below it."""
 
     __slots__ = ("input_tokens", "is_root", "lock", "output_tokens", "step")
@@ -354,10 +354,10 @@ class StepScope(Scope):
 def current_model_call() -> ModelCall | None:
     """The model call whose span is current, if any (used to count client retries)."""
     scope = otel_context.get_value(_ACTIVE_CALL_KEY)
-    return scope.call if isinstance(scope, ModelCallScope) else None
+    return scope.call if isinstance(scope, LiveModelCall) else None
 
 
 def current_step() -> Step | None:
     """The step whose span is current, if any (a repeat of an outer step reports the outer one)."""
     scope = otel_context.get_value(_ACTIVE_STEP_KEY)
-    return scope.step if isinstance(scope, StepScope) else None
+    return scope.step if isinstance(scope, LiveStep) else None

@@ -24,7 +24,7 @@ import wrapt
 from .. import attributes as attr
 from ..core.spans import ModelCall, Step
 from ..core.streams import trace_async_generator, trace_generator
-from ..core.telemetry import Scope, Telemetry, current_model_call, current_step
+from ..core.telemetry import LiveSpan, Telemetry, current_model_call, current_step
 from ..patching import Patcher, check_version
 from . import models
 from .classify import Family, family_of
@@ -32,9 +32,6 @@ from .params import bind
 from .steps import READINGS, StepReading
 
 logger = logging.getLogger(__name__)
-
-SUPPORTED = ">=0.10,<1"
-"""The kotaemon releases this integration is tested against."""
 
 _COMPONENT_MODULE = "kotaemon.base.component"
 _METHODS = ("run", "invoke", "ainvoke", "stream", "astream")
@@ -105,7 +102,7 @@ def _read(reader: _Reader, result: Any) -> None:
         logger.debug("failed to read a Kotaemon result", exc_info=True)
 
 
-def _complete(scope: Scope, reader: _Reader, result: Any) -> Any:
+def _complete(scope: LiveSpan, reader: _Reader, result: Any) -> Any:
     """Hand back the result; generators and coroutines keep the scope open until they end."""
     if inspect.isgenerator(result):
         reader.streaming()
@@ -120,11 +117,11 @@ def _complete(scope: Scope, reader: _Reader, result: Any) -> Any:
     return result
 
 
-async def _awaited(scope: Scope, reader: _Reader, coroutine: Any) -> Any:
+async def _awaited(scope: LiveSpan, reader: _Reader, coroutine: Any) -> Any:
     return _complete(scope, reader, await scope.run_async(coroutine))
 
 
-def _run(scope: Scope, reader: _Reader, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+def _run(scope: LiveSpan, reader: _Reader, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     return _complete(scope, reader, scope.run(wrapped, *args, **kwargs))
 
 
@@ -160,7 +157,8 @@ class Components:
         base = getattr(module, "BaseComponent", None)
         if not isinstance(base, type) or self._base is not None:
             return
-        check_version("kotaemon", SUPPORTED)
+        check_version("kotaemon")
+        check_version("theflow")
         self._propagate_context_to_threads()
         self._base = base
         self._previous_hook = base.__dict__.get("__init_subclass__")
@@ -284,7 +282,7 @@ class Components:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> tuple[Scope, _Reader] | None:
+    ) -> tuple[LiveSpan, _Reader] | None:
         """Open the telemetry of a call, or None when it is not traced here. Never raises."""
         telemetry = self.telemetry
         try:

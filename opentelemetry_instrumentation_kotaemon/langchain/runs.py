@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from .. import attributes as attr
 from ..core.spans import ModelCall, Step, WorkflowStep
 from ..core.streams import reader_went_away
-from ..core.telemetry import ModelCallScope, Scope, StepScope, Telemetry, error_type
+from ..core.telemetry import LiveModelCall, LiveSpan, LiveStep, Telemetry, error_type
 from . import extract
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Run:
 
     def __init__(
         self,
-        scope: Scope | None,
+        scope: LiveSpan | None,
         context: otel_context.Context,
         kind: str | None,
         parent: Run | None,
@@ -109,9 +109,9 @@ def detach_quietly(token: object) -> None:
 class RunTracker:
     """Turns LangChain callbacks into telemetry; one per instrumentation."""
 
-    def __init__(self, telemetry: Telemetry, every_runnable: bool) -> None:
+    def __init__(self, telemetry: Telemetry, all_runnables: bool) -> None:
         self.telemetry = telemetry
-        self.every_runnable = every_runnable
+        self.all_runnables = all_runnables
         self._runs: dict[UUID, Run] = {}
 
     def __len__(self) -> int:
@@ -145,7 +145,7 @@ class RunTracker:
     def _open(
         self,
         run_id: UUID,
-        scope: Scope | None,
+        scope: LiveSpan | None,
         context: otel_context.Context,
         kind: str | None,
         parent: Run | None,
@@ -162,7 +162,7 @@ class RunTracker:
     def _under(context: otel_context.Context) -> object | None:
         return None if otel_context.get_current() is context else otel_context.attach(context)
 
-    def start_step(self, step: Step, context: otel_context.Context) -> StepScope | None:
+    def start_step(self, step: Step, context: otel_context.Context) -> LiveStep | None:
         token = self._under(context)
         try:
             return self.telemetry.start_step(step)
@@ -170,7 +170,7 @@ class RunTracker:
             if token is not None:
                 otel_context.detach(token)  # type: ignore[arg-type]
 
-    def start_model(self, call: ModelCall, context: otel_context.Context) -> ModelCallScope | None:
+    def start_model(self, call: ModelCall, context: otel_context.Context) -> LiveModelCall | None:
         token = self._under(context)
         try:
             return self.telemetry.start_model_call(call)
@@ -186,12 +186,12 @@ class RunTracker:
         if extract.is_prompt(runnable, serialized, name):
             if parent is not None:
                 parent.prompt = extract.prompt_identity(name, kwargs.get("metadata"))
-            if not self.every_runnable:
+            if not self.all_runnables:
                 self._open(run_id, None, context, None, parent)
                 return
         kind = extract.runnable_kind(runnable, name)
         root = parent_run_id is None
-        traced = kind is not None or self.every_runnable or (root and not extract.is_parser(runnable, serialized, name))
+        traced = kind is not None or self.all_runnables or (root and not extract.is_parser(runnable, serialized, name))
         scope = self.start_step(extract.chain_step(name, kind, root), context) if traced else None
         self._open(run_id, scope, context, kind, parent)
 
@@ -243,7 +243,7 @@ class RunTracker:
 
     def new_token(self, run_id: UUID) -> None:
         run = self._runs.get(run_id)
-        if run is not None and isinstance(run.scope, ModelCallScope) and run.scope.call.streaming:
+        if run is not None and isinstance(run.scope, LiveModelCall) and run.scope.call.streaming:
             run.scope.on_chunk()
 
     def end(self, run_id: UUID, result: Any = None) -> None:
@@ -254,7 +254,7 @@ class RunTracker:
         scope = run.scope
         if run.read_result is not None:
             run.read_result(result, self.telemetry.captures_content)
-        if isinstance(scope, StepScope):
+        if isinstance(scope, LiveStep):
             self._wrapper_result(run, scope.step)
             scope.step.abandoned = scope.step.abandoned or run.abandoned
         scope.finish()
@@ -270,7 +270,7 @@ class RunTracker:
             parent.first_error = error_type(error)
         if run.scope is None:
             return
-        if isinstance(run.scope, StepScope):
+        if isinstance(run.scope, LiveStep):
             self._wrapper_result(run, run.scope.step)
             run.scope.step.abandoned = run.scope.step.abandoned or abandoned
         run.scope.finish(None if abandoned else error, abandoned)

@@ -21,7 +21,7 @@ from opentelemetry import trace
 
 from .. import attributes as attr
 from ..core.mcp import (
-    McpScope,
+    LiveMcpRequest,
     current_client_request,
     current_server_request,
     start_client_request,
@@ -32,9 +32,6 @@ from ..patching import Patcher, Target, check_version
 from . import extract
 
 logger = logging.getLogger(__name__)
-
-SUPPORTED = ">=1.12,<3"
-"""The mcp releases this integration is tested against."""
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -57,7 +54,7 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
             Target("mcp.client.streamable_http", "streamablehttp_client", hooks.transport("http")),
             Target("mcp.client.streamable_http", "streamable_http_client", hooks.transport("http")),
         ],
-        on_first_import=lambda: check_version("mcp", SUPPORTED),
+        before_wrapping=lambda: check_version("mcp"),
     )
 
 
@@ -138,7 +135,7 @@ class Hooks:
 
         return wrapper
 
-    def _start_client(self, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> McpScope | None:
+    def _start_client(self, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveMcpRequest | None:
         try:
             request = args[0] if args else kwargs["request"]
             record = extract.client_request(request, self.telemetry.captures_content)
@@ -159,7 +156,7 @@ class Hooks:
             return None
 
     @staticmethod
-    def _injected(scope: McpScope, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    def _injected(scope: LiveMcpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         if not args:
             try:
                 kwargs["request"] = extract.with_trace_context(kwargs["request"])
@@ -172,7 +169,7 @@ class Hooks:
             logger.debug("failed to put the trace context into an MCP request", exc_info=True)
             return args
 
-    def _read_result(self, session: Any, scope: McpScope, result: Any) -> None:
+    def _read_result(self, session: Any, scope: LiveMcpRequest, result: Any) -> None:
         try:
             extract.result(scope.request, result, self.telemetry.captures_content)
             if scope.request.method == "initialize":
@@ -183,7 +180,7 @@ class Hooks:
             logger.debug("failed to read an MCP result", exc_info=True)
 
     @staticmethod
-    def _read(reader: Callable[[Any, Any], None], scope: McpScope, value: Any) -> None:
+    def _read(reader: Callable[[Any, Any], None], scope: LiveMcpRequest, value: Any) -> None:
         try:
             reader(scope.request, value)
         except Exception:
@@ -226,7 +223,7 @@ class Hooks:
             scope.deactivate(token)
             scope.finish()
 
-    def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> McpScope | None:
+    def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveMcpRequest | None:
         try:
             message, request, session = (*args, None, None, None)[:3]
             message = kwargs.get("message", message)

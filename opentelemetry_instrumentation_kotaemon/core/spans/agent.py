@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ... import attributes as attr
-from .step import Attributes, Step
+from .step import Attributes, Fields, Step
 
 
 @dataclass(slots=True, kw_only=True)
@@ -32,29 +32,19 @@ class AgentStep(Step):
     answer: str | None = None
     """Content: the agent's answer."""
 
-    def _start_attributes(self, values: Attributes) -> None:
-        if self.agent_name:
-            values[attr.GEN_AI_AGENT_NAME] = self.agent_name
-        if self.description:
-            values[attr.GEN_AI_AGENT_DESCRIPTION] = self.description
-        if self.agent_type:
-            values[attr.KOTAEMON_AGENT_TYPE] = self.agent_type
-        if self.tools:
-            values[attr.KOTAEMON_AGENT_TOOLS] = self.tools
-        if self.max_iterations is not None:
-            values[attr.KOTAEMON_AGENT_MAX_ITERATIONS] = self.max_iterations
+    START_ATTRIBUTES: ClassVar[Fields] = (
+        ("agent_name", attr.GEN_AI_AGENT_NAME),
+        ("description", attr.GEN_AI_AGENT_DESCRIPTION),
+        ("agent_type", attr.KOTAEMON_AGENT_TYPE),
+        ("tools", attr.KOTAEMON_AGENT_TOOLS),
+        ("max_iterations", attr.KOTAEMON_AGENT_MAX_ITERATIONS),
+    )
+    END_ATTRIBUTES: ClassVar[Fields] = (
+        ("status", attr.KOTAEMON_AGENT_STATUS),
+        ("iterations", attr.KOTAEMON_AGENT_ITERATIONS),
+    )
+    START_CONTENT: ClassVar[Fields] = (("instruction", attr.KOTAEMON_AGENT_INPUT),)
+    END_CONTENT: ClassVar[Fields] = (("answer", attr.KOTAEMON_AGENT_OUTPUT),)
 
     def _duration_attributes(self) -> Attributes:
         return {attr.GEN_AI_AGENT_NAME: self.agent_name} if self.agent_name else {}
-
-    def _end_attributes(self, values: Attributes) -> None:
-        if self.status is not None:
-            values[attr.KOTAEMON_AGENT_STATUS] = self.status
-        if self.iterations is not None:
-            values[attr.KOTAEMON_AGENT_ITERATIONS] = self.iterations
-
-    def start_content(self) -> Attributes:
-        return {attr.KOTAEMON_AGENT_INPUT: self.instruction} if self.instruction is not None else {}
-
-    def end_content(self) -> Attributes:
-        return {attr.KOTAEMON_AGENT_OUTPUT: self.answer} if self.answer is not None else {}

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from ... import attributes as attr
 from ..instruments import Instruments
-from .step import Attributes, Step
+from .step import Attributes, Fields, Step
 
 
 @dataclass(slots=True, kw_only=True)
@@ -20,13 +20,8 @@ class IndexingStep(Step):
     documents: int | None = None
     """Items (texts, documents, files) handed to the step."""
 
-    def _start_attributes(self, values: Attributes) -> None:
-        if self.documents is not None:
-            values[attr.KOTAEMON_INPUT_COUNT] = self.documents
-
-    def _end_attributes(self, values: Attributes) -> None:
-        if self.documents is not None:
-            values[attr.KOTAEMON_DOCUMENT_COUNT] = self.documents
+    START_ATTRIBUTES: ClassVar[Fields] = (("documents", attr.KOTAEMON_INPUT_COUNT),)
+    END_ATTRIBUTES: ClassVar[Fields] = (("documents", attr.KOTAEMON_DOCUMENT_COUNT),)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is not None:

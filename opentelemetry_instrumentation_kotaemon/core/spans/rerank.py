@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from ... import attributes as attr
 from ..instruments import Instruments
-from .step import Attributes, DocumentsStep
+from .step import Attributes, DocumentsStep, Fields
 
 
 @dataclass(slots=True, kw_only=True)
@@ -24,16 +24,12 @@ class RerankStep(DocumentsStep):
     query: str | None = None
     """Content: the query ranked against."""
 
-    def _start_attributes(self, values: Attributes) -> None:
-        if self.model:
-            values[attr.GEN_AI_REQUEST_MODEL] = self.model
-        if self.top_k is not None:
-            values[attr.GEN_AI_REQUEST_TOP_K] = self.top_k
-        if self.input_count is not None:
-            values[attr.KOTAEMON_RERANK_INPUT_COUNT] = self.input_count
-
-    def start_content(self) -> Attributes:
-        return {attr.KOTAEMON_RERANK_QUERY: self.query} if self.query is not None else {}
+    START_ATTRIBUTES: ClassVar[Fields] = (
+        ("model", attr.GEN_AI_REQUEST_MODEL),
+        ("top_k", attr.GEN_AI_REQUEST_TOP_K),
+        ("input_count", attr.KOTAEMON_RERANK_INPUT_COUNT),
+    )
+    START_CONTENT: ClassVar[Fields] = (("query", attr.KOTAEMON_RERANK_QUERY),)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is not None:

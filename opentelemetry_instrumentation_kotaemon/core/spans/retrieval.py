@@ -9,7 +9,7 @@ from opentelemetry.trace import SpanKind
 
 from ... import attributes as attr
 from ..instruments import Instruments
-from .step import Attributes, DocumentsStep
+from .step import Attributes, DocumentsStep, Fields
 
 
 @dataclass(slots=True, kw_only=True)
@@ -26,14 +26,8 @@ class RetrievalStep(DocumentsStep):
     query: str | None = None
     """Content: the query text."""
 
-    def _start_attributes(self, values: Attributes) -> None:
-        if self.top_k is not None:
-            values[attr.GEN_AI_REQUEST_TOP_K] = self.top_k
-        if self.mode:
-            values[attr.KOTAEMON_RETRIEVAL_MODE] = self.mode
-
-    def start_content(self) -> Attributes:
-        return {attr.GEN_AI_RETRIEVAL_QUERY_TEXT: self.query} if self.query is not None else {}
+    START_ATTRIBUTES: ClassVar[Fields] = (("top_k", attr.GEN_AI_REQUEST_TOP_K), ("mode", attr.KOTAEMON_RETRIEVAL_MODE))
+    START_CONTENT: ClassVar[Fields] = (("query", attr.GEN_AI_RETRIEVAL_QUERY_TEXT),)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is None:

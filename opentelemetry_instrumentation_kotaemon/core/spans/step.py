@@ -11,15 +11,22 @@ from ... import attributes as attr
 from ..instruments import Instruments
 
 Attributes = dict[str, Any]
+Fields = tuple[tuple[str, str], ...]
+"""(record field, attribute name) pairs."""
+
+
+def _present(value: Any) -> bool:
+    """Whether an attribute value says something: not missing, not an empty string or list (0 and False do)."""
+    return value is not None and value != "" and value != []
 
 
 @dataclass(slots=True, kw_only=True)
 class Step:
     """One step of an app that is not a model request; each kind of step is a subclass.
 
-    Subclasses name their kind, operation and span kind, and add their own attributes in `_start_attributes`,
-    `_end_attributes`, `start_content`, `end_content` and `_record_metrics`. Content fields are filled by
-    integrations only when `Telemetry.captures_content` is true, and exported only after redaction.
+    Subclasses name their kind, operation and span kind, list which of their fields become which attributes (at the
+    start, at the end, and content apart), and add what their kind counts in `_record_metrics`. Content fields are
+    filled by integrations only when `Telemetry.captures_content` is true, and exported only after redaction.
     """
 
     KIND: ClassVar[str]
@@ -29,6 +36,14 @@ class Step:
     VERB: ClassVar[str | None] = None
     """The first word of the span name when there is no operation."""
     SPAN_KIND: ClassVar[SpanKind] = SpanKind.INTERNAL
+    START_ATTRIBUTES: ClassVar[Fields] = ()
+    """Fields set on the span when it starts (seen by the sampler), when present."""
+    END_ATTRIBUTES: ClassVar[Fields] = ()
+    """Fields set on the span when it ends, when present."""
+    START_CONTENT: ClassVar[Fields] = ()
+    """Content fields known at the start: exported only when content is captured, after redaction."""
+    END_CONTENT: ClassVar[Fields] = ()
+    """Content fields known at the end: exported only when content is captured, after redaction."""
 
     name: str
     component: str | None = None
@@ -62,12 +77,11 @@ class Step:
             values[attr.KOTAEMON_COMPONENT] = self.component
         if self.step_name:
             values[attr.KOTAEMON_STEP] = self.step_name
-        self._start_attributes(values)
-        return values
+        return self._read(self.START_ATTRIBUTES, values)
 
     def end_attributes(self) -> Attributes:
         """Attributes known when the step ends."""
-        values: Attributes = {}
+        values = self._read(self.END_ATTRIBUTES, {})
         self._end_attributes(values)
         if self.abandoned:
             values[attr.KOTAEMON_STREAM_ABANDONED] = True
@@ -77,11 +91,11 @@ class Step:
 
     def start_content(self) -> Attributes:
         """Content attributes known when the step starts (query text, tool arguments...)."""
-        return {}
+        return {key: value for name, key in self.START_CONTENT if (value := getattr(self, name)) is not None}
 
     def end_content(self) -> Attributes:
         """Content attributes known when the step ends (documents, tool results, answers...)."""
-        return {}
+        return {key: value for name, key in self.END_CONTENT if (value := getattr(self, name)) is not None}
 
     # --- metrics
 
@@ -94,16 +108,21 @@ class Step:
         instruments.step_durations[self.KIND].record(duration, {**labels, **self._duration_attributes()})
         self._record_metrics(instruments, labels, error_name)
 
-    # --- what each kind adds
+    # --- what a kind may add
 
-    def _start_attributes(self, values: Attributes) -> None:
-        return None
+    def _read(self, fields: Fields, values: Attributes) -> Attributes:
+        for name, key in fields:
+            value = getattr(self, name)
+            if _present(value):
+                values[key] = value
+        return values
 
     def _duration_attributes(self) -> Attributes:
         """What the conventions' duration metric of this kind is by (the tool, agent or workflow name)."""
         return {}
 
     def _end_attributes(self, values: Attributes) -> None:
+        """Attributes computed from several fields at the end."""
         return None
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
@@ -121,13 +140,9 @@ class DocumentsStep(Step):
     found: list[dict[str, Any]] | None = None
     """Content: each returned document as `{"id", "content", "score"?}`."""
 
-    def _end_attributes(self, values: Attributes) -> None:
-        if self.documents is not None:
-            values[attr.KOTAEMON_DOCUMENT_COUNT] = self.documents
-        if self.document_ids:
-            values[attr.KOTAEMON_DOCUMENT_IDS] = self.document_ids
-        if self.document_scores:
-            values[attr.KOTAEMON_DOCUMENT_SCORES] = self.document_scores
-
-    def end_content(self) -> Attributes:
-        return {attr.GEN_AI_RETRIEVAL_DOCUMENTS: self.found} if self.found is not None else {}
+    END_ATTRIBUTES: ClassVar[Fields] = (
+        ("documents", attr.KOTAEMON_DOCUMENT_COUNT),
+        ("document_ids", attr.KOTAEMON_DOCUMENT_IDS),
+        ("document_scores", attr.KOTAEMON_DOCUMENT_SCORES),
+    )
+    END_CONTENT: ClassVar[Fields] = (("found", attr.GEN_AI_RETRIEVAL_DOCUMENTS),)

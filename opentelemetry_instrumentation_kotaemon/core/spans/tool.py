@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ... import attributes as attr
 from .mcp import McpRequest
-from .step import Attributes, Step
+from .step import Attributes, Fields, Step
 
 
 @dataclass(slots=True, kw_only=True)
@@ -19,6 +19,7 @@ class ToolStep(Step):
     OPERATION: ClassVar[str | None] = attr.OPERATION_EXECUTE_TOOL
 
     tool_name: str | None = None
+    tool_type: str = attr.TOOL_TYPE_FUNCTION
     description: str | None = None
     call_id: str | None = None
     """The id of the model's tool call this run answers."""
@@ -29,25 +30,19 @@ class ToolStep(Step):
     mcp: McpRequest | None = None
     """The MCP `tools/call` this tool call made (an MCP tool): the span carries its attributes, not a second span."""
 
-    def _start_attributes(self, values: Attributes) -> None:
-        values[attr.GEN_AI_TOOL_TYPE] = attr.TOOL_TYPE_FUNCTION
-        if self.tool_name:
-            values[attr.GEN_AI_TOOL_NAME] = self.tool_name
-        if self.description:
-            values[attr.GEN_AI_TOOL_DESCRIPTION] = self.description
-        if self.call_id is not None:
-            values[attr.GEN_AI_TOOL_CALL_ID] = self.call_id
+    START_ATTRIBUTES: ClassVar[Fields] = (
+        ("tool_name", attr.GEN_AI_TOOL_NAME),
+        ("tool_type", attr.GEN_AI_TOOL_TYPE),
+        ("description", attr.GEN_AI_TOOL_DESCRIPTION),
+        ("call_id", attr.GEN_AI_TOOL_CALL_ID),
+    )
+    START_CONTENT: ClassVar[Fields] = (("arguments", attr.GEN_AI_TOOL_CALL_ARGUMENTS),)
+    END_CONTENT: ClassVar[Fields] = (("result", attr.GEN_AI_TOOL_CALL_RESULT),)
 
     def _end_attributes(self, values: Attributes) -> None:
         if self.mcp is not None:  # known in full only now (mcp 2 picks the request id inside the call)
             values.update(self.mcp.span_attributes())
             values.update(self.mcp.outcome_attributes())
-
-    def start_content(self) -> Attributes:
-        return {attr.GEN_AI_TOOL_CALL_ARGUMENTS: self.arguments} if self.arguments is not None else {}
-
-    def end_content(self) -> Attributes:
-        return {attr.GEN_AI_TOOL_CALL_RESULT: self.result} if self.result is not None else {}
 
     def _duration_attributes(self) -> Attributes:
         return {attr.GEN_AI_TOOL_NAME: self.tool_name or self.name}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ... import attributes as attr
-from .step import Attributes, Step
+from .step import Attributes, Fields, Step
 
 
 @dataclass(slots=True, kw_only=True)
@@ -16,6 +16,8 @@ class WorkflowStep(Step):
     one is traced), which has no GenAI operation."""
 
     KIND: ClassVar[str] = attr.KIND_PIPELINE
+    START_ATTRIBUTES: ClassVar[Fields] = (("workflow_name", attr.GEN_AI_WORKFLOW_NAME),)
+    END_ATTRIBUTES: ClassVar[Fields] = (("retry_attempts", attr.KOTAEMON_RETRY_ATTEMPTS),)
 
     nested: bool = False
     workflow_name: str | None = None
@@ -30,10 +32,6 @@ class WorkflowStep(Step):
     def operation(self) -> str | None:
         return None if self.nested else attr.OPERATION_INVOKE_WORKFLOW
 
-    def _start_attributes(self, values: Attributes) -> None:
-        if self.workflow_name:
-            values[attr.GEN_AI_WORKFLOW_NAME] = self.workflow_name
-
     def _duration_attributes(self) -> Attributes:
         return {attr.GEN_AI_WORKFLOW_NAME: self.workflow_name} if self.workflow_name else {}
 
@@ -43,5 +41,3 @@ class WorkflowStep(Step):
             values[attr.KOTAEMON_FALLBACK_BRANCH] = "primary" if self.fallback_attempts == 1 else "fallback"
             if self.fallback_primary_error is not None:
                 values[attr.KOTAEMON_FALLBACK_PRIMARY_ERROR] = self.fallback_primary_error
-        if self.retry_attempts is not None:
-            values[attr.KOTAEMON_RETRY_ATTEMPTS] = self.retry_attempts
