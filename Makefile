@@ -17,7 +17,7 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions clean backends backend-paths jaeger balancer
+.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-mcp-instructions clean backends backend-paths jaeger balancer
 
 test: lint typecheck test-lock test-latest install-check
 
@@ -115,6 +115,10 @@ bench: $(VENV)/bench/.ready
 # Instructions per call under callgrind: deterministic, whatever else the machine runs (needs valgrind).
 bench-instructions: $(VENV)/bench/.ready
 	$(VENV)/bench/bin/python benchmarks/instructions.py $(BENCH_ARGS)
+
+# Instructions per MCP tool call, in Kotaemon's locked environment (mcp 1.x; needs valgrind).
+bench-mcp-instructions: $(LOCK)/.ready
+	$(LOCK)/bin/python benchmarks/mcp_instructions.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -47,6 +47,7 @@ GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
@@ -54,6 +55,10 @@ GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+
+# `gen_ai.provider.name` values we set ourselves.
+PROVIDER_OPENAI = "openai"
+PROVIDER_AZURE_OPENAI = "azure.ai.openai"
 
 # Operation names (`gen_ai.operation.name` values).
 OPERATION_CHAT = "chat"
@@ -122,7 +127,11 @@ GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+TOOL_TYPE_FUNCTION = "function"
+"""`gen_ai.tool.type` of the tools we trace: the app runs them with arguments the agent chose."""
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
 GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
 GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
@@ -135,20 +144,25 @@ EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 METRIC_TOKEN_USAGE = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
+METRIC_WORKFLOW_DURATION = "gen_ai.workflow.duration"
+METRIC_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+METRIC_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
 METRIC_STREAMS_ABANDONED = "kotaemon.streams.abandoned"
 METRIC_ERRORS = "kotaemon.errors"
 METRIC_RETRIEVAL_DOCUMENTS = "kotaemon.retrieval.documents"
 METRIC_RETRIEVAL_EMPTY = "kotaemon.retrieval.empty"
 METRIC_RERANK_DOCUMENTS = "kotaemon.rerank.documents"
-METRIC_TOOL_CALLS = "kotaemon.tool.calls"
 METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
-# Duration of each kind of step, in seconds (Prometheus: kotaemon_retrieval_duration_seconds and so on).
+# Duration of each kind of step, in seconds: the conventions' metrics for tools, agents and workflows, ours for the
+# RAG steps they have none for (Prometheus: gen_ai_execute_tool_duration_seconds, kotaemon_retrieval_duration_seconds
+# and so on).
 STEP_DURATION_METRICS = {
     KIND_RETRIEVER: "kotaemon.retrieval.duration",
     KIND_RERANKER: "kotaemon.rerank.duration",
-    KIND_TOOL: "kotaemon.tool.duration",
-    KIND_AGENT: "kotaemon.agent.duration",
-    KIND_PIPELINE: "kotaemon.pipeline.duration",
+    KIND_TOOL: METRIC_EXECUTE_TOOL_DURATION,
+    KIND_AGENT: METRIC_INVOKE_AGENT_DURATION,
+    KIND_PIPELINE: METRIC_WORKFLOW_DURATION,
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
 
@@ -209,3 +223,19 @@ KOTAEMON_APP_EVENT_ID = "kotaemon.app.event.id"
 """The framework's id of the event."""
 KOTAEMON_APP_EVENT_STATUS = "kotaemon.app.event.status"
 """How the event ended, as the framework reported it (success, failed, cancelled)."""
+
+# --- Model Context Protocol (the MCP part of the GenAI conventions; none of it is in the floor release)
+MCP_METHOD_NAME = "mcp.method.name"
+MCP_SESSION_ID = "mcp.session.id"
+MCP_PROTOCOL_VERSION = "mcp.protocol.version"
+MCP_RESOURCE_URI = "mcp.resource.uri"
+JSONRPC_REQUEST_ID = "jsonrpc.request.id"
+RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
+NETWORK_TRANSPORT = "network.transport"
+NETWORK_PROTOCOL_NAME = "network.protocol.name"
+CLIENT_ADDRESS = "client.address"
+CLIENT_PORT = "client.port"
+ERROR_TYPE_TOOL_ERROR = "tool_error"
+"""`error.type` of a tool call whose result says it failed (an MCP `CallToolResult` with `isError`)."""
+METRIC_MCP_CLIENT_OPERATION_DURATION = "mcp.client.operation.duration"
+METRIC_MCP_SERVER_OPERATION_DURATION = "mcp.server.operation.duration"

@@ -12,6 +12,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from . import gradio as gradio_integration
 from . import kotaemon as kotaemon_integration
 from . import langchain as langchain_integration
+from . import mcp as mcp_integration
 from . import openai as openai_integration
 from .core.log_correlation import LogCorrelation
 from .core.telemetry import Telemetry
@@ -25,6 +26,7 @@ _INTEGRATIONS = {
     "kotaemon": kotaemon_integration.instrument,
     "langchain": langchain_integration.instrument,
     "gradio": gradio_integration.instrument,
+    "mcp": mcp_integration.instrument,
 }
 
 

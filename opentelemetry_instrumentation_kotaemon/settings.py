@@ -36,7 +36,7 @@ OTEL_KOTAEMON_CONTENT_MAX_LENGTH = "OTEL_KOTAEMON_CONTENT_MAX_LENGTH"
 OTEL_KOTAEMON_OPENAI_STREAM_USAGE = "OTEL_KOTAEMON_OPENAI_STREAM_USAGE"
 """Ask OpenAI for usage on streamed chat calls that did not ask for it (true/false). Default true."""
 OTEL_KOTAEMON_INSTRUMENT = "OTEL_KOTAEMON_INSTRUMENT"
-"""Comma list of the libraries to instrument (openai, kotaemon, langchain, gradio). Default: every installed one."""
+"""Comma list of the libraries to instrument (openai, kotaemon, langchain, gradio, mcp). Default: every installed one."""
 OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
 """Comma list of W3C baggage entries copied onto every span we create (besides any `kotaemon.*` entry)."""
 OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
@@ -68,7 +68,7 @@ ALL_VARIABLES = (
 )
 DEFAULT_BAGGAGE_KEYS = ("gen_ai.conversation.id", "session.id", "user.id")
 
-KNOWN_LIBRARIES = ("openai", "kotaemon", "langchain", "gradio")
+KNOWN_LIBRARIES = ("openai", "kotaemon", "langchain", "gradio", "mcp")
 DEFAULT_CONTENT_MAX_LENGTH = 8192
 DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
 

@@ -30,6 +30,7 @@ SUPPORTED_LIBRARIES = (
     SupportedLibrary("kotaemon", "kotaemon", ">=0.10,<1"),
     SupportedLibrary("theflow", "kotaemon", ">=0.8.6,<0.9"),
     SupportedLibrary("gradio", "gradio", ">=4.39,<7"),  # Kotaemon's lock pins 4.39.0 (its web app, ktem)
+    SupportedLibrary("mcp", "mcp", ">=1.12,<3"),  # Kotaemon's lock pins 1.12.4; mcp 2 traces itself in part
 )
 
 SUPPORTED_VERSIONS = {library.distribution: library.versions for library in SUPPORTED_LIBRARIES}

@@ -28,6 +28,9 @@ def _histogram(meter: Meter, name: str, unit: str, description: str) -> Histogra
 # From the GenAI conventions: seconds for durations, powers of four for token counts.
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 TOKEN_BUCKETS = tuple(4**power for power in range(14))
+AGENT_DURATION_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+WORKFLOW_DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+MCP_DURATION_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 DOCUMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
@@ -37,6 +40,11 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_RETRIEVAL_DOCUMENTS: DOCUMENT_BUCKETS,
     attr.METRIC_RERANK_DOCUMENTS: DOCUMENT_BUCKETS,
     **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), DURATION_BUCKETS),
+    attr.METRIC_INVOKE_AGENT_DURATION: AGENT_DURATION_BUCKETS,
+    attr.METRIC_WORKFLOW_DURATION: WORKFLOW_DURATION_BUCKETS,
+    attr.METRIC_TIME_PER_OUTPUT_CHUNK: DURATION_BUCKETS,
+    attr.METRIC_MCP_CLIENT_OPERATION_DURATION: MCP_DURATION_BUCKETS,
+    attr.METRIC_MCP_SERVER_OPERATION_DURATION: MCP_DURATION_BUCKETS,
 }
 """Bucket boundaries of every histogram: given as advice to the API, and as views on SDKs that ignore advice."""
 
@@ -54,6 +62,12 @@ class Instruments:
             attr.METRIC_TIME_TO_FIRST_CHUNK,
             "s",
             "Time from the request to the first chunk of a streamed response",
+        )
+        self.time_per_output_chunk = _histogram(
+            meter,
+            attr.METRIC_TIME_PER_OUTPUT_CHUNK,
+            "s",
+            "Time between the chunks of a streamed response after the first",
         )
         self.streams_abandoned = meter.create_counter(
             attr.METRIC_STREAMS_ABANDONED, unit="{stream}", description="Streams the caller stopped reading early"
@@ -74,7 +88,12 @@ class Instruments:
         self.rerank_documents = _histogram(
             meter, attr.METRIC_RERANK_DOCUMENTS, "{document}", "Documents kept after re-ranking"
         )
-        self.tool_calls = meter.create_counter(attr.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls")
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"
+        )
+        self.mcp_client_duration = _histogram(
+            meter, attr.METRIC_MCP_CLIENT_OPERATION_DURATION, "s", "Duration of MCP requests, seen by the sender"
+        )
+        self.mcp_server_duration = _histogram(
+            meter, attr.METRIC_MCP_SERVER_OPERATION_DURATION, "s", "Duration of MCP requests, seen by the receiver"
         )

@@ -260,7 +260,9 @@ class Telemetry:
         step = scope.step
         try:
             error_name = error_type(error) if error is not None else None
-            if error_name is None and step.failure is not None:
+            if step.error_type is not None and (error is not None or step.failure is not None):
+                error_name = step.error_type
+            elif error_name is None and step.failure is not None:
                 error_name = "failed"
             step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
             if span.is_recording():
@@ -278,7 +280,7 @@ class Telemetry:
                 if error is not None:
                     self._record_error(span, error, error_name)
                 elif step.failure is not None:
-                    span.set_attribute(attr.ERROR_TYPE, "failed")
+                    span.set_attribute(attr.ERROR_TYPE, error_name or "failed")
                     span.set_attribute(attr.KOTAEMON_STEP_FAILURE, self.content.clean(step.failure))
                     span.set_status(Status(StatusCode.ERROR, self.content.clean(step.failure)))
         except Exception:

@@ -73,6 +73,7 @@ def agent_step(obj: Any, arguments: dict[str, Any], content: bool) -> AgentStep:
     name = nonempty_text(setting(obj, "name"))
     if name:
         step.name = step.agent_name = name
+    step.description = nonempty_text(setting(obj, "description"))
     agent_type = getattr(setting(obj, "agent_type"), "value", None)
     if isinstance(agent_type, str):
         step.agent_type = agent_type
@@ -116,7 +117,7 @@ def identify(step: Step, obj: Any, arguments: dict[str, Any]) -> None:
 
 
 def workflow_step(obj: Any, arguments: dict[str, Any], content: bool) -> WorkflowStep:
-    return WorkflowStep(**_identity(obj))
+    return WorkflowStep(**_identity(obj), workflow_name=type(obj).__name__)
 
 
 # --- results

@@ -188,6 +188,11 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
         call.input_tokens = first_whole_number(usage.get("prompt_tokens"), message_usage.get("input_tokens"))
     if call.output_tokens is None:
         call.output_tokens = first_whole_number(usage.get("completion_tokens"), message_usage.get("output_tokens"))
+    details = mapping(message_usage.get("input_token_details"))
+    if call.cache_read_input_tokens is None:
+        call.cache_read_input_tokens = whole_number(details.get("cache_read"))
+    if call.cache_creation_input_tokens is None:
+        call.cache_creation_input_tokens = whole_number(details.get("cache_creation"))
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):

@@ -7,12 +7,26 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import attributes as attr
 from ..core.content import text_part
 from ..core.spans import ModelCall
 from ..core.values import DEFAULT_PORTS, items
 from .fields import field, given, given_number, given_strings, given_whole_number
 
-PROVIDER = "openai"
+PROVIDER = attr.PROVIDER_OPENAI
+_AZURE_CLIENTS = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
+_PROVIDERS: dict[type, str] = {}
+
+
+def provider_of_client(client: Any) -> str:
+    """`azure.ai.openai` for the Azure clients (and their subclasses), else `openai`; decided once per class."""
+    cls = type(client)
+    found = _PROVIDERS.get(cls)
+    if found is None:
+        azure = any(klass.__name__ in _AZURE_CLIENTS for klass in cls.__mro__)
+        found = _PROVIDERS[cls] = attr.PROVIDER_AZURE_OPENAI if azure else PROVIDER
+    return found
+
 
 SERVERS: weakref.WeakKeyDictionary[Any, tuple[Any, str | None, int | None]] = weakref.WeakKeyDictionary()
 """Each client's base URL and its host and port, parsed once per client and URL."""
@@ -50,6 +64,7 @@ def new_call(operation: str, instance: Any, kwargs: dict[str, Any]) -> ModelCall
     call = ModelCall(operation=operation, provider=PROVIDER, request_model=model if isinstance(model, str) else None)
     client = getattr(instance, "_client", None)
     if client is not None:
+        call.provider = provider_of_client(client)
         call.server_address, call.server_port = server_of_client(client)
     return call
 

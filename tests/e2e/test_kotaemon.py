@@ -156,8 +156,8 @@ def test_rag_metrics(receiver: OtlpReceiver) -> None:
     )
     assert sum(p.count for p in kept) == 3 and sum(p.sum for p in kept) == 6
     assert sum(p.count for p in _points(receiver, "kotaemon.rerank.duration")) == 6
-    (tool_calls,) = _points(receiver, "kotaemon.tool.calls")
-    assert tool_calls.attributes == {"gen_ai.tool.name": "search"} and tool_calls.value == 1
+    (tool_calls,) = _points(receiver, "gen_ai.execute_tool.duration")
+    assert tool_calls.attributes["gen_ai.tool.name"] == "search" and tool_calls.count == 1
     (indexed,) = _points(receiver, "kotaemon.indexing.documents")
     assert indexed.value == 3
     assert sum(p.count for p in _points(receiver, "kotaemon.indexing.duration")) == 1

@@ -493,3 +493,24 @@ def test_slow_answer_time_to_first_chunk(instrument: Instrument, client: openai.
     assert span.attributes["gen_ai.response.time_to_first_chunk"] >= 0.04
     (point,) = captured.points("gen_ai.client.operation.time_to_first_chunk")
     assert point.sum >= 0.04 and point.count == 1
+
+
+def test_stream_time_per_output_chunk(instrument: Instrument, client: openai.OpenAI) -> None:
+    captured = instrument()
+    chunks = list(client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert len(chunks) > 2
+    (point,) = captured.points("gen_ai.client.operation.time_per_output_chunk")
+    (duration,) = captured.points("gen_ai.client.operation.duration")
+    assert point.count == 1 and 0 < point.sum < duration.sum
+
+
+def test_azure_client_is_the_azure_openai_provider(instrument: Instrument, openai_server: OpenAIServer) -> None:
+    captured = instrument()
+    azure = openai.AzureOpenAI(
+        api_key="k", api_version="2024-06-01", azure_endpoint=openai_server.base_url.removesuffix("/v1")
+    )
+    azure.chat.completions.create(model="deployment-1", messages=MESSAGES)
+    span = captured.span()
+    assert span.attributes["gen_ai.provider.name"] == "azure.ai.openai"
+    (point,) = captured.points("gen_ai.client.operation.duration")
+    assert point.attributes["gen_ai.provider.name"] == "azure.ai.openai"

@@ -66,20 +66,20 @@ HISTOGRAMS = {
     attr.METRIC_OPERATION_DURATION: "gen_ai_client_operation_duration_seconds",
     attr.METRIC_TOKEN_USAGE: "gen_ai_client_token_usage",
     attr.METRIC_TIME_TO_FIRST_CHUNK: "gen_ai_client_operation_time_to_first_chunk_seconds",
+    attr.METRIC_TIME_PER_OUTPUT_CHUNK: "gen_ai_client_operation_time_per_output_chunk_seconds",
     attr.METRIC_RETRIEVAL_DOCUMENTS: "kotaemon_retrieval_documents",
     attr.METRIC_RERANK_DOCUMENTS: "kotaemon_rerank_documents",
     attr.STEP_DURATION_METRICS[attr.KIND_RETRIEVER]: "kotaemon_retrieval_duration_seconds",
     attr.STEP_DURATION_METRICS[attr.KIND_RERANKER]: "kotaemon_rerank_duration_seconds",
-    attr.STEP_DURATION_METRICS[attr.KIND_TOOL]: "kotaemon_tool_duration_seconds",
-    attr.STEP_DURATION_METRICS[attr.KIND_AGENT]: "kotaemon_agent_duration_seconds",
-    attr.STEP_DURATION_METRICS[attr.KIND_PIPELINE]: "kotaemon_pipeline_duration_seconds",
+    attr.STEP_DURATION_METRICS[attr.KIND_TOOL]: "gen_ai_execute_tool_duration_seconds",
+    attr.STEP_DURATION_METRICS[attr.KIND_AGENT]: "gen_ai_invoke_agent_duration_seconds",
+    attr.STEP_DURATION_METRICS[attr.KIND_PIPELINE]: "gen_ai_workflow_duration_seconds",
     attr.STEP_DURATION_METRICS[attr.KIND_INDEXING]: "kotaemon_indexing_duration_seconds",
 }
 COUNTERS = {
     attr.METRIC_STREAMS_ABANDONED: "kotaemon_streams_abandoned_total",
     attr.METRIC_ERRORS: "kotaemon_errors_total",
     attr.METRIC_RETRIEVAL_EMPTY: "kotaemon_retrieval_empty_total",
-    attr.METRIC_TOOL_CALLS: "kotaemon_tool_calls_total",
     attr.METRIC_INDEXING_DOCUMENTS: "kotaemon_indexing_documents_total",
 }
 # opentelemetry-exporter-prometheus before 0.52b0 (OpenTelemetry 1.31; Kotaemon's lock has 0.48b0) names the labels of
@@ -341,7 +341,7 @@ def test_prometheus_scrapes_the_kotaemon_rag_pipeline_of_the_app(scrape: Scrape)
     assert total("kotaemon_retrieval_duration_seconds_count") == 1
     assert total("kotaemon_retrieval_documents_sum") == TOP_K
     assert total("kotaemon_rerank_duration_seconds_count") == 1
-    assert total("kotaemon_pipeline_duration_seconds_count") == 1
+    assert total("gen_ai_workflow_duration_seconds_count") == 1
     assert total("kotaemon_retrieval_empty_total") is None
 
 
@@ -352,14 +352,14 @@ def test_prometheus_scrapes_the_components_of_the_kotaemon_rag_pipeline(scrape: 
             "kotaemon_indexing_duration_seconds_count",
             "kotaemon_retrieval_duration_seconds_count",
             "kotaemon_rerank_duration_seconds_count",
-            "kotaemon_pipeline_duration_seconds_count",
+            "gen_ai_workflow_duration_seconds_count",
         )
     }
     assert durations == {
         "kotaemon_indexing_duration_seconds_count": {("kotaemon.indices.vectorindex.VectorIndexing",): 1},
         "kotaemon_retrieval_duration_seconds_count": {("kotaemon.indices.vectorindex.VectorRetrieval",): 1},
         "kotaemon_rerank_duration_seconds_count": {("kotaemon.rerankings.cohere.CohereReranking",): 1},
-        "kotaemon_pipeline_duration_seconds_count": {("__main__.AnswerPipeline",): 1},
+        "gen_ai_workflow_duration_seconds_count": {("__main__.AnswerPipeline",): 1},
     }
 
 
@@ -370,10 +370,9 @@ STEP_TOTALS = {
     "kotaemon_retrieval_empty_total": 1,
     "kotaemon_rerank_duration_seconds_count": 1,
     "kotaemon_rerank_documents_sum": 2,
-    "kotaemon_tool_duration_seconds_count": 2,
-    "kotaemon_tool_calls_total": 2,
-    "kotaemon_agent_duration_seconds_count": 1,
-    "kotaemon_pipeline_duration_seconds_count": 1,
+    "gen_ai_execute_tool_duration_seconds_count": 2,
+    "gen_ai_invoke_agent_duration_seconds_count": 1,
+    "gen_ai_workflow_duration_seconds_count": 1,
     "kotaemon_indexing_duration_seconds_count": 1,
     "kotaemon_indexing_documents_total": 5,
     "kotaemon_errors_total": 2,
@@ -403,11 +402,11 @@ def test_prometheus_scrapes_the_labels_of_rag_step_metrics(scrape: Scrape) -> No
     assert one(f"kotaemon_retrieval_empty_total{{{steps}}}") == {("VectorRetrieval", ""): 1}
     assert one(f"kotaemon_rerank_documents_sum{{{steps}}}") == {("CohereReranking", ""): 2}
     assert one(f"kotaemon_indexing_documents_total{{{steps}}}") == {("IndexDocumentPipeline", ""): 5}
-    assert one(f"kotaemon_tool_duration_seconds_count{{{steps}}}") == {
+    assert one(f"gen_ai_execute_tool_duration_seconds_count{{{steps}}}") == {
         ("WeatherTool", ""): 1,
         ("WeatherTool", "ValueError"): 1,
     }
-    tools = scrape.values(f"kotaemon_tool_calls_total{{{steps}}}")
+    tools = scrape.values(f"gen_ai_execute_tool_duration_seconds_count{{{steps}}}")
     assert by(tools, "gen_ai_tool_name", "error_type") == {("get_weather", ""): 1, ("get_weather", "ValueError"): 1}
     errors = scrape.values(f"kotaemon_errors_total{{{steps}}}")
     assert by(errors, "kotaemon_span_kind", "error_type") == {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ... import attributes as attr
-from .step import Fields, Step
+from .step import Attributes, Fields, Step
 
 
 @dataclass(slots=True, kw_only=True)
@@ -17,6 +17,7 @@ class AgentStep(Step):
     OPERATION: ClassVar[str | None] = attr.OPERATION_INVOKE_AGENT
 
     agent_name: str | None = None
+    description: str | None = None
     agent_type: str | None = None
     """Kotaemon's agent type (react, rewoo, openai...)."""
     tools: list[str] | None = None
@@ -33,6 +34,7 @@ class AgentStep(Step):
 
     START_ATTRIBUTES: ClassVar[Fields] = (
         ("agent_name", attr.GEN_AI_AGENT_NAME),
+        ("description", attr.GEN_AI_AGENT_DESCRIPTION),
         ("agent_type", attr.KOTAEMON_AGENT_TYPE),
         ("tools", attr.KOTAEMON_AGENT_TOOLS),
         ("max_iterations", attr.KOTAEMON_AGENT_MAX_ITERATIONS),
@@ -43,3 +45,6 @@ class AgentStep(Step):
     )
     START_CONTENT: ClassVar[Fields] = (("instruction", attr.KOTAEMON_AGENT_INPUT),)
     END_CONTENT: ClassVar[Fields] = (("answer", attr.KOTAEMON_AGENT_OUTPUT),)
+
+    def _duration_attributes(self) -> Attributes:
+        return {attr.GEN_AI_AGENT_NAME: self.agent_name} if self.agent_name else {}

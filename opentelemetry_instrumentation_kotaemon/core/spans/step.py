@@ -54,6 +54,8 @@ class Step:
     """The step's name inside its pipeline (theflow's node name), where there is one."""
     failure: str | None = None
     """Set when the step failed without raising (an agent answering with status "failed")."""
+    error_type: str | None = None
+    """The `error.type` of a failure, when the integration knows it better than the exception class does."""
     abandoned: bool = False
     """Set when the caller left the step's stream before its end."""
     conversation_id: str | None = None
@@ -107,7 +109,7 @@ class Step:
         if error_name is not None:
             labels[attr.ERROR_TYPE] = error_name
             instruments.errors.add(1, {attr.KOTAEMON_SPAN_KIND: self.KIND, attr.ERROR_TYPE: error_name})
-        instruments.step_durations[self.KIND].record(duration, labels)
+        instruments.step_durations[self.KIND].record(duration, {**labels, **self._duration_attributes()})
         self._record_metrics(instruments, labels, error_name)
 
     # --- what a kind may add
@@ -118,6 +120,10 @@ class Step:
             if _present(value):
                 values[key] = value
         return values
+
+    def _duration_attributes(self) -> Attributes:
+        """What the conventions' duration metric of this kind is by (the tool, agent or workflow name)."""
+        return {}
 
     def _end_attributes(self, values: Attributes) -> None:
         """Attributes computed from several fields at the end."""

@@ -32,6 +32,9 @@ class WorkflowStep(Step):
     def operation(self) -> str | None:
         return None if self.nested else attr.OPERATION_INVOKE_WORKFLOW
 
+    def _duration_attributes(self) -> Attributes:
+        return {attr.GEN_AI_WORKFLOW_NAME: self.workflow_name} if self.workflow_name else {}
+
     def _end_attributes(self, values: Attributes) -> None:
         if self.fallback_attempts:
             values[attr.KOTAEMON_FALLBACK_INDEX] = self.fallback_attempts - 1

@@ -1,3 +1,12 @@
 from .base import BaseTool, ComponentTool, ToolException
+from .mcp import MCPTool, build_args_model, create_tools_from_config, parse_mcp_config
 
-__all__ = ["BaseTool", "ComponentTool", "ToolException"]
+__all__ = [
+    "BaseTool",
+    "ComponentTool",
+    "MCPTool",
+    "ToolException",
+    "build_args_model",
+    "create_tools_from_config",
+    "parse_mcp_config",
+]

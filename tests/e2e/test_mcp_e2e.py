@@ -1,0 +1,336 @@
+"""End to end: MCP clients and an MCP server, each under `opentelemetry-instrument`, exporting to one receiver.
+
+The server (tests/apps/mcp_server.py: FastMCP on mcp 1.x, MCPServer on mcp 2) runs as the client's stdio
+subprocess, or on its own over SSE. Clients (tests/apps/mcp_client_app.py): a plain `ClientSession` making every
+kind of request, and a Kotaemon ReAct agent whose tools are `MCPTool`s, called from a running event loop (so
+MCPTool runs the call on a worker thread under `asyncio.run`). Each run is compared with the same run without
+instrumentation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from tests.kotaemon_standin import environment as kotaemon_environment
+from tests.kotaemon_standin.react_server import react_server
+from tests.support.e2e import APPS, instrumented_environment, launch, run_instrumented
+from tests.support.otlp_receiver import OtlpReceiver, Span
+
+pytest.importorskip("mcp")
+
+INTERNAL, SERVER, CLIENT = 1, 2, 3
+STATUS_ERROR = 2
+ARG_SECRET = "tok-arg-SECRETe2e0123456789"
+ENV_SECRET = "tok-env-SECRETe2e9876543210"
+MCP_2 = int(metadata.version("mcp").split(".")[0]) >= 2
+REQUESTS = [
+    "initialize",
+    "tools/list",
+    "tools/call add",
+    "tools/call search",
+    "tools/call fail",
+    "resources/list",
+    "resources/read",
+    "prompts/list",
+    "prompts/get summarize",
+]
+kotaemon_needs_mcp_1 = pytest.mark.skipif(
+    MCP_2, reason="Kotaemon's MCPTool reads CallToolResult.isError, which mcp 2 renamed (Kotaemon pins mcp 1.12.4)"
+)
+
+
+def secrets_env() -> dict[str, str]:
+    return {"APP_MCP_TOKEN": ARG_SECRET, "APP_MCP_ENV_SECRET": ENV_SECRET}
+
+
+def instrumented_server_env() -> dict[str, str]:
+    """The client app launches its stdio server under opentelemetry-instrument too."""
+    return {**secrets_env(), "APP_MCP_LAUNCHER": str(Path(sys.executable).with_name("opentelemetry-instrument"))}
+
+
+def run_bare(*args: str, env: dict[str, str]) -> dict[str, object]:
+    """The same app without instrumentation (nor an instrumented server); returns what it printed."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APP_"))}
+    result = subprocess.run(
+        [sys.executable, str(APPS / "mcp_client_app.py"), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def printed(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@dataclass
+class Run:
+    receiver: OtlpReceiver
+    output: dict[str, object]
+    bare_output: dict[str, object]
+
+    def spans(self, service: str) -> list[Span]:
+        return [s for s in self.receiver.spans if s.resource.get("service.name") == service]
+
+    def client(self, name: str) -> Span:
+        (span,) = [s for s in self.spans("e2e-app") if s.name == name and s.kind == CLIENT]
+        return span
+
+    def server_child(self, parent: Span, name: str | None = None) -> Span:
+        found = [s for s in self.spans("mcp-server") if s.parent_id == parent.span_id and s.kind == SERVER]
+        found = [s for s in found if name is None or s.name == name]
+        assert len(found) == 1, (parent.name, [s.name for s in found])
+        return found[0]
+
+    def wait_for(self, service: str, name: str) -> None:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any(s.name == name for s in self.spans(service)):
+                return
+            self.receiver.wait_for_spans(len(self.receiver.spans) + 1, timeout=0.5)
+        raise AssertionError(f"no {name} span from {service}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def sse_server() -> Iterator[tuple[str, OtlpReceiver]]:
+    """The server on its own, over SSE, under opentelemetry-instrument; stopped (and flushed) at the end."""
+    port = free_port()
+    with OtlpReceiver() as receiver:
+        env = instrumented_environment(receiver.endpoint, "", {"OTEL_SERVICE_NAME": "mcp-server", **secrets_env()})
+        command = launch("mcp_server.py", "sse", str(port), "--token", ARG_SECRET)
+        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as server:
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    assert server.poll() is None, server.communicate()
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        break
+                    except OSError:
+                        assert time.monotonic() < deadline, "the SSE server did not start"
+                        time.sleep(0.1)  # polling for the port, not timing anything
+                yield f"http://127.0.0.1:{port}/sse", receiver
+            finally:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.communicate()
+
+
+@pytest.fixture(scope="module")
+def plain_stdio() -> Iterator[Run]:
+    with OtlpReceiver() as receiver:
+        result = run_instrumented("mcp_client_app.py", "plain-stdio", receiver=receiver, env=instrumented_server_env())
+        run = Run(receiver, printed(result), run_bare("plain-stdio", env=secrets_env()))
+        run.wait_for("mcp-server", "prompts/get summarize")
+        yield run
+
+
+@pytest.fixture(scope="module")
+def plain_sse(sse_server: tuple[str, OtlpReceiver]) -> Iterator[Run]:
+    url, receiver = sse_server
+    bare = run_bare("plain-sse", url, env={})
+    receiver.clear()
+    result = run_instrumented("mcp_client_app.py", "plain-sse", url, receiver=receiver)
+    run = Run(receiver, printed(result), bare)
+    run.wait_for("mcp-server", "prompts/get summarize")
+    yield run
+
+
+def test_plain_client_results_unchanged(plain_stdio: Run, plain_sse: Run) -> None:
+    expected = {
+        "added": "5",
+        "failed": True,
+        "found": "The answer to 'meaning of life' is 42.",
+        "prompt": "Summarize: hello",
+        "resource": "mode=test",
+        "tools": ["add", "crash", "fail", "search"],
+    }
+    for run in (plain_stdio, plain_sse):
+        assert run.output == run.bare_output == expected
+
+
+@pytest.mark.parametrize("transport", ["stdio", "sse"])
+def test_each_request_is_one_client_span_continued_by_the_server(
+    transport: str, plain_stdio: Run, plain_sse: Run
+) -> None:
+    run = plain_stdio if transport == "stdio" else plain_sse
+    clients = [s for s in run.spans("e2e-app") if s.kind == CLIENT]
+    assert sorted(s.name for s in clients) == sorted(REQUESTS)
+    for client in clients:
+        attributes = client.attributes
+        assert attributes["mcp.method.name"] == client.name.split(" ")[0]
+        assert attributes["jsonrpc.request.id"].isdigit()
+        assert attributes["network.transport"] == ("pipe" if transport == "stdio" else "tcp")
+        if client.name == "initialize" and not MCP_2:
+            continue  # mcp 1 answers initialize inside the session, before any server handler
+        server = run.server_child(client, client.name)
+        assert server.trace_id == client.trace_id
+        assert server.attributes["mcp.method.name"] == attributes["mcp.method.name"]
+        assert server.attributes["jsonrpc.request.id"] == attributes["jsonrpc.request.id"]
+    if transport == "sse":
+        call = run.client("tools/call add")
+        assert call.attributes["server.address"] == "127.0.0.1"
+        assert isinstance(call.attributes["server.port"], int)
+        assert call.attributes["network.protocol.name"] == "http"
+        if not MCP_2:
+            assert run.server_child(call).attributes["mcp.session.id"]
+
+
+def test_tool_resource_and_prompt_attributes(plain_stdio: Run) -> None:
+    run = plain_stdio
+    for tool in ("add", "search", "fail"):
+        span = run.client(f"tools/call {tool}")
+        assert span.attributes["gen_ai.operation.name"] == "execute_tool"
+        assert span.attributes["gen_ai.tool.name"] == tool
+        assert span.attributes["mcp.protocol.version"]
+        assert run.server_child(span).attributes["gen_ai.tool.name"] == tool
+    assert run.client("resources/read").attributes["mcp.resource.uri"] == "config://app"
+    assert run.client("prompts/get summarize").attributes["gen_ai.prompt.name"] == "summarize"
+    assert "gen_ai.operation.name" not in run.client("tools/list").attributes
+
+
+def test_tool_handler_work_appears_under_the_callers_span(plain_stdio: Run) -> None:
+    run = plain_stdio
+    server = run.server_child(run.client("tools/call search"))
+    (work,) = [s for s in run.spans("mcp-server") if s.name == "lookup knowledge base"]
+    assert work.parent_id == server.span_id and work.trace_id == server.trace_id
+
+
+def test_tool_error_is_marked_on_both_sides(plain_stdio: Run, plain_sse: Run) -> None:
+    for run in (plain_stdio, plain_sse):
+        client = run.client("tools/call fail")
+        server = run.server_child(client)
+        for span in (client, server):
+            assert span.status_code == STATUS_ERROR
+            assert span.attributes["error.type"] == "tool_error"
+        for name in ("tools/call add", "tools/call search"):
+            assert run.client(name).status_code != STATUS_ERROR
+
+
+def test_client_duration_metric(plain_stdio: Run) -> None:
+    points = [p for p in plain_stdio.receiver.points if p.metric == "mcp.client.operation.duration"]
+    calls = {
+        (p.attributes.get("gen_ai.tool.name"), p.attributes.get("error.type")): p.count
+        for p in points
+        if p.attributes["mcp.method.name"] == "tools/call"
+    }
+    assert calls == {("add", None): 1, ("search", None): 1, ("fail", "tool_error"): 1}
+    assert {p.attributes["mcp.method.name"] for p in points} == {name.split(" ")[0] for name in REQUESTS}
+    assert {p.resource["service.name"] for p in points} == {"e2e-app"}
+    if not MCP_2:  # mcp 2 servers trace themselves (spans only)
+        served = [p for p in plain_stdio.receiver.points if p.metric == "mcp.server.operation.duration"]
+        assert {p.resource["service.name"] for p in served} == {"mcp-server"}
+        failed = [p for p in served if p.attributes.get("error.type") == "tool_error"]
+        assert [p.attributes["gen_ai.tool.name"] for p in failed] == ["fail"]
+
+
+def exported_text(receiver: OtlpReceiver) -> str:
+    parts: list[str] = []
+    for span in receiver.spans:
+        parts += [span.name, span.status_message, json.dumps(span.attributes, default=str)]
+        parts += [json.dumps(span.resource, default=str), json.dumps(span.events, default=str)]
+    for point in receiver.points:
+        parts.append(json.dumps(point.attributes, default=str))
+    for record in receiver.logs:
+        parts.append(json.dumps(record.__dict__, default=str))
+    return "\n".join(parts)
+
+
+def test_nothing_secret_is_exported(plain_stdio: Run, plain_sse: Run) -> None:
+    for run in (plain_stdio, plain_sse):
+        text = exported_text(run.receiver)
+        assert "mcp.method.name" in text  # the check reads the real export
+        for secret in (ARG_SECRET, ENV_SECRET, "--token", "mcp_server.py"):
+            assert secret not in text
+
+
+def test_server_dying_mid_call_is_marked() -> None:
+    with OtlpReceiver() as receiver:
+        result = run_instrumented("mcp_client_app.py", "crash-stdio", receiver=receiver, env=instrumented_server_env())
+        bare = run_bare("crash-stdio", env=secrets_env())
+        run = Run(receiver, printed(result), bare)
+        run.wait_for("e2e-app", "tools/call crash")
+        assert run.output == bare == {"crash": "MCPError" if MCP_2 else "McpError", "code": -32000}
+        span = run.client("tools/call crash")
+        assert span.status_code == STATUS_ERROR
+        assert span.attributes["error.type"] == span.attributes["rpc.response.status_code"] == "-32000"
+        assert "Connection closed" in span.status_message
+        assert ARG_SECRET not in exported_text(receiver)
+
+
+# --- a Kotaemon agent with MCP tools
+
+
+def kotaemon_run(receiver: OtlpReceiver, *args: str) -> Run:
+    with react_server() as model_server:
+        env = {**kotaemon_environment(), **instrumented_server_env()}
+        bare = run_bare(args[0], model_server.base_url, *args[1:], env={**kotaemon_environment(), **secrets_env()})
+        receiver.clear()
+        result = run_instrumented(
+            "mcp_client_app.py", args[0], model_server.base_url, *args[1:], receiver=receiver, env=env
+        )
+    run = Run(receiver, printed(result), bare)
+    run.wait_for("mcp-server", "tools/call search")
+    return run
+
+
+@pytest.fixture(scope="module")
+def kotaemon_stdio() -> Iterator[Run]:
+    with OtlpReceiver() as receiver:
+        yield kotaemon_run(receiver, "kotaemon-stdio")
+
+
+@pytest.fixture(scope="module")
+def kotaemon_sse(sse_server: tuple[str, OtlpReceiver]) -> Run:
+    url, receiver = sse_server
+    return kotaemon_run(receiver, "kotaemon-sse", url)
+
+
+@kotaemon_needs_mcp_1
+@pytest.mark.parametrize("transport", ["stdio", "sse"])
+def test_kotaemon_mcp_tool_call_is_one_execute_tool_span_continued_by_the_server(
+    transport: str, request: pytest.FixtureRequest
+) -> None:
+    run: Run = request.getfixturevalue(f"kotaemon_{transport}")
+    assert run.output == run.bare_output == {"status": "finished", "text": "42", "tools": ["search"]}
+    (agent,) = [s for s in run.spans("e2e-app") if s.name == "invoke_agent ReactAgent"]
+    in_trace = [s for s in run.receiver.spans if s.trace_id == agent.trace_id]
+    (tool,) = [s for s in in_trace if s.name == "execute_tool search"]
+    assert tool.parent_id == agent.span_id
+    assert not [s for s in in_trace if s.name == "tools/call search" and s.kind == CLIENT]  # merged, not doubled
+    assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
+    assert tool.attributes["mcp.method.name"] == "tools/call"
+    assert tool.attributes["jsonrpc.request.id"].isdigit()
+    assert tool.attributes["network.transport"] == ("pipe" if transport == "stdio" else "tcp")
+    server = run.server_child(tool, "tools/call search")
+    (work,) = [s for s in in_trace if s.name == "lookup knowledge base"]
+    assert work.parent_id == server.span_id
+    # the session MCPTool opens for the call: its initialize is a child of the tool call too
+    assert next(s.name for s in in_trace if s.parent_id == tool.span_id and s.kind == CLIENT) == "initialize"
+    assert {s.resource["service.name"] for s in in_trace} == {"e2e-app", "mcp-server"}
+    text = exported_text(run.receiver)
+    assert ARG_SECRET not in text and ENV_SECRET not in text

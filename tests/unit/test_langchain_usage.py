@@ -1,0 +1,23 @@
+"""LangChain usage: cache reads and cache writes (providers that report cache creation) beside the token counts."""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+
+from opentelemetry_instrumentation_kotaemon.core.spans import ModelCall
+from opentelemetry_instrumentation_kotaemon.langchain.extract import read_llm_result
+
+
+def test_cache_read_and_creation_tokens() -> None:
+    usage = {
+        "input_tokens": 120,
+        "output_tokens": 7,
+        "total_tokens": 127,
+        "input_token_details": {"cache_read": 100, "cache_creation": 20},
+    }
+    message = AIMessage(content="hi", usage_metadata=usage)
+    call = ModelCall(operation="chat", provider="anthropic")
+    read_llm_result(call, LLMResult(generations=[[ChatGeneration(message=message)]]), False)
+    assert (call.input_tokens, call.output_tokens) == (120, 7)
+    assert (call.cache_read_input_tokens, call.cache_creation_input_tokens) == (100, 20)
