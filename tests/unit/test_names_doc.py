@@ -19,6 +19,8 @@ def test_every_name_is_in_the_table() -> None:
         if key.isupper() and isinstance(value, str) and "." in value and key not in _NOT_NAMES
     }
     names |= set(attributes.STEP_DURATION_METRICS.values())
+    # a name made per operation is listed with the operations it is made for
+    names = {n.format(operation=op) for n in names for op in ("chat", "embeddings")}
     # a row may abbreviate siblings as `gen_ai.request.model`, `.temperature`
     spelled = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", text))
     for prefix, suffixes in re.findall(r"`([a-z_.]+)\.[a-z_]+`((?:, `\.[a-z_.]+`)+)", text):
