@@ -114,7 +114,7 @@ class Telemetry:
         if span.is_recording():
             values = _request_attributes(call)
             values.update(self._baggage_attributes(current))
-            if self.content.mode.on_span:
+            if self.content.on_span:
                 values.update(self._request_content(call))
             span.set_attributes(values)
         return scope
@@ -166,7 +166,7 @@ class Telemetry:
                 root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
                 values = _response_attributes(call, failed=error is not None)
-                if self.content.mode.on_span:
+                if self.content.on_span:
                     values.update(self._response_content(call))
                 span.set_attributes(values)
                 if error is not None:
@@ -220,9 +220,11 @@ class Telemetry:
             scope.is_root = True
         scope.context = ctx
         if span.is_recording():
-            span.set_attributes(self._baggage_attributes(current))
-            if step.content and self.content.mode.on_span:
-                span.set_attributes(self._content_attributes(step.content))
+            values = self._baggage_attributes(current)
+            if step.content and self.content.on_span:
+                values.update(self._content_attributes(step.content))
+            if values:
+                span.set_attributes(values)
         return scope
 
     def _content_attributes(self, content: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +249,7 @@ class Telemetry:
                     values[attr.KOTAEMON_USAGE_INPUT_TOKENS] = scope.input_tokens
                 if scope.is_root and scope.output_tokens:
                     values[attr.KOTAEMON_USAGE_OUTPUT_TOKENS] = scope.output_tokens
-                if step.result_content and self.content.mode.on_span:
+                if step.result_content and self.content.on_span:
                     values.update(self._content_attributes(step.result_content))
                 span.set_attributes(values)
                 if error is not None:

@@ -24,14 +24,12 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     def __init__(self, tracker: RunTracker) -> None:
         super().__init__()
         self.tracker = tracker
-
-    def _active(self) -> bool:
-        return self.tracker.telemetry.enabled
+        self.telemetry = tracker.telemetry
 
     def on_chain_start(
         self, serialized: Any, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self._active():
+        if self.telemetry.enabled:
             try:
                 self.tracker.chain_start(run_id, parent_run_id, serialized, kwargs)
             except Exception:
@@ -40,7 +38,7 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     def on_chat_model_start(
         self, serialized: Any, messages: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self._active():
+        if self.telemetry.enabled:
             try:
                 self.tracker.model_start(run_id, parent_run_id, serialized, messages, kwargs, chat=True)
             except Exception:
@@ -49,7 +47,7 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     def on_llm_start(
         self, serialized: Any, prompts: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self._active():
+        if self.telemetry.enabled:
             try:
                 self.tracker.model_start(run_id, parent_run_id, serialized, prompts, kwargs, chat=False)
             except Exception:
@@ -58,7 +56,7 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     def on_tool_start(
         self, serialized: Any, input_str: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self._active():
+        if self.telemetry.enabled:
             try:
                 self.tracker.tool_start(run_id, parent_run_id, serialized, input_str, kwargs)
             except Exception:
@@ -67,7 +65,7 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     def on_retriever_start(
         self, serialized: Any, query: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self._active():
+        if self.telemetry.enabled:
             try:
                 self.tracker.retriever_start(run_id, parent_run_id, serialized, query, kwargs)
             except Exception:
