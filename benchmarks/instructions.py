@@ -126,11 +126,18 @@ def configurations(args: argparse.Namespace) -> list[str]:
     return configs
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, kept: dict[str, Any] | None) -> dict[str, Any]:
     """Every configuration `--repeats` times, `--jobs` at once (spans are told apart by service name, so one
-    configuration never runs twice at the same moment)."""
+    configuration never runs twice at the same moment). With `kept` (an earlier run), only the given
+    configurations are measured again; the others keep their figures."""
     results: dict[str, list[dict[str, Any]]] = {}
     configs = configurations(args)
+    if kept is not None:
+        results = {c: v for c, v in kept["results"].items() if c not in configs}
+        order = list(dict.fromkeys([*kept["configs"], *configs]))
+        configs, all_configs = configs, sorted(order, key=lambda c: _order(c))
+    else:
+        all_configs = configs
     with overhead.services() as (server, sink):
         for repeat in range(args.repeats):
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -140,7 +147,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     results.setdefault(config, []).append(figures)
                     text = ", ".join(f"{op} {n / 1e3:,.0f}k" for op, n in figures["instructions"].items())
                     print(f"run {repeat + 1}/{args.repeats} {config:>22}: {text}", flush=True)
-    return {"configs": configs, "results": results}
+    return {"configs": all_configs, "results": results}
+
+
+def _order(config: str) -> int:
+    """Report order: the configurations in `overhead.CONFIGS` order, a baseline right after ours."""
+    name = "ours" if config.startswith(BASELINE) else config
+    return 2 * overhead.CONFIGS.index(name) + (1 if config.startswith(BASELINE) else 0)
 
 
 def median(values: list[float]) -> float:
@@ -161,9 +174,12 @@ class Figures:
         return [run["instructions"][operation] for run in self.results[config]]
 
     def added(self, config: str, operation: str) -> list[float]:
-        """Instructions added per call, repeat by repeat (each against the bare run of the same repeat)."""
-        bare = self.values("bare", operation)
-        return [value - base for value, base in zip(self.values(config, operation), bare, strict=True)]
+        """Instructions added per call, repeat by repeat against the bare run of the same repeat (against the bare
+        median when the two were measured a different number of times)."""
+        bare, values = self.values("bare", operation), self.values(config, operation)
+        if len(bare) != len(values):
+            bare = [median(bare)] * len(values)
+        return [value - base for value, base in zip(values, bare, strict=True)]
 
     def spans(self, config: str, operation: str) -> float:
         return median([run["spans"][operation] for run in self.results[config]])
@@ -271,6 +287,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--operations", type=overhead._names(paths.OPERATIONS), default=paths.OPERATIONS)
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the Markdown report")
     parser.add_argument("--render", action="store_true", help="rewrite the report from the saved figures")
+    parser.add_argument(
+        "--update", action="store_true", help="measure only --configs again, keeping the saved figures of the rest"
+    )
     parser.add_argument("--package-ref", help="measure the package as committed at this git ref")
     parsed = parser.parse_args(argv)
     parsed.memory_calls = overhead.MEMORY_CALLS  # part of the worker command line, unused here
@@ -289,10 +308,11 @@ def main(argv: Sequence[str]) -> None:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("valgrind is needed (Debian: apt-get install valgrind)")
     started = time.perf_counter()
+    saved = json.loads(raw.read_text()) if args.update and raw.exists() else None
     with overhead.package_at(args.package_ref) as copy, overhead.package_at(args.baseline) as baseline_copy:
         args.package_copy, args.baseline_copy = copy, baseline_copy
-        data = run(args)
-    seconds = time.perf_counter() - started
+        data = run(args, saved["data"] if saved is not None else None)
+    seconds = time.perf_counter() - started + (saved["seconds"] if saved is not None else 0.0)
     kept = {k: v for k, v in vars(args).items() if k in ("calls", "warmup", "repeats", "baseline", "package_ref")}
     raw.write_text(json.dumps({"args": kept, "seconds": seconds, "data": data}, indent=1) + "\n")
     text = report(data, args, seconds)

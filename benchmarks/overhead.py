@@ -101,6 +101,7 @@ CHAT_MODEL = paths.CHAT_MODEL
 EMBEDDING_MODEL = paths.EMBEDDING_MODEL
 PACKAGES = (
     "openai",
+    "langchain",
     "langchain-core",
     "langchain-openai",
     "langgraph",

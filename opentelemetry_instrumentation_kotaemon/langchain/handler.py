@@ -20,6 +20,9 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     """
 
     run_inline = True
+    # LangChain asks every handler these before every event; plain attributes spare it a property call each time.
+    ignore_llm = ignore_retry = ignore_chain = ignore_agent = ignore_retriever = ignore_chat_model = False
+    ignore_custom_event = True  # we handle no custom event
 
     def __init__(self, tracker: RunTracker) -> None:
         super().__init__()
