@@ -83,14 +83,14 @@ def _bookkeeping() -> dict[str, int]:
 
     from opentelemetry_instrumentation_kotaemon.kotaemon import Components
     from opentelemetry_instrumentation_kotaemon.langchain.handler import TelemetryCallbackHandler
-    from opentelemetry_instrumentation_kotaemon.openai import extract as openai_extract
+    from opentelemetry_instrumentation_kotaemon.openai import requests as openai_requests
 
     handlers = [h for h in CallbackManager(handlers=[]).handlers if isinstance(h, TelemetryCallbackHandler)]
     families = [len(c._families) for c in gc.get_objects() if isinstance(c, Components)]
     return {
         "LangChain runs": sum(len(h.tracker) for h in handlers),
         "LangChain decisions": sum(len(h.tracker._decisions) for h in handlers),
-        "OpenAI server cache": len(openai_extract._servers),
+        "OpenAI server cache": len(openai_requests.SERVERS),
         "Kotaemon family cache": sum(families),
     }
 

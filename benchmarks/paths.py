@@ -133,8 +133,12 @@ def langchain_paths(base_url: str, counter: list[int]) -> dict[str, Callable[[],
 def kotaemon_paths(base_url: str) -> dict[str, Callable[[], None]]:
     """The Kotaemon RAG pipeline on the stand-in, its documents indexed once beforehand."""
     import sys
+    import tempfile
     from pathlib import Path
 
+    # theflow keeps a record and a file cache of every run under the temporary folder: each worker gets its own,
+    # so workers running side by side (and earlier runs) do not change each other's work.
+    tempfile.tempdir = tempfile.mkdtemp(prefix="kotaemon-bench-")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.kotaemon_standin import use
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import exception_attributes as _exception
 from opentelemetry.semconv.attributes import http_attributes as _http
 from opentelemetry.semconv.attributes import server_attributes as _server
 
@@ -69,6 +70,10 @@ SERVER_PORT = _server.SERVER_PORT
 ERROR_TYPE = _error.ERROR_TYPE
 HTTP_REQUEST_RESEND_COUNT = _http.HTTP_REQUEST_RESEND_COUNT
 HTTP_RESPONSE_STATUS_CODE = _http.HTTP_RESPONSE_STATUS_CODE
+EXCEPTION_TYPE = _exception.EXCEPTION_TYPE
+EXCEPTION_MESSAGE = _exception.EXCEPTION_MESSAGE
+EXCEPTION_STACKTRACE = _exception.EXCEPTION_STACKTRACE
+EVENT_EXCEPTION = "exception"
 
 # --- Our own names (the conventions have none)
 KOTAEMON_STREAM_ABANDONED = "kotaemon.stream.abandoned"
@@ -141,25 +146,6 @@ STEP_DURATION_METRICS = {
     KIND_PIPELINE: "kotaemon.pipeline.duration",
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
-
-# Bucket boundaries from the GenAI conventions: seconds for durations, powers of four for token counts.
-DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-TOKEN_BUCKETS = (
-    1,
-    4,
-    16,
-    64,
-    256,
-    1024,
-    4096,
-    16384,
-    65536,
-    262144,
-    1048576,
-    4194304,
-    16777216,
-    67108864,
-)
 
 # --- Kotaemon components (our own names where the conventions have none)
 KOTAEMON_RETRIEVAL_MODE = "kotaemon.retrieval.mode"

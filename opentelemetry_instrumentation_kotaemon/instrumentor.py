@@ -50,7 +50,7 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         self._telemetry = telemetry
         patchers = []
-        for library in settings.libraries:
+        for library in settings.instrument:
             instrument_library = _INTEGRATIONS.get(library)
             if instrument_library is None:
                 continue

@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Any
 
 import wrapt
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+
+from .versions import SUPPORTED_VERSIONS, in_range
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +54,18 @@ def forget(module_name: str) -> None:
         _on_import.pop(module_name, None)
 
 
-def check_version(distribution: str, supported: str) -> None:
-    """Log one warning if the installed distribution is outside the range we test against."""
+def check_version(distribution: str, supported: str | None = None) -> None:
+    """Log one warning if the installed distribution is outside the range we test against: `supported`, by default
+    its range in `versions.SUPPORTED_VERSIONS`."""
     if distribution in _version_warned:
         return
     try:
         installed = metadata.version(distribution)
-        inside = Version(installed) in SpecifierSet(supported)
-    except (metadata.PackageNotFoundError, InvalidVersion, InvalidSpecifier):
+    except metadata.PackageNotFoundError:
         return
-    if not inside:
+    if supported is None:
+        supported = SUPPORTED_VERSIONS.get(distribution, "")
+    if not in_range(installed, supported):
         _version_warned.add(distribution)
         logger.warning(
             "%s %s is outside the tested range %s; it is instrumented, but some data may be missing",
@@ -93,14 +95,14 @@ class Patcher:
         self._cleanups: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
-    def patch(self, targets: list[Target], on_first_import: Callable[[], None] | None = None) -> None:
+    def patch(self, targets: list[Target], before_wrapping: Callable[[], None] | None = None) -> None:
         """Register the targets; each module's methods are wrapped as soon as it is imported."""
         by_module: dict[str, list[Target]] = {}
         for target in targets:
             by_module.setdefault(target.module, []).append(target)
         for module_name, module_targets in by_module.items():
             self._modules.append(module_name)
-            when_imported(module_name, self._applier(module_targets, on_first_import))
+            when_imported(module_name, self._applier(module_targets, before_wrapping))
 
     def on_import(self, module_name: str, callback: Callable[[ModuleType], None]) -> None:
         """Run `callback(module)` when the module is imported (now if it already is), until `unpatch()`."""
@@ -112,12 +114,12 @@ class Patcher:
         self._cleanups.append(callback)
 
     def _applier(
-        self, targets: list[Target], on_first_import: Callable[[], None] | None
+        self, targets: list[Target], before_wrapping: Callable[[], None] | None
     ) -> Callable[[ModuleType], None]:
         def apply(module: ModuleType) -> None:
-            if on_first_import is not None:
+            if before_wrapping is not None:
                 try:
-                    on_first_import()
+                    before_wrapping()
                 except Exception:
                     logger.debug("%s: import callback failed", self.name, exc_info=True)
             for target in targets:

@@ -1,6 +1,7 @@
 """Settings read from environment variables, validated once, with a warning and a safe default for bad values.
 
-Standard OpenTelemetry variables come first; our own live in the ``OTEL_KOTAEMON_`` namespace.
+Standard OpenTelemetry variables come first; our own live in the ``OTEL_KOTAEMON_`` namespace. This module imports
+nothing else of the package: the core, the integrations, the SDK side and the command line all read it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from importlib import metadata
 
-from .core.redaction import RULE_NAMES
-
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_NAME = "kotaemon"
@@ -28,6 +27,8 @@ CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 # Our own variables. Every name starting with OTEL_ here becomes an `opentelemetry-instrument` flag.
 OTEL_KOTAEMON_REDACT = "OTEL_KOTAEMON_REDACT"
 """Comma list of built-in redaction rules applied to captured content, or `none`. Default: all of them."""
+REDACTION_RULES = ("credentials", "bearer", "api_key", "email", "card", "phone")
+"""The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
 OTEL_KOTAEMON_REDACT_PATTERNS = "OTEL_KOTAEMON_REDACT_PATTERNS"
 """JSON list of extra regular expressions whose matches are redacted from captured content."""
 OTEL_KOTAEMON_CONTENT_MAX_LENGTH = "OTEL_KOTAEMON_CONTENT_MAX_LENGTH"
@@ -89,24 +90,20 @@ class ContentMode(enum.Enum):
         return self in (ContentMode.EVENT, ContentMode.SPAN_AND_EVENT)
 
 
+TRUE_VALUES = frozenset({"true", "1", "yes", "on"})
+"""What a boolean variable (or header, or baggage entry) reads as true, in any case."""
+FALSE_VALUES = frozenset({"false", "0", "no", "off"})
+
 _CONTENT_ALIASES = {
-    "true": ContentMode.SPAN,
-    "1": ContentMode.SPAN,
-    "yes": ContentMode.SPAN,
-    "on": ContentMode.SPAN,
-    "false": ContentMode.NONE,
-    "0": ContentMode.NONE,
-    "no": ContentMode.NONE,
-    "off": ContentMode.NONE,
+    **dict.fromkeys(TRUE_VALUES, ContentMode.SPAN),
+    **dict.fromkeys(FALSE_VALUES, ContentMode.NONE),
     **{mode.value: mode for mode in ContentMode},
 }
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 _warned: set[tuple[str, str]] = set()
 
 
-def _warn(name: str, value: str, fallback: str, expected: str) -> None:
+def warn_invalid(name: str, value: str, fallback: str, expected: str) -> None:
     """Log one warning per variable and value naming what was wrong and what we use instead."""
     if (name, value) in _warned:
         return
@@ -127,11 +124,11 @@ def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw is None:
         return default
     value = raw.lower()
-    if value in _TRUE:
+    if value in TRUE_VALUES:
         return True
-    if value in _FALSE:
+    if value in FALSE_VALUES:
         return False
-    _warn(name, raw, str(default).lower(), "true or false")
+    warn_invalid(name, raw, str(default).lower(), "true or false")
     return default
 
 
@@ -145,7 +142,7 @@ def read_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) 
     except ValueError:
         value = minimum - 1
     if value < minimum:
-        _warn(name, raw, str(default), f"a whole number >= {minimum}")
+        warn_invalid(name, raw, str(default), f"a whole number >= {minimum}")
         return default
     return value
 
@@ -158,7 +155,7 @@ def read_content_mode(env: Mapping[str, str]) -> ContentMode:
     mode = _CONTENT_ALIASES.get(raw.lower())
     if mode is None:
         expected = "true, false, " + ", ".join(m.value for m in ContentMode)
-        _warn(CAPTURE_MESSAGE_CONTENT, raw, ContentMode.NONE.value, expected)
+        warn_invalid(CAPTURE_MESSAGE_CONTENT, raw, ContentMode.NONE.value, expected)
         return ContentMode.NONE
     return mode
 
@@ -176,7 +173,7 @@ def read_name_list(
     unknown = [n for n in names if n not in known]
     if unknown:
         kept = tuple(n for n in names if n in known)
-        _warn(name, raw, ",".join(kept) or "none", "a comma list of " + ", ".join(known) + " or none")
+        warn_invalid(name, raw, ",".join(kept) or "none", "a comma list of " + ", ".join(known) + " or none")
         return kept
     return names
 
@@ -201,14 +198,14 @@ def read_patterns(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], .
     except ValueError:
         items = None
     if not isinstance(items, list):
-        _warn(name, raw, "no extra patterns", 'a JSON list of regular expressions, e.g. ["ACME-[0-9]+"]')
+        warn_invalid(name, raw, "no extra patterns", 'a JSON list of regular expressions, e.g. ["ACME-[0-9]+"]')
         return ()
     patterns = []
     for item in items:
         try:
             patterns.append(re.compile(str(item)))
         except re.error:
-            _warn(name, str(item), "the other patterns", "valid regular expressions")
+            warn_invalid(name, str(item), "the other patterns", "valid regular expressions")
     return tuple(patterns)
 
 
@@ -218,25 +215,25 @@ def read_file_path(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     raw = _read(env, OTEL_KOTAEMON_FILE_PATH)
     if raw is not None and ("\0" in raw or os.path.isdir(raw)):
-        _warn(OTEL_KOTAEMON_FILE_PATH, raw, DEFAULT_FILE_PATH, "the path of a file, not of a directory")
+        warn_invalid(OTEL_KOTAEMON_FILE_PATH, raw, DEFAULT_FILE_PATH, "the path of a file, not of a directory")
         raw = None
     return os.path.abspath(raw or DEFAULT_FILE_PATH)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective configuration of the instrumentation."""
+    """The effective configuration of the instrumentation: each field is named after its variable."""
 
     content_mode: ContentMode = ContentMode.NONE
-    redaction_rules: tuple[str, ...] = RULE_NAMES
-    redaction_patterns: tuple[re.Pattern[str], ...] = ()
+    redact: tuple[str, ...] = REDACTION_RULES
+    redact_patterns: tuple[re.Pattern[str], ...] = ()
     content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH
     openai_stream_usage: bool = True
-    libraries: tuple[str, ...] = KNOWN_LIBRARIES
+    instrument: tuple[str, ...] = KNOWN_LIBRARIES
     trace_all_steps: bool = False
     baggage_keys: tuple[str, ...] = DEFAULT_BAGGAGE_KEYS
     hash_user_id: bool = True
-    langchain_every_runnable: bool = False
+    langchain_all_runnables: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -244,15 +241,15 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             content_mode=read_content_mode(env),
-            redaction_rules=read_name_list(env, OTEL_KOTAEMON_REDACT, RULE_NAMES, RULE_NAMES),
-            redaction_patterns=read_patterns(env, OTEL_KOTAEMON_REDACT_PATTERNS),
+            redact=read_name_list(env, OTEL_KOTAEMON_REDACT, REDACTION_RULES, REDACTION_RULES),
+            redact_patterns=read_patterns(env, OTEL_KOTAEMON_REDACT_PATTERNS),
             content_max_length=read_int(env, OTEL_KOTAEMON_CONTENT_MAX_LENGTH, DEFAULT_CONTENT_MAX_LENGTH, 16),
             openai_stream_usage=read_bool(env, OTEL_KOTAEMON_OPENAI_STREAM_USAGE, True),
-            libraries=read_name_list(env, OTEL_KOTAEMON_INSTRUMENT, KNOWN_LIBRARIES, KNOWN_LIBRARIES),
+            instrument=read_name_list(env, OTEL_KOTAEMON_INSTRUMENT, KNOWN_LIBRARIES, KNOWN_LIBRARIES),
             trace_all_steps=read_bool(env, OTEL_KOTAEMON_TRACE_ALL_STEPS, False),
             baggage_keys=read_list(env, OTEL_KOTAEMON_BAGGAGE_KEYS, DEFAULT_BAGGAGE_KEYS),
             hash_user_id=read_bool(env, OTEL_KOTAEMON_HASH_USER_ID, True),
-            langchain_every_runnable=read_bool(env, OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES, False),
+            langchain_all_runnables=read_bool(env, OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES, False),
         )
 
 
@@ -295,7 +292,7 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
     for name in _PROTOCOL_VARIABLES:
         raw = _read(environ, name)
         if raw is not None and raw.lower() not in _PROTOCOLS:
-            _warn(name, raw, "http/protobuf", "grpc or http/protobuf (http/json is not supported by the SDK)")
+            warn_invalid(name, raw, "http/protobuf", "grpc or http/protobuf (http/json is not supported by the SDK)")
             environ[name] = "http/protobuf"
     for name in _NUMBER_VARIABLES:
         raw = _read(environ, name)
@@ -306,7 +303,7 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
         except ValueError:
             valid = False
         if not valid:
-            _warn(name, raw, "the SDK default", "a number >= 0")
+            warn_invalid(name, raw, "the SDK default", "a number >= 0")
             del environ[name]
     for name in _HEADER_VARIABLES:
         raw = _read(environ, name)
@@ -315,7 +312,7 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
         items = [item.strip() for item in raw.split(",") if item.strip()]
         kept = [item for item in items if _valid_header(item)]
         if len(kept) != len(items):
-            _warn(name, raw, "only the well-formed headers", "a comma list of key=value pairs")
+            warn_invalid(name, raw, "only the well-formed headers", "a comma list of key=value pairs")
             environ[name] = ",".join(kept)
     for name, group in _EXPORTER_GROUPS.items():
         raw = _read(environ, name)
@@ -326,5 +323,5 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
         kept = [n for n in names if n in known]
         if len(kept) != len(names):
             fallback = ",".join(kept) or "otlp"
-            _warn(name, raw, fallback, "installed exporters: " + ", ".join(sorted(known)))
+            warn_invalid(name, raw, fallback, "installed exporters: " + ", ".join(sorted(known)))
             environ[name] = fallback

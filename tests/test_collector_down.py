@@ -19,8 +19,8 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-from opentelemetry_instrumentation_kotaemon.export_errors import QUIET_SECONDS, ExportErrorFilter
-from opentelemetry_instrumentation_kotaemon.export_retries import retry_limit, with_bounded_retries
+from opentelemetry_instrumentation_kotaemon.sdk.export_errors import QUIET_SECONDS, ExportErrorFilter
+from opentelemetry_instrumentation_kotaemon.sdk.export_retries import retry_limit, with_bounded_retries
 from tests.support.e2e import REPO, instrumented_environment, launch, run_instrumented
 from tests.support.openai_server import OpenAIServer
 from tests.support.otlp_receiver import OtlpReceiver

@@ -12,8 +12,8 @@ from opentelemetry import baggage, context, trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from opentelemetry_instrumentation_kotaemon.distro import default_service_name
-from opentelemetry_instrumentation_kotaemon.sampling import (
+from opentelemetry_instrumentation_kotaemon.sdk.distro import default_service_name
+from opentelemetry_instrumentation_kotaemon.sdk.sampling import (
     DebugHeaderPropagator,
     KotaemonSampler,
     RateLimitingSampler,

@@ -13,19 +13,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall, StepCall
 from opentelemetry_instrumentation_kotaemon.core.redaction import RULE_NAMES, Redactor
-from opentelemetry_instrumentation_kotaemon.core.streams import trace_async_generator, trace_generator
-from opentelemetry_instrumentation_kotaemon.core.telemetry import (
-    Telemetry,
-    _request_attributes,
-    _response_attributes,
-    error_type,
+from opentelemetry_instrumentation_kotaemon.core.spans import (
+    AgentStep,
+    ModelCall,
+    RetrievalStep,
+    ToolStep,
+    WorkflowStep,
 )
-from opentelemetry_instrumentation_kotaemon.openai.extract import (
+from opentelemetry_instrumentation_kotaemon.core.streams import trace_async_generator, trace_generator
+from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry, error_type
+from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
+from opentelemetry_instrumentation_kotaemon.openai.streams import (
     ChatStreamHandler,
     CompletionStreamHandler,
-    OpenAIExtractor,
     ResponseStreamHandler,
 )
 from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
@@ -166,11 +167,11 @@ def test_rules_can_be_chosen() -> None:
             ContentMode.SPAN_AND_EVENT,
         ),
         ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false"}, "content_mode", ContentMode.NONE),
-        ({"OTEL_KOTAEMON_REDACT": "none"}, "redaction_rules", ()),
-        ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redaction_rules", ("email", "phone")),
+        ({"OTEL_KOTAEMON_REDACT": "none"}, "redact", ()),
+        ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redact", ("email", "phone")),
         ({"OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "500"}, "content_max_length", 500),
         ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", False),
-        ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "libraries", ()),
+        ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "instrument", ()),
     ],
 )
 def test_settings_read_good_values_silently(
@@ -187,9 +188,9 @@ def test_settings_read_good_values_silently(
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "lots", "content_max_length", 8192, "using 8192"),
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "-5", "content_max_length", 8192, "using 8192"),
         ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", True, "using true"),
-        ("OTEL_KOTAEMON_REDACT", "email,ssn", "redaction_rules", ("email",), "using email"),
-        ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redaction_patterns", (), "using no extra patterns"),
-        ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "libraries", ("openai",), "using openai"),
+        ("OTEL_KOTAEMON_REDACT", "email,ssn", "redact", ("email",), "using email"),
+        ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redact_patterns", (), "using no extra patterns"),
+        ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "instrument", ("openai",), "using openai"),
     ],
 )
 def test_bad_values_warn_once_with_the_fallback(
@@ -205,7 +206,7 @@ def test_bad_values_warn_once_with_the_fallback(
 
 def test_bad_pattern_in_the_list_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    patterns = Settings.from_env({"OTEL_KOTAEMON_REDACT_PATTERNS": '["ok-[0-9]+", "bad(("]'}).redaction_patterns
+    patterns = Settings.from_env({"OTEL_KOTAEMON_REDACT_PATTERNS": '["ok-[0-9]+", "bad(("]'}).redact_patterns
     assert [p.pattern for p in patterns] == ["ok-[0-9]+"]
     assert "bad((" in caplog.records[0].getMessage()
 
@@ -313,15 +314,15 @@ def test_extractors_never_raise(kwargs: dict[str, Any], result: Any, as_object: 
         call, _ = build(_instance, (), kwargs)
         read(call, response)
         _telemetry.content.to_json(call.input_messages)
-        _assert_valid_attributes(_request_attributes(call) | _response_attributes(call, failed=True))
+        _assert_valid_attributes(call.request_attributes() | call.end_attributes(failed=True))
     for handler in (
         ChatStreamHandler(ModelCall("chat", "openai", stream_usage_requested=True), True),
         CompletionStreamHandler(ModelCall("text_completion", "openai"), True),
-        ResponseStreamHandler(ModelCall("chat", "openai"), _extractor),
+        ResponseStreamHandler(ModelCall("chat", "openai"), True),
     ):
         assert handler.on_chunk(response) in (True, False)
         handler.on_end()
-        _assert_valid_attributes(_response_attributes(handler.call, failed=True))
+        _assert_valid_attributes(handler.call.end_attributes(failed=True))
 
 
 def _assert_valid_attributes(values: dict[str, Any]) -> None:
@@ -354,12 +355,12 @@ def test_steps_nest_repeat_steps_collapse_and_the_root_sums_tokens(
     telemetry = _new_telemetry(captured)
     owner = object()
     client = openai.OpenAI(base_url=openai_server.base_url, api_key="k")
-    root = telemetry.start_step(StepCall(kind="pipeline", name="RAG", operation="invoke_workflow", owner=owner))
+    root = telemetry.start_step(WorkflowStep(name="RAG", owner=owner))
     assert root is not None
     outer_token = root.activate()
-    repeat = telemetry.start_step(StepCall(kind="pipeline", name="RAG.run", owner=owner))
+    repeat = telemetry.start_step(WorkflowStep(name="RAG.run", owner=owner))
     assert repeat is not None and repeat.span is None
-    retrieval = telemetry.start_step(StepCall(kind="retriever", name="VectorRetrieval", operation="retrieval"))
+    retrieval = telemetry.start_step(RetrievalStep(name="VectorRetrieval"))
     assert retrieval is not None
     token = retrieval.activate()
     retrieval.step.documents = 0
@@ -386,7 +387,7 @@ def test_steps_nest_repeat_steps_collapse_and_the_root_sums_tokens(
 def test_failure_reported_as_a_value_is_an_error(instrument: Instrument) -> None:
     captured = instrument()
     telemetry = _new_telemetry(captured)
-    scope = telemetry.start_step(StepCall(kind="agent", name="Rewoo", operation="invoke_agent"))
+    scope = telemetry.start_step(AgentStep(name="Rewoo"))
     assert scope is not None
     scope.step.failure = "tool crashed for bob@example.com"
     scope.finish()
@@ -402,11 +403,9 @@ def test_step_content_only_when_captured(instrument: Instrument) -> None:
     captured = instrument()
     for mode in (ContentMode.NONE, ContentMode.SPAN):
         telemetry = _new_telemetry(captured, content_mode=mode)
-        scope = telemetry.start_step(
-            StepCall(kind="tool", name="search", content={"gen_ai.tool.call.arguments": {"q": "mail a@b.io"}})
-        )
+        scope = telemetry.start_step(ToolStep(name="search", arguments={"q": "mail a@b.io"}))
         assert scope is not None
-        scope.step.result_content["gen_ai.tool.call.result"] = "found a@b.io"
+        scope.step.result = "found a@b.io"
         scope.finish()
     off, on = captured.spans()
     assert "gen_ai.tool.call.arguments" not in off.attributes
@@ -430,7 +429,7 @@ def _numbers() -> Any:
 def test_generator_wrapper_keeps_send_throw_and_return_value(instrument: Instrument) -> None:
     captured = instrument()
     telemetry = _new_telemetry(captured)
-    scope = telemetry.start_step(StepCall(kind="pipeline", name="gen"))
+    scope = telemetry.start_step(WorkflowStep(name="gen", nested=True))
     assert scope is not None
     seen: list[Any] = []
     traced = trace_generator(_numbers(), scope, seen.append)
@@ -443,7 +442,7 @@ def test_generator_wrapper_keeps_send_throw_and_return_value(instrument: Instrum
     assert seen == [0, 5, "recovered"]
 
     def outer() -> Any:
-        result = yield from trace_generator(_numbers(), telemetry.start_step(StepCall(kind="pipeline", name="y")))
+        result = yield from trace_generator(_numbers(), telemetry.start_step(WorkflowStep(name="y", nested=True)))
         return result
 
     runner = outer()
@@ -465,7 +464,7 @@ def test_async_generator_wrapper(instrument: Instrument) -> None:
             yield i
 
     async def run() -> list[int]:
-        scope = telemetry.start_step(StepCall(kind="pipeline", name="agen"))
+        scope = telemetry.start_step(WorkflowStep(name="agen", nested=True))
         return [i async for i in trace_async_generator(numbers(), scope)]
 
     assert asyncio.run(run()) == [0, 1, 2]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes
 
-from opentelemetry_instrumentation_kotaemon.attributes import DURATION_BUCKETS, TOKEN_BUCKETS
+from opentelemetry_instrumentation_kotaemon.core.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
 from tests.support.e2e import FAKE_API_KEY, run_instrumented
 from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
 from tests.support.otlp_receiver import OtlpReceiver, Span

@@ -10,22 +10,17 @@ import math
 from types import SimpleNamespace
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, Generation, LLMResult
 
 from opentelemetry_instrumentation_kotaemon import attributes as attr
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall, StepCall
-from opentelemetry_instrumentation_kotaemon.core.telemetry import (
-    Telemetry,
-    _request_attributes,
-    _response_attributes,
-    _start_attributes,
-    _step_start_attributes,
-)
-from opentelemetry_instrumentation_kotaemon.kotaemon import extract as kotaemon
+from opentelemetry_instrumentation_kotaemon.core.spans import ModelCall, Step
+from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry
+from opentelemetry_instrumentation_kotaemon.kotaemon import classify, models
+from opentelemetry_instrumentation_kotaemon.kotaemon import steps as kotaemon_steps
 from opentelemetry_instrumentation_kotaemon.langchain import extract as langchain
 from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
 from tests.kotaemon_standin import use
@@ -176,14 +171,15 @@ def _assert_valid(values: dict[str, Any], capped: bool = False) -> None:
 
 
 def _assert_model_call(call: ModelCall) -> None:
-    _assert_valid(_start_attributes(call) | _request_attributes(call) | _response_attributes(call, failed=True))
-    _assert_valid(_telemetry._request_content(call) | _telemetry._response_content(call), capped=True)
+    _assert_valid(call.start_attributes() | call.request_attributes() | call.end_attributes(failed=True))
+    _assert_valid(_telemetry.content.attributes(call.start_content() | call.end_content()), capped=True)
 
 
-def _assert_step(step: StepCall) -> None:
-    _assert_valid(_step_start_attributes(step) | step.result_attributes)
-    _assert_valid(_telemetry._content_attributes(step.content | step.result_content), capped=True)
-    assert step.documents is None or isinstance(step.documents, int)
+def _assert_step(step: Step) -> None:
+    _assert_valid(step.start_attributes() | step.end_attributes())
+    _assert_valid(_telemetry.content.attributes(step.start_content() | step.end_content()), capped=True)
+    documents = getattr(step, "documents", None)
+    assert documents is None or isinstance(documents, int)
 
 
 # --- LangChain
@@ -259,7 +255,7 @@ def test_langchain_tool_and_retriever_runs_never_raise(
 # --- Kotaemon
 
 families = st.builds(
-    kotaemon.Family,
+    classify.Family,
     kind=st.sampled_from(
         [
             attr.KIND_LLM,
@@ -272,7 +268,7 @@ families = st.builds(
             attr.KIND_PIPELINE,
         ]
     ),
-    methods=st.just(kotaemon.MODEL_METHODS),
+    methods=st.just(classify.MODEL_METHODS),
     completion=st.booleans(),
 )
 _settings = st.dictionaries(
@@ -340,7 +336,7 @@ results = st.one_of(
 @given(
     component=components,
     family=families,
-    method=st.sampled_from(sorted(kotaemon.MODEL_METHODS)),
+    method=st.sampled_from(sorted(classify.MODEL_METHODS)),
     args=st.lists(st.one_of(text, st.lists(st.one_of(text, kotaemon_documents, junk)), junk), max_size=2),
     kwargs=st.dictionaries(st.sampled_from(["messages", "text", "temperature", "stop", "n", "tools"]), junk),
     result=results,
@@ -349,7 +345,7 @@ results = st.one_of(
 )
 def test_kotaemon_model_calls_never_raise(
     component: Any,
-    family: kotaemon.Family,
+    family: classify.Family,
     method: str,
     args: list[Any],
     kwargs: dict[str, Any],
@@ -357,10 +353,10 @@ def test_kotaemon_model_calls_never_raise(
     chunks: list[Any],
     capture: bool,
 ) -> None:
-    call = kotaemon.model_call(component, family, method, tuple(args), kwargs, capture)
-    kotaemon.llm_result(call, result, capture)
-    kotaemon.embedding_result(call, result)
-    stream = kotaemon.StreamText(call)
+    call = models.model_call(component, family, method, tuple(args), kwargs, capture)
+    models.llm_result(call, result, capture)
+    models.embedding_result(call, result)
+    stream = models.StreamText(call)
     for chunk in chunks:
         stream.add(chunk)
     _assert_model_call(call)
@@ -379,13 +375,16 @@ def test_kotaemon_model_calls_never_raise(
     capture=st.booleans(),
 )
 def test_kotaemon_steps_never_raise(
-    component: Any, family: kotaemon.Family, arguments: dict[str, Any], result: Any, streamed: list[Any], capture: bool
+    component: Any, family: classify.Family, arguments: dict[str, Any], result: Any, streamed: list[Any], capture: bool
 ) -> None:
-    step = kotaemon.new_step(component, family)
-    kotaemon.describe_step(step, component, arguments, capture)
-    kotaemon.step_result(step, result, capture)
+    assume(family.kind in kotaemon_steps.READINGS)
+    reading = kotaemon_steps.READINGS[family.kind]
+    step = reading.build(component, arguments, capture)
+    if reading.read_result is not None:
+        reading.read_result(step, result, capture)
     for output in streamed:
-        kotaemon.agent_output(step, output, capture)
+        if reading.read_item is not None:
+            reading.read_item(step, output, capture)
     _assert_step(step)
     assert step.failure is None or isinstance(step.failure, str)
 

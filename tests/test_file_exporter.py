@@ -23,14 +23,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 
 from opentelemetry_instrumentation_kotaemon import settings
-from opentelemetry_instrumentation_kotaemon.file_exporter import (
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedTelemetry, read_file
+from opentelemetry_instrumentation_kotaemon.sdk.file_exporter import (
     FileLogExporter,
     FileMetricExporter,
     FileSpanExporter,
     _JsonLinesFile,
 )
 from opentelemetry_instrumentation_kotaemon.settings import DEFAULT_FILE_PATH, OTEL_KOTAEMON_FILE_PATH, read_file_path
-from opentelemetry_instrumentation_kotaemon.viewer import Telemetry, read_file
 
 RESOURCE = Resource.create({"service.name": "file-test"})
 
@@ -55,7 +55,7 @@ def _tracer(exporter: FileSpanExporter) -> trace.Tracer:
     return provider.get_tracer("file-test")
 
 
-def _read(path: Path) -> Telemetry:
+def _read(path: Path) -> ExportedTelemetry:
     notes: list[str] = []
     telemetry = read_file(str(path), notes.append)
     assert notes == []

@@ -133,8 +133,8 @@ def test_version_outside_the_tested_range_warns_once(caplog: pytest.LogCaptureFi
 def test_entry_points_are_registered() -> None:
     groups = {
         "opentelemetry_instrumentor": "opentelemetry_instrumentation_kotaemon:KotaemonInstrumentor",
-        "opentelemetry_distro": "opentelemetry_instrumentation_kotaemon.distro:KotaemonDistro",
-        "opentelemetry_configurator": "opentelemetry_instrumentation_kotaemon.distro:KotaemonConfigurator",
+        "opentelemetry_distro": "opentelemetry_instrumentation_kotaemon.sdk.distro:KotaemonDistro",
+        "opentelemetry_configurator": "opentelemetry_instrumentation_kotaemon.sdk.configurator:KotaemonConfigurator",
     }
     dist = metadata.distribution("opentelemetry-instrumentation-kotaemon")
     found = {(ep.group, ep.name): ep.value for ep in dist.entry_points}

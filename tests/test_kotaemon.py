@@ -40,7 +40,7 @@ from kotaemon.rerankings import BaseReranking, CohereReranking  # noqa: E402
 from kotaemon.storages import InMemoryDocumentStore, InMemoryVectorStore  # noqa: E402
 
 from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor  # noqa: E402
-from opentelemetry_instrumentation_kotaemon.kotaemon import extract  # noqa: E402
+from opentelemetry_instrumentation_kotaemon.kotaemon import classify, models, params  # noqa: E402
 
 API_KEY = "sk-proj-kotaemonSECRET0123456789abcdef"
 DOCUMENTS = ["Cats sleep most of the day.", "The answer to everything is 42.", "Paris is the capital of France."]
@@ -225,18 +225,18 @@ def test_langchain_completion_implements_only_run(traced: Captured, server: Open
 def test_shadowed_langchain_params_are_read_from_kwargs_and_unset_is_missing(traced: Captured) -> None:
     llm = LCAnthropicChat(api_key="sk-ant-secret", model_name="claude-x")
     assert type(llm.model_name).__name__ == "unset_"  # the trap: the declared Param shadows `__getattr__`
-    call = extract.model_call(llm, extract.family_of(LCAnthropicChat), "invoke", ("hi",), {}, content=True)
+    call = models.model_call(llm, classify.family_of(LCAnthropicChat), "invoke", ("hi",), {}, content=True)
     assert call.request_model == "claude-x"
     assert call.provider == "anthropic"
     assert "sk-ant-secret" not in repr(call)
     azure = AzureChatOpenAI(azure_deployment="gpt-deploy", azure_endpoint="https://x.openai.azure.com", api_key="k")
-    call = extract.model_call(azure, extract.family_of(AzureChatOpenAI), "invoke", ("hi",), {}, content=False)
+    call = models.model_call(azure, classify.family_of(AzureChatOpenAI), "invoke", ("hi",), {}, content=False)
     assert (call.request_model, call.server_address, call.provider) == (
         "gpt-deploy",
         "x.openai.azure.com",
         "azure.ai.openai",
     )
-    assert extract.setting(ChatOpenAI(), "model") is None  # a Param never set: missing, not `unset`
+    assert params.setting(ChatOpenAI(), "model") is None  # a Param never set: missing, not `unset`
     assert traced.spans() == []
 
 

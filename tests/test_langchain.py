@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall
+from opentelemetry_instrumentation_kotaemon.core.spans import ModelCall
 from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry
 from opentelemetry_instrumentation_kotaemon.langchain import runs
 from opentelemetry_instrumentation_kotaemon.langchain.handler import TelemetryCallbackHandler

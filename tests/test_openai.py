@@ -15,7 +15,7 @@ import pytest
 from opentelemetry import context, trace
 from opentelemetry.trace import StatusCode
 
-from opentelemetry_instrumentation_kotaemon.openai import extract
+from opentelemetry_instrumentation_kotaemon.openai import responses
 from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
 from tests.conftest import Captured
 from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
@@ -446,8 +446,8 @@ def test_broken_response_reading_never_breaks_the_call(
     instrument: Instrument, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain_stream = [c.model_dump() for c in chat(client, stream=True)]
-    monkeypatch.setattr(extract, "_response_identity", _explode)
-    monkeypatch.setattr(extract, "_usage", _explode)
+    monkeypatch.setattr(responses, "read_identity", _explode)
+    monkeypatch.setattr(responses, "read_usage", _explode)
     captured = instrument()
     assert chat(client).choices[0].message.content == REPLY
     assert [c.model_dump() for c in chat(client, stream=True)] == plain_stream

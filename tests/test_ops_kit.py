@@ -34,7 +34,15 @@ from packaging.version import Version
 from prometheus_client import start_http_server
 
 from opentelemetry_instrumentation_kotaemon import attributes as attr
-from opentelemetry_instrumentation_kotaemon.core.records import ModelCall, StepCall
+from opentelemetry_instrumentation_kotaemon.core.spans import (
+    AgentStep,
+    IndexingStep,
+    ModelCall,
+    RerankStep,
+    RetrievalStep,
+    ToolStep,
+    WorkflowStep,
+)
 from opentelemetry_instrumentation_kotaemon.core.telemetry import Telemetry
 from opentelemetry_instrumentation_kotaemon.settings import Settings
 from tests.kotaemon_standin import environment as kotaemon_environment
@@ -92,7 +100,15 @@ def record_rag_steps(telemetry: Telemetry) -> None:
     """One of each step kind, with documents, an empty retrieval, failures, and a streamed model call abandoned."""
 
     def step(kind: str, name: str, error: BaseException | None = None, **fields: Any) -> None:
-        scope = telemetry.start_step(StepCall(kind=kind, name=name, component=name, **fields))
+        records = {
+            attr.KIND_PIPELINE: WorkflowStep,
+            attr.KIND_RETRIEVER: RetrievalStep,
+            attr.KIND_RERANKER: RerankStep,
+            attr.KIND_TOOL: ToolStep,
+            attr.KIND_AGENT: AgentStep,
+            attr.KIND_INDEXING: IndexingStep,
+        }
+        scope = telemetry.start_step(records[kind](name=name, component=name, **fields))
         assert scope is not None
         scope.finish(error=error)
 

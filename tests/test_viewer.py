@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opentelemetry_instrumentation_kotaemon.viewer import read_file, view
+from opentelemetry_instrumentation_kotaemon.cli.view import read_file, view
 
 TRACE_A = "5b8efff798038103d269b633813fc60c"
 TRACE_B = "0af7651916cd43dd8448eb211c80319c"

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .records import ModelCall
+from .spans import ModelCall
 from .streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
-from .telemetry import ModelCallScope, Telemetry
+from .telemetry import LiveModelCall, Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 def _start(
     telemetry: Telemetry, build: Build, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[ModelCallScope | None, dict[str, Any]]:
+) -> tuple[LiveModelCall | None, dict[str, Any]]:
     if not telemetry.enabled:
         return None, kwargs
     try:
@@ -37,7 +37,7 @@ def _start(
     return scope, (call_kwargs if scope is not None else kwargs)
 
 
-def _complete(scope: ModelCallScope, result: Any, read_result: ReadResult, proxy: type[Any]) -> Any:
+def _complete(scope: LiveModelCall, result: Any, read_result: ReadResult, proxy: type[Any]) -> Any:
     try:
         handler = read_result(scope.call, result)
     except Exception:

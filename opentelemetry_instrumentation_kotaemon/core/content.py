@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from ..settings import ContentMode, Settings
-from .records import OutputMessage
 from .redaction import Redactor
 
 _TRUNCATED = "...[truncated {} chars]"
@@ -22,7 +20,7 @@ class ContentPolicy:
         self.on_span = settings.content_mode.on_span
         """Whether captured content goes on spans (read once: the hot paths ask on every call)."""
         self.max_length = settings.content_max_length
-        self._redact = Redactor(settings.redaction_rules, settings.redaction_patterns)
+        self._redact = Redactor(settings.redact, settings.redact_patterns)
 
     def clean(self, text: str) -> str:
         """Redact, then cap to the configured length. Used for every exported text we did not generate."""
@@ -37,20 +35,13 @@ class ContentPolicy:
         """Serialise a content structure to JSON, then clean it."""
         return self.clean(json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")))
 
+    def attributes(self, content: dict[str, Any]) -> dict[str, Any]:
+        """Content attributes ready to export: texts cleaned, structures serialised to JSON and cleaned."""
+        return {
+            key: self.clean(value) if isinstance(value, str) else self.to_json(value) for key, value in content.items()
+        }
+
 
 def text_part(content: Any) -> dict[str, Any]:
     """A GenAI `text` message part."""
     return {"type": "text", "content": content}
-
-
-def output_messages_json(messages: Iterable[OutputMessage]) -> list[dict[str, Any]]:
-    """GenAI `gen_ai.output.messages` structures for the given choices."""
-    result = []
-    for message in messages:
-        parts: list[dict[str, Any]] = []
-        if message.text:
-            parts.append(text_part(message.text))
-        for call in message.tool_calls:
-            parts.append({"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments})
-        result.append({"role": message.role, "parts": parts, "finish_reason": message.finish_reason or ""})
-    return result

@@ -1,4 +1,6 @@
-"""The metric instruments, created once, and what each finished call or step records on them.
+"""The metric instruments, created once, and the bucket boundaries of every histogram.
+
+What a finished call or step records on them is decided by its record (`core.spans`).
 
 Labels stay low-cardinality: operation, provider, model, server, component class, tool name, step kind and
 error type. Never user, session or query text.
@@ -6,12 +8,9 @@ error type. Never user, session or query text.
 
 from __future__ import annotations
 
-from typing import Any
-
 from opentelemetry.metrics import Histogram, Meter
 
 from .. import attributes as attr
-from .records import ModelCall, StepCall
 
 
 def _histogram(meter: Meter, name: str, unit: str, description: str) -> Histogram:
@@ -26,18 +25,20 @@ def _histogram(meter: Meter, name: str, unit: str, description: str) -> Histogra
         return meter.create_histogram(name, unit=unit, description=description)
 
 
-_DOCUMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+# From the GenAI conventions: seconds for durations, powers of four for token counts.
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_BUCKETS = tuple(4**power for power in range(14))
+DOCUMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
-    attr.METRIC_OPERATION_DURATION: attr.DURATION_BUCKETS,
-    attr.METRIC_TIME_TO_FIRST_CHUNK: attr.DURATION_BUCKETS,
-    attr.METRIC_TOKEN_USAGE: attr.TOKEN_BUCKETS,
-    attr.METRIC_RETRIEVAL_DOCUMENTS: _DOCUMENT_BUCKETS,
-    attr.METRIC_RERANK_DOCUMENTS: _DOCUMENT_BUCKETS,
-    **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), attr.DURATION_BUCKETS),
+    attr.METRIC_OPERATION_DURATION: DURATION_BUCKETS,
+    attr.METRIC_TIME_TO_FIRST_CHUNK: DURATION_BUCKETS,
+    attr.METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
+    attr.METRIC_RETRIEVAL_DOCUMENTS: DOCUMENT_BUCKETS,
+    attr.METRIC_RERANK_DOCUMENTS: DOCUMENT_BUCKETS,
+    **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), DURATION_BUCKETS),
 }
 """Bucket boundaries of every histogram: given as advice to the API, and as views on SDKs that ignore advice."""
-_MODEL_KINDS = {attr.OPERATION_EMBEDDINGS: attr.KIND_EMBEDDING}
 
 
 class Instruments:
@@ -77,72 +78,3 @@ class Instruments:
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"
         )
-
-    def model_call(self, call: ModelCall, duration: float, error: BaseException | None, error_name: str | None) -> None:
-        """Record a finished model call (once per request: merged inner layers record nothing)."""
-        labels = model_labels(call, error_name)
-        self.duration.record(duration, labels)
-        if call.input_tokens is not None:
-            self.token_usage.record(call.input_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_INPUT})
-        if call.output_tokens is not None:
-            self.token_usage.record(call.output_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_OUTPUT})
-        if call.time_to_first_chunk is not None:
-            self.time_to_first_chunk.record(call.time_to_first_chunk, labels)
-        if call.abandoned:
-            self.streams_abandoned.add(1, labels)
-        if error_name is not None:
-            kind = _MODEL_KINDS.get(call.operation, attr.KIND_LLM)
-            self.errors.add(1, {attr.KOTAEMON_SPAN_KIND: kind, attr.ERROR_TYPE: error_name})
-
-    def step(self, step: StepCall, duration: float, error_name: str | None) -> None:
-        """Record a finished step."""
-        labels: dict[str, Any] = {attr.KOTAEMON_COMPONENT: step.component or step.name}
-        if error_name is not None:
-            labels[attr.ERROR_TYPE] = error_name
-            self.errors.add(1, {attr.KOTAEMON_SPAN_KIND: step.kind, attr.ERROR_TYPE: error_name})
-        histogram = self.step_durations.get(step.kind)
-        if histogram is not None:
-            histogram.record(duration, labels)
-        if step.kind == attr.KIND_TOOL:
-            tool_labels = {attr.GEN_AI_TOOL_NAME: step.tool_name or step.name}
-            if error_name is not None:
-                tool_labels[attr.ERROR_TYPE] = error_name
-            self.tool_calls.add(1, tool_labels)
-        if step.documents is None:
-            return
-        if step.kind == attr.KIND_RETRIEVER:
-            self.retrieval_documents.record(step.documents, labels)
-            if step.documents == 0 and error_name is None:
-                self.retrieval_empty.add(1, labels)
-        elif step.kind == attr.KIND_RERANKER:
-            self.rerank_documents.record(step.documents, labels)
-        elif step.kind == attr.KIND_INDEXING:
-            self.indexing_documents.add(step.documents, labels)
-
-
-def identify(call: ModelCall, values: dict[str, Any]) -> dict[str, Any]:
-    """Add what identifies a model call (operation, provider, request model, server) to `values`."""
-    values[attr.GEN_AI_OPERATION_NAME] = call.operation
-    values[attr.GEN_AI_PROVIDER_NAME] = call.provider
-    if call.request_model:
-        values[attr.GEN_AI_REQUEST_MODEL] = call.request_model
-    return add_server(call, values)
-
-
-def add_server(call: ModelCall, values: dict[str, Any]) -> dict[str, Any]:
-    """Add the call's `server.address` and `server.port`, when known, to `values`."""
-    if call.server_address:
-        values[attr.SERVER_ADDRESS] = call.server_address
-        if call.server_port:
-            values[attr.SERVER_PORT] = call.server_port
-    return values
-
-
-def model_labels(call: ModelCall, error_name: str | None) -> dict[str, Any]:
-    """Metric attributes of a model call."""
-    labels = identify(call, {})
-    if call.response_model:
-        labels[attr.GEN_AI_RESPONSE_MODEL] = call.response_model
-    if error_name is not None:
-        labels[attr.ERROR_TYPE] = error_name
-    return labels

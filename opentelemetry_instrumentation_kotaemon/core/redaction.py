@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from ..settings import REDACTION_RULES
+
 _NOT_WORD_BEFORE = r"(?<![\w.\-/+])"
 _NOT_WORD_AFTER = r"(?![\w\-]|\.\d)"
 
@@ -86,8 +88,9 @@ _RULES: tuple[tuple[str, re.Pattern[str], _Replacement], ...] = (
     ("phone", re.compile(r"(?<![\d\w])(?:\+?86[ \-]?)?1[3-9]\d{9}(?![\d\w])"), "[REDACTED:phone]"),
 )
 
-RULE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for name, _, _ in _RULES))
-"""The built-in rules, all on by default: credentials, bearer, api_key, email, card, phone."""
+RULE_NAMES: tuple[str, ...] = REDACTION_RULES
+"""The built-in rules, all on by default: credentials, bearer, api_key, email, card, phone (each names one or more
+patterns above)."""
 
 
 class Redactor:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import wrapt
 
-from .telemetry import ModelCallScope, Scope
+from .telemetry import LiveModelCall, LiveSpan
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class ChunkHandler(Protocol):
         """Write what the chunks said into the call record (called once, before the span ends)."""
 
 
-def _accept(scope: ModelCallScope, handler: ChunkHandler, chunk: Any) -> bool:
+def _accept(scope: LiveModelCall, handler: ChunkHandler, chunk: Any) -> bool:
     try:
         keep = handler.on_chunk(chunk)
     except Exception:
@@ -40,7 +40,7 @@ def _accept(scope: ModelCallScope, handler: ChunkHandler, chunk: Any) -> bool:
     return keep
 
 
-def _end(scope: ModelCallScope, handler: ChunkHandler, error: BaseException | None, abandoned: bool) -> None:
+def _end(scope: LiveModelCall, handler: ChunkHandler, error: BaseException | None, abandoned: bool) -> None:
     if scope.finished:
         return
     try:
@@ -50,23 +50,34 @@ def _end(scope: ModelCallScope, handler: ChunkHandler, error: BaseException | No
     scope.finish(error, abandoned)
 
 
-def _reader_went_away(error: BaseException) -> bool:
+def reader_went_away(error: BaseException) -> bool:
     """A stream interrupted by its reader leaving (closed generator, cancelled task) is abandoned, not failed."""
     return isinstance(error, (GeneratorExit, asyncio.CancelledError))
 
 
-def _end_on_error(scope: ModelCallScope, handler: ChunkHandler, error: BaseException) -> None:
-    abandoned = _reader_went_away(error)
+def _end_on_error(scope: LiveModelCall, handler: ChunkHandler, error: BaseException) -> None:
+    abandoned = reader_went_away(error)
     _end(scope, handler, None if abandoned else error, abandoned)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """Wraps a synchronous stream; behaves exactly like it for the caller."""
+class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What both stream proxies share: the live call, the chunk handler, and ending as abandoned when the caller
+    leaves the stream (close, `with` exit, garbage collection) before its end."""
 
-    def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
+    def __init__(self, stream: Any, scope: LiveModelCall, handler: ChunkHandler) -> None:
         super().__init__(stream)
         self._self_scope = scope
         self._self_handler = handler
+
+    def _self_left(self) -> None:
+        _end(self._self_scope, self._self_handler, None, True)
+
+    def __del__(self) -> None:
+        self._self_left()
+
+
+class SyncStreamProxy(_StreamProxy):
+    """Wraps a synchronous stream; behaves exactly like it for the caller."""
 
     def __iter__(self) -> SyncStreamProxy:
         return self
@@ -95,25 +106,17 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
     def close(self) -> Any:
         try:
             return self.__wrapped__.close()
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
-
-    def __del__(self) -> None:
-        _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class AsyncStreamProxy(_StreamProxy):
     """Wraps an asynchronous stream; behaves exactly like it for the caller."""
-
-    def __init__(self, stream: Any, scope: ModelCallScope, handler: ChunkHandler) -> None:
-        super().__init__(stream)
-        self._self_scope = scope
-        self._self_handler = handler
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -140,20 +143,17 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
     async def close(self) -> Any:
         try:
             return await self.__wrapped__.close()
         finally:
-            _end(self._self_scope, self._self_handler, None, True)
-
-    def __del__(self) -> None:
-        _end(self._self_scope, self._self_handler, None, True)
+            self._self_left()
 
 
 def trace_generator(
-    generator: Generator[Any, Any, Any], scope: Scope, on_item: Callable[[Any], None] | None = None
+    generator: Generator[Any, Any, Any], scope: LiveSpan, on_item: Callable[[Any], None] | None = None
 ) -> Generator[Any, Any, Any]:
     """Re-yield `generator` with `scope` current while it runs, and end the scope with it.
 
@@ -193,7 +193,7 @@ def trace_generator(
 
 
 async def trace_async_generator(
-    generator: AsyncGenerator[Any, Any], scope: Scope, on_item: Callable[[Any], None] | None = None
+    generator: AsyncGenerator[Any, Any], scope: LiveSpan, on_item: Callable[[Any], None] | None = None
 ) -> AsyncGenerator[Any, Any]:
     """The asynchronous twin of `trace_generator`."""
     sent: Any = None
@@ -237,6 +237,6 @@ def _observe(on_item: Callable[[Any], None] | None, item: Any) -> None:
         logger.debug("failed to read a streamed item", exc_info=True)
 
 
-def _end_scope_on_error(scope: Scope, error: BaseException) -> None:
-    abandoned = _reader_went_away(error)
+def _end_scope_on_error(scope: LiveSpan, error: BaseException) -> None:
+    abandoned = reader_went_away(error)
     scope.finish(None if abandoned else error, abandoned)

@@ -1,8 +1,9 @@
 """The telemetry core: spans, metrics, events, content policy and the count-once rule.
 
-Integrations describe what happens in plain records (`ModelCall` for model requests, `StepCall` for retrieval,
-re-ranking, tools, agents and pipelines) and run them through `Telemetry`; everything that knows about
-OpenTelemetry lives here.
+Integrations describe what happens in typed records (`core.spans`: `ModelCall` for model requests, one `Step`
+subclass per other kind of span) and run them through `Telemetry`, which owns the lifecycle of every span: starting
+it (or merging a repeat into the outer one), the content policy, baggage, errors and the count-once rule. What each
+kind of span says lives with its record.
 """
 
 from __future__ import annotations
@@ -24,30 +25,20 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from .. import attributes as attr
 from ..settings import Settings
 from ..version import __version__
-from .content import ContentPolicy, output_messages_json
+from .content import ContentPolicy
 from .events import emit_event
-from .instruments import Instruments, add_server, identify
-from .records import ModelCall, StepCall
+from .instruments import Instruments
+from .spans import ModelCall, Step
 
 logger = logging.getLogger(__name__)
 
-SCOPE_NAME = "opentelemetry_instrumentation_kotaemon"
+INSTRUMENTATION_NAME = "opentelemetry_instrumentation_kotaemon"
+"""The instrumentation scope of every span, metric and event this package emits."""
 _ACTIVE_CALL_KEY = otel_context.create_key("kotaemon-active-model-call")
 _ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
 _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # type: ignore[attr-defined]
 _LEGACY_SUPPRESS_KEY = "suppress_instrumentation"
-
-# Operations that describe the same kind of request: an inner call of the same family inside an outer one is
-# the same request seen from a lower layer (Kotaemon -> LangChain -> OpenAI client), so it is merged into the
-# outer call, not counted again.
-_FAMILY = {
-    attr.OPERATION_CHAT: "generate",
-    attr.OPERATION_TEXT_COMPLETION: "generate",
-    attr.OPERATION_EMBEDDINGS: "embed",
-}
-# Span name verbs for steps whose kind has no GenAI operation.
-_STEP_VERBS = {attr.KIND_RERANKER: "rerank", attr.KIND_INDEXING: "index"}
 
 
 def error_type(error: BaseException) -> str:
@@ -76,10 +67,10 @@ class Telemetry:
         self.settings = settings
         self.enabled = True
         self.content = ContentPolicy(settings)
-        self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
-        self.instruments = Instruments(get_meter(SCOPE_NAME, __version__, meter_provider))
+        self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
+        self.instruments = Instruments(get_meter(INSTRUMENTATION_NAME, __version__, meter_provider))
         self._event_logger = (
-            get_logger(SCOPE_NAME, __version__, logger_provider) if self.content.mode.as_event else None
+            get_logger(INSTRUMENTATION_NAME, __version__, logger_provider) if self.content.mode.as_event else None
         )
 
     @property
@@ -89,7 +80,7 @@ class Telemetry:
 
     # --- model calls
 
-    def start_model_call(self, call: ModelCall) -> ModelCallScope | None:
+    def start_model_call(self, call: ModelCall) -> LiveModelCall | None:
         """Open the telemetry of a model call; None when instrumentation is suppressed in this context.
 
         Inside an unfinished call of the same family (an outer layer of the same request), the returned scope has
@@ -99,23 +90,19 @@ class Telemetry:
         if _suppressed(current):
             return None
         outer = current.get(_ACTIVE_CALL_KEY)
-        if isinstance(outer, ModelCallScope) and not outer.finished and outer.same_request(call):
-            merged = ModelCallScope(self, call, None, current, outer)
+        if isinstance(outer, LiveModelCall) and not outer.finished and outer.call.same_request(call):
+            merged = LiveModelCall(self, call, None, current, outer)
             merged.context = otel_context.set_value(_ACTIVE_CALL_KEY, merged, current)
             return merged
-        span = self.tracer.start_span(
-            f"{call.operation} {call.request_model}" if call.request_model else call.operation,
-            kind=SpanKind.CLIENT,
-            attributes=_start_attributes(call),
-        )
+        span = self.tracer.start_span(call.span_name(), kind=SpanKind.CLIENT, attributes=call.start_attributes())
         ctx = trace.set_span_in_context(span, current)
-        scope = ModelCallScope(self, call, span, ctx, None)
+        scope = LiveModelCall(self, call, span, ctx, None)
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
-            values = _request_attributes(call)
+            values = call.request_attributes()
             values.update(self._baggage_attributes(current))
             if self.content.on_span:
-                values.update(self._request_content(call))
+                values.update(self.content.attributes(call.start_content()))
             span.set_attributes(values)
         return scope
 
@@ -134,23 +121,8 @@ class Telemetry:
                 values[key] = self.content.clean(text)
         return values
 
-    def _request_content(self, call: ModelCall) -> dict[str, Any]:
-        content = self.content
-        values: dict[str, Any] = {}
-        if call.input_messages is not None:
-            values[attr.GEN_AI_INPUT_MESSAGES] = content.to_json(call.input_messages)
-        if call.system_instructions is not None:
-            values[attr.GEN_AI_SYSTEM_INSTRUCTIONS] = content.to_json(call.system_instructions)
-        if call.tool_definitions is not None:
-            values[attr.GEN_AI_TOOL_DEFINITIONS] = content.to_json(call.tool_definitions)
-        return values
-
-    def _response_content(self, call: ModelCall) -> dict[str, Any]:
-        if call.output_messages is None:
-            return {}
-        return {attr.GEN_AI_OUTPUT_MESSAGES: self.content.to_json(output_messages_json(call.output_messages))}
-
-    def _finish_model_call(self, scope: ModelCallScope, error: BaseException | None) -> None:
+    def end_model_call(self, scope: LiveModelCall, error: BaseException | None) -> None:
+        """Record a finished model call on its span, metrics and event; a repeat is merged into the outer call."""
         call = scope.call
         span = scope.span
         if span is None:
@@ -160,26 +132,21 @@ class Telemetry:
         duration = time.perf_counter() - scope.started
         try:
             error_name = error_type(error) if error is not None else None
-            self.instruments.model_call(call, duration, error, error_name)
+            call.record_metrics(self.instruments, duration, error_name)
             root = scope.context.get(_ROOT_STEP_KEY)
-            if isinstance(root, StepScope) and _FAMILY.get(call.operation) == "generate":  # LLM calls only
+            if isinstance(root, LiveStep) and call.generates:  # LLM calls only
                 root.add_tokens(call.input_tokens, call.output_tokens)
             if span.is_recording():
-                values = _response_attributes(call, failed=error is not None)
+                values = call.end_attributes(failed=error is not None)
                 if self.content.on_span:
-                    values.update(self._response_content(call))
+                    values.update(self.content.attributes(call.end_content()))
                 span.set_attributes(values)
                 if error is not None:
                     self._record_error(span, error, error_name)
             if self._event_logger is not None:
-                event = {
-                    attr.GEN_AI_OPERATION_NAME: call.operation,
-                    attr.GEN_AI_PROVIDER_NAME: call.provider,
-                    **self._request_content(call),
-                    **self._response_content(call),
-                }
-                if call.request_model:
-                    event[attr.GEN_AI_REQUEST_MODEL] = call.request_model
+                event = call.event_attributes()
+                event.update(self.content.attributes(call.start_content()))
+                event.update(self.content.attributes(call.end_content()))
                 emit_event(self._event_logger, attr.EVENT_INFERENCE_DETAILS, event, scope.context)
         except Exception:  # never let telemetry break the call
             logger.debug("failed to record a model call", exc_info=True)
@@ -188,7 +155,7 @@ class Telemetry:
 
     # --- steps
 
-    def start_step(self, step: StepCall) -> StepScope | None:
+    def start_step(self, step: Step) -> LiveStep | None:
         """Open the telemetry of a step; None when suppressed.
 
         A step of the same kind and owner as the innermost active step is that step seen again through another
@@ -199,39 +166,31 @@ class Telemetry:
             return None
         active = current.get(_ACTIVE_STEP_KEY)
         if (
-            isinstance(active, StepScope)
+            isinstance(active, LiveStep)
             and step.owner is not None
             and active.step.owner is step.owner
-            and active.step.kind == step.kind
+            and type(active.step) is type(step)
             and not active.finished
         ):
-            return StepScope(self, step, None, current)
-        verb = step.operation or _STEP_VERBS.get(step.kind)
-        span = self.tracer.start_span(
-            f"{verb} {step.name}" if verb else step.name,
-            kind=SpanKind.CLIENT if step.kind == attr.KIND_RETRIEVER else SpanKind.INTERNAL,
-            attributes=_step_start_attributes(step),
-        )
+            return LiveStep(self, step, None, current)
+        span = self.tracer.start_span(step.span_name(), kind=step.SPAN_KIND, attributes=step.start_attributes())
         ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, trace.set_span_in_context(span, current))
-        scope = StepScope(self, step, span, ctx)
+        scope = LiveStep(self, step, span, ctx)
         ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
-        if not isinstance(current.get(_ROOT_STEP_KEY), StepScope):
+        if not isinstance(current.get(_ROOT_STEP_KEY), LiveStep):
             ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
             scope.is_root = True
         scope.context = ctx
         if span.is_recording():
             values = self._baggage_attributes(current)
-            if step.content and self.content.on_span:
-                values.update(self._content_attributes(step.content))
+            if self.content.on_span:
+                values.update(self.content.attributes(step.start_content()))
             if values:
                 span.set_attributes(values)
         return scope
 
-    def _content_attributes(self, content: dict[str, Any]) -> dict[str, Any]:
-        clean = self.content
-        return {key: clean.clean(v) if isinstance(v, str) else clean.to_json(v) for key, v in content.items()}
-
-    def _finish_step(self, scope: StepScope, error: BaseException | None) -> None:
+    def end_step(self, scope: LiveStep, error: BaseException | None) -> None:
+        """Record a finished step on its span and metrics; a repeat of an outer step records nothing."""
         span = scope.span
         if span is None:
             return
@@ -240,17 +199,15 @@ class Telemetry:
             error_name = error_type(error) if error is not None else None
             if error_name is None and step.failure is not None:
                 error_name = "failed"
-            self.instruments.step(step, time.perf_counter() - scope.started, error_name)
+            step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
             if span.is_recording():
-                values = dict(step.result_attributes)
-                if step.documents is not None:
-                    values[attr.KOTAEMON_DOCUMENT_COUNT] = step.documents
+                values = step.end_attributes()
                 if scope.is_root and scope.input_tokens:
                     values[attr.KOTAEMON_USAGE_INPUT_TOKENS] = scope.input_tokens
                 if scope.is_root and scope.output_tokens:
                     values[attr.KOTAEMON_USAGE_OUTPUT_TOKENS] = scope.output_tokens
-                if step.result_content and self.content.on_span:
-                    values.update(self._content_attributes(step.result_content))
+                if self.content.on_span:
+                    values.update(self.content.attributes(step.end_content()))
                 span.set_attributes(values)
                 if error is not None:
                     self._record_error(span, error, error_name)
@@ -273,17 +230,16 @@ class Telemetry:
         span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
         stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         span.add_event(
-            "exception",
+            attr.EVENT_EXCEPTION,
             {
-                "exception.type": kind,
-                "exception.message": message,
-                "exception.stacktrace": self.content.clean(stack),
-                "exception.escaped": True,
+                attr.EXCEPTION_TYPE: kind,
+                attr.EXCEPTION_MESSAGE: message,
+                attr.EXCEPTION_STACKTRACE: self.content.clean(stack),
             },
         )
 
 
-class Scope:
+class LiveSpan:
     """The live telemetry of one call or step: its span (None when it is a repeat of an outer one) and timing."""
 
     __slots__ = ("context", "finished", "span", "started", "telemetry")
@@ -339,7 +295,7 @@ class Scope:
         raise NotImplementedError
 
 
-class ModelCallScope(Scope):
+class LiveModelCall(LiveSpan):
     """The live telemetry of one model call."""
 
     __slots__ = ("call", "outer")
@@ -350,15 +306,11 @@ class ModelCallScope(Scope):
         call: ModelCall,
         span: Span | None,
         context: otel_context.Context,
-        outer: ModelCallScope | None,
+        outer: LiveModelCall | None,
     ) -> None:
         super().__init__(telemetry, span, context)
         self.call = call
         self.outer = outer
-
-    def same_request(self, inner: ModelCall) -> bool:
-        """Whether `inner` is this call seen from a lower layer (same kind of operation)."""
-        return _FAMILY.get(self.call.operation) == _FAMILY.get(inner.operation)
 
     def on_chunk(self) -> None:
         """Count a streamed chunk handed to the caller; the first one fixes the time to first chunk."""
@@ -370,15 +322,15 @@ class ModelCallScope(Scope):
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
         if abandoned and error is None:
             self.call.abandoned = True
-        self.telemetry._finish_model_call(self, error)
+        self.telemetry.end_model_call(self, error)
 
 
-class StepScope(Scope):
+class LiveStep(LiveSpan):
     """The live telemetry of one step; a root step also sums the tokens of the LLM calls below it."""
 
     __slots__ = ("input_tokens", "is_root", "lock", "output_tokens", "step")
 
-    def __init__(self, telemetry: Telemetry, step: StepCall, span: Span | None, context: otel_context.Context) -> None:
+    def __init__(self, telemetry: Telemetry, step: Step, span: Span | None, context: otel_context.Context) -> None:
         super().__init__(telemetry, span, context)
         self.step = step
         self.is_root = False
@@ -393,96 +345,18 @@ class StepScope(Scope):
             self.output_tokens += output_tokens or 0
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
-        if abandoned and error is None and self.span is not None and self.span.is_recording():
-            self.span.set_attribute(attr.KOTAEMON_STREAM_ABANDONED, True)
-        self.telemetry._finish_step(self, error)
+        if abandoned and error is None:
+            self.step.abandoned = True
+        self.telemetry.end_step(self, error)
 
 
 def current_model_call() -> ModelCall | None:
     """The model call whose span is current, if any (used to count client retries)."""
     scope = otel_context.get_value(_ACTIVE_CALL_KEY)
-    return scope.call if isinstance(scope, ModelCallScope) else None
+    return scope.call if isinstance(scope, LiveModelCall) else None
 
 
-def current_step() -> StepCall | None:
+def current_step() -> Step | None:
     """The step whose span is current, if any (a repeat of an outer step reports the outer one)."""
     scope = otel_context.get_value(_ACTIVE_STEP_KEY)
-    return scope.step if isinstance(scope, StepScope) else None
-
-
-def _step_start_attributes(step: StepCall) -> dict[str, Any]:
-    values: dict[str, Any] = {attr.KOTAEMON_SPAN_KIND: step.kind}
-    if step.operation:
-        values[attr.GEN_AI_OPERATION_NAME] = step.operation
-    if step.component:
-        values[attr.KOTAEMON_COMPONENT] = step.component
-    if step.tool_name:
-        values[attr.GEN_AI_TOOL_NAME] = step.tool_name
-    values.update(step.attributes)
-    return values
-
-
-def _start_attributes(call: ModelCall) -> dict[str, Any]:
-    values = identify(call, {attr.GEN_AI_SYSTEM: call.provider} if attr.EMIT_GEN_AI_SYSTEM else {})
-    if call.component:
-        values[attr.KOTAEMON_COMPONENT] = call.component
-        values[attr.KOTAEMON_SPAN_KIND] = attr.KIND_EMBEDDING if call.operation == "embeddings" else attr.KIND_LLM
-    values.update(call.attributes)
-    return values
-
-
-_REQUEST_FIELDS: tuple[tuple[str, str], ...] = (
-    ("temperature", attr.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", attr.GEN_AI_REQUEST_TOP_P),
-    ("top_k", attr.GEN_AI_REQUEST_TOP_K),
-    ("max_tokens", attr.GEN_AI_REQUEST_MAX_TOKENS),
-    ("stop_sequences", attr.GEN_AI_REQUEST_STOP_SEQUENCES),
-    ("seed", attr.GEN_AI_REQUEST_SEED),
-    ("choice_count", attr.GEN_AI_REQUEST_CHOICE_COUNT),
-    ("frequency_penalty", attr.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", attr.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("encoding_formats", attr.GEN_AI_REQUEST_ENCODING_FORMATS),
-    ("output_type", attr.GEN_AI_OUTPUT_TYPE),
-)
-
-_RESPONSE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("response_id", attr.GEN_AI_RESPONSE_ID),
-    ("response_model", attr.GEN_AI_RESPONSE_MODEL),
-    ("input_tokens", attr.GEN_AI_USAGE_INPUT_TOKENS),
-    ("output_tokens", attr.GEN_AI_USAGE_OUTPUT_TOKENS),
-    ("cache_read_input_tokens", attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-    ("reasoning_output_tokens", attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
-    ("embedding_dimensions", attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
-    ("system_fingerprint", attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
-    ("service_tier", attr.OPENAI_RESPONSE_SERVICE_TIER),
-    ("time_to_first_chunk", attr.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
-)
-
-
-def _fields(call: ModelCall, fields: tuple[tuple[str, str], ...], values: dict[str, Any]) -> dict[str, Any]:
-    for name, key in fields:
-        value = getattr(call, name)
-        if value is not None:
-            values[key] = value
-    return values
-
-
-def _request_attributes(call: ModelCall) -> dict[str, Any]:
-    values = _fields(call, _REQUEST_FIELDS, {})
-    if call.streaming:
-        values[attr.GEN_AI_REQUEST_STREAM] = True
-    return values
-
-
-def _response_attributes(call: ModelCall, failed: bool) -> dict[str, Any]:
-    values = _fields(call, _RESPONSE_FIELDS, {})
-    if call.finish_reasons:
-        values[attr.GEN_AI_RESPONSE_FINISH_REASONS] = call.finish_reasons
-    add_server(call, values)  # an inner layer may have learned it after the span started
-    if call.retries:
-        values[attr.HTTP_REQUEST_RESEND_COUNT] = call.retries
-    if call.abandoned:
-        values[attr.KOTAEMON_STREAM_ABANDONED] = True
-    if call.streaming and (call.abandoned or failed):  # how far it got; a stream read to its end has its usage
-        values[attr.KOTAEMON_STREAM_CHUNK_COUNT] = call.chunk_count
-    return values
+    return scope.step if isinstance(scope, LiveStep) else None

@@ -22,21 +22,19 @@ from typing import Any
 import wrapt
 
 from .. import attributes as attr
-from ..core.records import ModelCall, StepCall
+from ..core.spans import ModelCall, Step
 from ..core.streams import trace_async_generator, trace_generator
-from ..core.telemetry import Scope, Telemetry, current_model_call, current_step
+from ..core.telemetry import LiveSpan, Telemetry, current_model_call, current_step
 from ..patching import Patcher, check_version
-from . import extract
-from .extract import Family
+from . import models
+from .classify import Family, family_of
+from .params import bind
+from .steps import READINGS, StepReading
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ">=0.10,<1"
-"""The kotaemon releases this integration is tested against."""
-
 _COMPONENT_MODULE = "kotaemon.base.component"
 _METHODS = ("run", "invoke", "ainvoke", "stream", "astream")
-_BOUND_KINDS = frozenset({attr.KIND_RETRIEVER, attr.KIND_RERANKER, attr.KIND_TOOL, attr.KIND_AGENT, attr.KIND_INDEXING})
 
 
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
@@ -55,7 +53,7 @@ class _ModelReader:
         self.scope = scope
         self.call = call
         self.content = content
-        self.text = extract.StreamText(call) if content else None
+        self.text = models.StreamText(call) if content else None
 
     def streaming(self) -> None:
         self.call.streaming = True
@@ -67,29 +65,31 @@ class _ModelReader:
 
     def done(self, result: Any) -> None:
         if self.call.operation == attr.OPERATION_EMBEDDINGS:
-            extract.embedding_result(self.call, result)
+            models.embedding_result(self.call, result)
         else:
-            extract.llm_result(self.call, result, self.content)
+            models.llm_result(self.call, result, self.content)
 
 
 class _StepReader:
     """Reads the result (or the streamed items) of a step into its record."""
 
-    __slots__ = ("content", "step")
+    __slots__ = ("content", "reading", "step")
 
-    def __init__(self, step: StepCall, content: bool) -> None:
+    def __init__(self, step: Step, reading: StepReading, content: bool) -> None:
         self.step = step
+        self.reading = reading
         self.content = content
 
     def streaming(self) -> None:
         pass
 
     def item(self, item: Any) -> None:
-        if self.step.kind == attr.KIND_AGENT:
-            extract.agent_output(self.step, item, self.content)
+        if self.reading.read_item is not None:
+            self.reading.read_item(self.step, item, self.content)
 
     def done(self, result: Any) -> None:
-        extract.step_result(self.step, result, self.content)
+        if self.reading.read_result is not None:
+            self.reading.read_result(self.step, result, self.content)
 
 
 _Reader = _ModelReader | _StepReader
@@ -102,7 +102,7 @@ def _read(reader: _Reader, result: Any) -> None:
         logger.debug("failed to read a Kotaemon result", exc_info=True)
 
 
-def _complete(scope: Scope, reader: _Reader, result: Any) -> Any:
+def _complete(scope: LiveSpan, reader: _Reader, result: Any) -> Any:
     """Hand back the result; generators and coroutines keep the scope open until they end."""
     if inspect.isgenerator(result):
         reader.streaming()
@@ -117,11 +117,11 @@ def _complete(scope: Scope, reader: _Reader, result: Any) -> Any:
     return result
 
 
-async def _awaited(scope: Scope, reader: _Reader, coroutine: Any) -> Any:
+async def _awaited(scope: LiveSpan, reader: _Reader, coroutine: Any) -> Any:
     return _complete(scope, reader, await scope.run_async(coroutine))
 
 
-def _run(scope: Scope, reader: _Reader, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+def _run(scope: LiveSpan, reader: _Reader, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     return _complete(scope, reader, scope.run(wrapped, *args, **kwargs))
 
 
@@ -157,7 +157,8 @@ class Components:
         base = getattr(module, "BaseComponent", None)
         if not isinstance(base, type) or self._base is not None:
             return
-        check_version("kotaemon", SUPPORTED)
+        check_version("kotaemon")
+        check_version("theflow")
         self._propagate_context_to_threads()
         self._base = base
         self._previous_hook = base.__dict__.get("__init_subclass__")
@@ -239,7 +240,7 @@ class Components:
     def _family(self, cls: type) -> Family:
         family = self._families.get(cls)
         if family is None:
-            family = self._families[cls] = extract.family_of(cls)
+            family = self._families[cls] = family_of(cls)
         return family
 
     # --- calls
@@ -281,24 +282,24 @@ class Components:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> tuple[Scope, _Reader] | None:
+    ) -> tuple[LiveSpan, _Reader] | None:
         """Open the telemetry of a call, or None when it is not traced here. Never raises."""
         telemetry = self.telemetry
         try:
             content = telemetry.captures_content
             if family.kind in (attr.KIND_LLM, attr.KIND_EMBEDDING):
-                call = extract.model_call(instance, family, method, args, kwargs, content)
+                call = models.model_call(instance, family, method, args, kwargs, content)
                 model_scope = telemetry.start_model_call(call)
                 return None if model_scope is None else (model_scope, _ModelReader(model_scope, call, content))
             if not (family.always or self.trace_all_steps) and (
                 current_step() is not None or current_model_call() is not None
             ):
                 return None  # a plain component inside a traced one
-            step = extract.new_step(instance, family)
-            if family.kind in _BOUND_KINDS:
-                extract.describe_step(step, instance, extract.bind(wrapped, args, kwargs), content)
+            reading = READINGS[family.kind]
+            arguments = bind(wrapped, args, kwargs) if reading.binds_arguments else {}
+            step = reading.build(instance, arguments, content)
             step_scope = telemetry.start_step(step)
-            return None if step_scope is None else (step_scope, _StepReader(step, content))
+            return None if step_scope is None else (step_scope, _StepReader(step, reading, content))
         except Exception:
             logger.debug("failed to start telemetry for a Kotaemon call", exc_info=True)
             return None

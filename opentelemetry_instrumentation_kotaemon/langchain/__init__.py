@@ -32,9 +32,6 @@ from .runs import (
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ">=0.2.43,<2"
-"""The langchain-core releases this integration is tested against (Kotaemon's lock has 0.2.43)."""
-
 _CALLBACKS = "langchain_core.callbacks.base"
 _RUNNABLES = "langchain_core.runnables.base"
 _FALLBACKS = "langchain_core.runnables.fallbacks"
@@ -73,39 +70,29 @@ class _Hooks:
         except Exception:
             logger.debug("failed to add the LangChain callback handler", exc_info=True)
 
-    def in_frame(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        if not self.telemetry.enabled:
-            return wrapped(*args, **kwargs)
-        return call_in_frame(wrapped, instance, args, kwargs)
+    def in_frame(self, asynchronous: bool = False) -> Wrapper:
+        """A wrapper running a method that starts a run in a frame its run claims (see `runs.ExecutionFrame`)."""
+        call = acall_in_frame if asynchronous else call_in_frame
 
-    def in_async_frame(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        if not self.telemetry.enabled:
-            return wrapped(*args, **kwargs)
-        return acall_in_frame(wrapped, instance, args, kwargs)
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+            if not self.telemetry.enabled:
+                return wrapped(*args, **kwargs)
+            return call(wrapped, instance, args, kwargs)
 
-    def chain_stream(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        result = wrapped(*args, **kwargs)
-        if not self.telemetry.enabled:
-            return result
-        return stream_in_frame(result, ExecutionFrame(instance))
+        return wrapper
 
-    def chain_astream(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        result = wrapped(*args, **kwargs)
-        if not self.telemetry.enabled:
-            return result
-        return astream_in_frame(result, ExecutionFrame(instance))
+    def stream_in_frame(self, asynchronous: bool = False, model: bool = False) -> Wrapper:
+        """A wrapper re-yielding a chain's (or, `model`, a model's) stream with its run's frame set while LangChain
+        computes each chunk."""
+        reyield = astream_in_frame if asynchronous else stream_in_frame
 
-    def stream(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        result = wrapped(*args, **kwargs)
-        if not self.telemetry.enabled:
-            return result
-        return stream_in_frame(result, ExecutionFrame(instance, streaming=True))
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+            result = wrapped(*args, **kwargs)
+            if not self.telemetry.enabled:
+                return result
+            return reyield(result, ExecutionFrame(instance, streaming=model))
 
-    def astream(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        result = wrapped(*args, **kwargs)
-        if not self.telemetry.enabled:
-            return result
-        return astream_in_frame(result, ExecutionFrame(instance, streaming=True))
+        return wrapper
 
     def _run_context(self, args: Any, kwargs: Any, position: int, many: bool) -> Any:
         """The context of the run whose manager(s) the method received, if we track it."""
@@ -160,49 +147,53 @@ class _Hooks:
                 context = frame.run.context
         return context
 
-    def provider_stream(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        """A provider's `_stream`: its client call is made under the model run's context."""
-        result = wrapped(*args, **kwargs)
-        context = self._stream_context(kwargs) if self.telemetry.enabled else None
-        return result if context is None else stream_under(result, context)
+    def provider_stream(self, asynchronous: bool = False) -> Wrapper:
+        """A wrapper for a provider's `_stream` (`_astream`): its client call is made under the model run's context."""
+        reyield = astream_under if asynchronous else stream_under
 
-    def provider_astream(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        """`provider_stream` for `_astream`."""
-        result = wrapped(*args, **kwargs)
-        context = self._stream_context(kwargs) if self.telemetry.enabled else None
-        return result if context is None else astream_under(result, context)
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+            result = wrapped(*args, **kwargs)
+            context = self._stream_context(kwargs) if self.telemetry.enabled else None
+            return result if context is None else reyield(result, context)
+
+        return wrapper
 
 
 def _targets(hooks: _Hooks) -> list[Target]:
     return [
         Target(_CALLBACKS, "BaseCallbackManager.__init__", hooks.add_handler, optional=False),
-        Target(_RUNNABLES, "Runnable._call_with_config", hooks.in_frame),
-        Target(_RUNNABLES, "Runnable._acall_with_config", hooks.in_async_frame),
-        Target(_RUNNABLES, "Runnable._transform_stream_with_config", hooks.chain_stream),
-        Target(_RUNNABLES, "Runnable._atransform_stream_with_config", hooks.chain_astream),
-        Target(_FALLBACKS, "RunnableWithFallbacks.invoke", hooks.in_frame),
-        Target(_FALLBACKS, "RunnableWithFallbacks.ainvoke", hooks.in_async_frame),
-        Target(_TOOLS, "BaseTool.run", hooks.in_frame),
-        Target(_TOOLS, "BaseTool.arun", hooks.in_async_frame),
-        Target(_RETRIEVERS, "BaseRetriever.invoke", hooks.in_frame),
-        Target(_RETRIEVERS, "BaseRetriever.ainvoke", hooks.in_async_frame),
+        Target(_RUNNABLES, "Runnable._call_with_config", hooks.in_frame()),
+        Target(_RUNNABLES, "Runnable._acall_with_config", hooks.in_frame(asynchronous=True)),
+        Target(_RUNNABLES, "Runnable._transform_stream_with_config", hooks.stream_in_frame()),
+        Target(_RUNNABLES, "Runnable._atransform_stream_with_config", hooks.stream_in_frame(asynchronous=True)),
+        Target(_FALLBACKS, "RunnableWithFallbacks.invoke", hooks.in_frame()),
+        Target(_FALLBACKS, "RunnableWithFallbacks.ainvoke", hooks.in_frame(asynchronous=True)),
+        Target(_TOOLS, "BaseTool.run", hooks.in_frame()),
+        Target(_TOOLS, "BaseTool.arun", hooks.in_frame(asynchronous=True)),
+        Target(_RETRIEVERS, "BaseRetriever.invoke", hooks.in_frame()),
+        Target(_RETRIEVERS, "BaseRetriever.ainvoke", hooks.in_frame(asynchronous=True)),
         Target(_CHAT_MODELS, "BaseChatModel._generate_with_cache", hooks.under_run(2)),
         Target(_CHAT_MODELS, "BaseChatModel._agenerate_with_cache", hooks.under_run_async(2)),
-        Target(_CHAT_MODELS, "BaseChatModel.stream", hooks.stream),
-        Target(_CHAT_MODELS, "BaseChatModel.astream", hooks.astream),
+        Target(_CHAT_MODELS, "BaseChatModel.stream", hooks.stream_in_frame(model=True)),
+        Target(_CHAT_MODELS, "BaseChatModel.astream", hooks.stream_in_frame(asynchronous=True, model=True)),
         Target(_LLMS, "BaseLLM._generate_helper", hooks.under_run(2, many=True)),
         Target(_LLMS, "BaseLLM._agenerate_helper", hooks.under_run_async(2, many=True)),
-        Target(_LLMS, "BaseLLM.stream", hooks.stream),
-        Target(_LLMS, "BaseLLM.astream", hooks.astream),
-        Target(_OPENAI_CHAT, "BaseChatOpenAI._stream", hooks.provider_stream),
-        Target(_OPENAI_CHAT, "BaseChatOpenAI._astream", hooks.provider_astream),
-        Target(_OPENAI_LLMS, "BaseOpenAI._stream", hooks.provider_stream),
-        Target(_OPENAI_LLMS, "BaseOpenAI._astream", hooks.provider_astream),
+        Target(_LLMS, "BaseLLM.stream", hooks.stream_in_frame(model=True)),
+        Target(_LLMS, "BaseLLM.astream", hooks.stream_in_frame(asynchronous=True, model=True)),
+        Target(_OPENAI_CHAT, "BaseChatOpenAI._stream", hooks.provider_stream()),
+        Target(_OPENAI_CHAT, "BaseChatOpenAI._astream", hooks.provider_stream(asynchronous=True)),
+        Target(_OPENAI_LLMS, "BaseOpenAI._stream", hooks.provider_stream()),
+        Target(_OPENAI_LLMS, "BaseOpenAI._astream", hooks.provider_stream(asynchronous=True)),
     ]
 
 
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     """Hook LangChain's callback managers and execution methods now or when `langchain_core` is imported."""
-    tracker = RunTracker(telemetry, telemetry.settings.langchain_every_runnable)
+    tracker = RunTracker(telemetry, telemetry.settings.langchain_all_runnables)
     hooks = _Hooks(telemetry, tracker)
-    patcher.patch(_targets(hooks), on_first_import=lambda: check_version("langchain-core", SUPPORTED))
+    patcher.patch(_targets(hooks), before_wrapping=_check_versions)
+
+
+def _check_versions() -> None:
+    check_version("langchain-core")
+    check_version("langchain-openai")

@@ -1,4 +1,4 @@
-"""Turning LangChain callback arguments into `ModelCall` / `StepCall` records and reading run results.
+"""Turning LangChain callback arguments into typed span records (`core.spans`) and reading run results.
 
 Nothing here touches spans or LangChain internals beyond the public callback payloads (`serialized`, `metadata`,
 `invocation_params`, `LLMResult`, `Document`), which look the same in langchain-core 0.2 and 1.x. Payloads are read
@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import attributes as attr
 from ..core.content import text_part
-from ..core.records import ModelCall, OutputMessage, StepCall, ToolCall
-from ..core.values import number, whole_number
+from ..core.spans import AgentStep, ModelCall, OutputMessage, RetrievalStep, ToolCall, ToolStep, WorkflowStep
+from ..core.values import MESSAGE_ROLES, first_number, first_whole_number, items, mapping, number, whole_number
 
 # LangChain's `ls_provider` values that differ from the GenAI `gen_ai.provider.name` values.
 _PROVIDERS = {
@@ -25,17 +24,6 @@ _PROVIDERS = {
     "amazon_bedrock": "aws.bedrock",
     "mistralai": "mistral_ai",
 }
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """The value if it is a mapping, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def _items(value: Any) -> list[Any] | tuple[Any, ...]:
-    """The value if it is a list or tuple, else an empty tuple."""
-    return value if isinstance(value, (list, tuple)) else ()
 
 
 def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
@@ -93,26 +81,19 @@ def runnable_kind(runnable: Any, name: str) -> str | None:
     return None
 
 
-def chain_step(name: str, kind: str | None, root: bool) -> StepCall:
-    """The step of a chain run that gets a span: an agent, the root workflow, or a fallback/retry wrapper."""
+def chain_step(name: str, kind: str | None, root: bool) -> AgentStep | WorkflowStep:
+    """The step of a chain run that gets a span: an agent, the root workflow, or a wrapper (fallbacks, retry) or any
+    runnable inside it."""
     if kind == "agent":
-        return StepCall(
-            attr.KIND_AGENT, name, attr.OPERATION_INVOKE_AGENT, name, attributes={attr.GEN_AI_AGENT_NAME: name}
-        )
+        return AgentStep(name=name, component=name, agent_name=name)
     if root:
-        return StepCall(
-            attr.KIND_PIPELINE,
-            name,
-            attr.OPERATION_INVOKE_WORKFLOW,
-            name,
-            attributes={attr.GEN_AI_WORKFLOW_NAME: name},
-        )
-    return StepCall(attr.KIND_PIPELINE, name, None, name)
+        return WorkflowStep(name=name, component=name, workflow_name=name)
+    return WorkflowStep(name=name, component=name, nested=True)
 
 
 def prompt_identity(name: str, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """A prompt template's name and version: LangChain Hub metadata, `prompt_*` metadata, or a custom run name."""
-    metadata = _mapping(metadata)
+    metadata = mapping(metadata)
     prompt = metadata.get("lc_hub_repo") or metadata.get("prompt_name")
     if prompt is None and not name.endswith("PromptTemplate"):
         prompt = name
@@ -135,8 +116,8 @@ def model_call(
     streaming: bool,
 ) -> ModelCall:
     """A model run's request, from LangChain's `ls_*` metadata (0.2+) and `invocation_params` (every version)."""
-    metadata = _mapping(kwargs.get("metadata"))
-    params = _mapping(kwargs.get("invocation_params"))
+    metadata = mapping(kwargs.get("metadata"))
+    params = mapping(kwargs.get("invocation_params"))
     provider = str(metadata.get("ls_provider") or params.get("_type") or "langchain")
     provider = _PROVIDERS.get(provider, provider.split("-")[0])
     model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
@@ -147,9 +128,9 @@ def model_call(
         component=run_name(serialized, kwargs, "model"),
         streaming=streaming or params.get("stream") is True or params.get("streaming") is True,
     )
-    call.temperature = number(metadata.get("ls_temperature", params.get("temperature")))
-    call.max_tokens = whole_number(
-        metadata.get("ls_max_tokens") or params.get("max_tokens") or params.get("max_completion_tokens")
+    call.temperature = first_number(metadata.get("ls_temperature"), params.get("temperature"))
+    call.max_tokens = first_whole_number(
+        metadata.get("ls_max_tokens"), params.get("max_tokens"), params.get("max_completion_tokens")
     )
     call.stop_sequences = _stop(metadata.get("ls_stop") or params.get("stop"))
     call.top_p = number(params.get("top_p"))
@@ -177,12 +158,12 @@ def _message_parts(content: Any) -> list[dict[str, Any]]:
 
 def input_messages(message_lists: Any) -> list[dict[str, Any]]:
     """GenAI input messages from the first prompt of a chat model run (LangChain `BaseMessage` objects)."""
-    lists = _items(message_lists)
+    lists = items(message_lists)
     result = []
-    for message in _items(lists[0]) if lists else ():
-        role = _ROLES.get(getattr(message, "type", ""), str(getattr(message, "type", "user")))
+    for message in items(lists[0]) if lists else ():
+        role = MESSAGE_ROLES.get(getattr(message, "type", ""), str(getattr(message, "type", "user")))
         parts = _message_parts(getattr(message, "content", ""))
-        for call in map(_mapping, _items(getattr(message, "tool_calls", None))):
+        for call in map(mapping, items(getattr(message, "tool_calls", None))):
             parts.append(
                 {"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
             )
@@ -200,24 +181,22 @@ def input_messages(message_lists: Any) -> list[dict[str, Any]]:
 
 def prompt_messages(prompts: Any) -> list[dict[str, Any]]:
     """GenAI input messages for a text-completion run (the first prompt)."""
-    prompts = _items(prompts)
+    prompts = items(prompts)
     return [{"role": "user", "parts": [text_part(prompts[0])]}] if prompts else []
 
 
 def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
     """Fill what the client layer below did not already report: usage, response model and id, outputs."""
-    output = _mapping(getattr(response, "llm_output", None))
-    usage = _mapping(output.get("token_usage") or output.get("usage"))
-    generations = [g for batch in _items(getattr(response, "generations", None)) for g in _items(batch)]
-    message_usage = _mapping(
+    output = mapping(getattr(response, "llm_output", None))
+    usage = mapping(output.get("token_usage") or output.get("usage"))
+    generations = [g for batch in items(getattr(response, "generations", None)) for g in items(batch)]
+    message_usage = mapping(
         next((u for g in generations if (u := getattr(getattr(g, "message", None), "usage_metadata", None))), None)
     )
     if call.input_tokens is None:
-        call.input_tokens = whole_number(usage.get("prompt_tokens")) or whole_number(message_usage.get("input_tokens"))
+        call.input_tokens = first_whole_number(usage.get("prompt_tokens"), message_usage.get("input_tokens"))
     if call.output_tokens is None:
-        call.output_tokens = whole_number(usage.get("completion_tokens")) or whole_number(
-            message_usage.get("output_tokens")
-        )
+        call.output_tokens = first_whole_number(usage.get("completion_tokens"), message_usage.get("output_tokens"))
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):
@@ -225,7 +204,7 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
     if call.system_fingerprint is None and isinstance(output.get("system_fingerprint"), str):
         call.system_fingerprint = output["system_fingerprint"]
     if not call.finish_reasons:
-        reasons = [_mapping(getattr(g, "generation_info", None)).get("finish_reason") for g in generations]
+        reasons = [mapping(getattr(g, "generation_info", None)).get("finish_reason") for g in generations]
         call.finish_reasons = [str(r) for r in reasons if r]
     if capture and call.output_messages is None:
         call.output_messages = [_output_message(g) for g in generations]
@@ -234,58 +213,56 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
 def _output_message(generation: Any) -> OutputMessage:
     message = getattr(generation, "message", None)
     text = getattr(message, "content", None) if message is not None else getattr(generation, "text", "")
-    calls = [_mapping(c) for c in _items(getattr(message, "tool_calls", None))]
+    calls = [mapping(c) for c in items(getattr(message, "tool_calls", None))]
     tool_calls = [ToolCall(c.get("id"), c.get("name"), str(c.get("args", ""))) for c in calls]
-    reason = _mapping(getattr(generation, "generation_info", None)).get("finish_reason")
+    reason = mapping(getattr(generation, "generation_info", None)).get("finish_reason")
     return OutputMessage(text=text if isinstance(text, str) else str(text), tool_calls=tool_calls, finish_reason=reason)
 
 
 def tool_step(
     serialized: Mapping[str, Any] | None, input_str: Any, kwargs: Mapping[str, Any], capture: bool
-) -> StepCall:
+) -> ToolStep:
     """An `execute_tool` step; arguments only when content is captured."""
     name = run_name(serialized, kwargs, "tool")
-    step = StepCall(attr.KIND_TOOL, name, attr.OPERATION_EXECUTE_TOOL, name, tool_name=name)
+    step = ToolStep(name=name, component=name, tool_name=name)
     description = serialized.get("description") if isinstance(serialized, Mapping) else None
     if isinstance(description, str) and description:
-        step.attributes[attr.GEN_AI_TOOL_DESCRIPTION] = description
-    call_id = _mapping(kwargs.get("inputs")).get("tool_call_id")
+        step.description = description
+    call_id = mapping(kwargs.get("inputs")).get("tool_call_id")
     if isinstance(call_id, str):
-        step.attributes[attr.GEN_AI_TOOL_CALL_ID] = call_id
+        step.call_id = call_id
     if capture:
-        step.content[attr.GEN_AI_TOOL_CALL_ARGUMENTS] = input_str if isinstance(input_str, str) else str(input_str)
+        step.arguments = input_str if isinstance(input_str, str) else str(input_str)
     return step
 
 
-def tool_result(step: StepCall, output: Any, capture: bool) -> None:
+def tool_result(step: ToolStep, output: Any, capture: bool) -> None:
     """The tool's result, only when content is captured."""
     if capture:
-        step.result_content[attr.GEN_AI_TOOL_CALL_RESULT] = str(getattr(output, "content", output))
+        step.result = str(getattr(output, "content", output))
 
 
 def retriever_step(
     serialized: Mapping[str, Any] | None, query: Any, kwargs: Mapping[str, Any], capture: bool
-) -> StepCall:
+) -> RetrievalStep:
     """A `retrieval` step; the query text only when content is captured."""
     name = run_name(serialized, kwargs, "retriever")
-    step = StepCall(attr.KIND_RETRIEVER, name, attr.OPERATION_RETRIEVAL, name)
+    step = RetrievalStep(name=name, component=name)
     if capture:
-        step.content[attr.GEN_AI_RETRIEVAL_QUERY_TEXT] = str(query)
+        step.query = str(query)
     return step
 
 
-def retriever_result(step: StepCall, documents: Any, capture: bool) -> None:
+def retriever_result(step: RetrievalStep, documents: Any, capture: bool) -> None:
     """Document count and ids on the span; with content, each document's text too."""
-    documents = _items(documents)
+    documents = items(documents)
     step.documents = len(documents)
     ids = [
         str(doc_id)
         for d in documents
-        if (doc_id := getattr(d, "id", None) or _mapping(getattr(d, "metadata", None)).get("id"))
+        if (doc_id := getattr(d, "id", None) or mapping(getattr(d, "metadata", None)).get("id"))
     ]
     if ids:
-        step.result_attributes[attr.KOTAEMON_DOCUMENT_IDS] = ids
+        step.document_ids = ids
     if capture:
-        step.result_content[attr.GEN_AI_RETRIEVAL_DOCUMENTS] = [
-            {"id": getattr(d, "id", None), "content": getattr(d, "page_content", "")} for d in documents
-        ]
+        step.found = [{"id": getattr(d, "id", None), "content": getattr(d, "page_content", "")} for d in documents]

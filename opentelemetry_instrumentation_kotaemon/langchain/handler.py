@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -29,50 +30,40 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
         self.tracker = tracker
         self.telemetry = tracker.telemetry
 
+    def _start(self, what: str, start: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        if not self.telemetry.enabled:
+            return
+        try:
+            start(*args, **kwargs)
+        except Exception:
+            logger.debug("failed to trace a LangChain %s start", what, exc_info=True)
+
     def on_chain_start(
         self, serialized: Any, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self.telemetry.enabled:
-            try:
-                self.tracker.chain_start(run_id, parent_run_id, serialized, kwargs)
-            except Exception:
-                logger.debug("failed to trace a LangChain chain start", exc_info=True)
+        self._start("chain", self.tracker.chain_start, run_id, parent_run_id, serialized, kwargs)
 
     def on_chat_model_start(
         self, serialized: Any, messages: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self.telemetry.enabled:
-            try:
-                self.tracker.model_start(run_id, parent_run_id, serialized, messages, kwargs, chat=True)
-            except Exception:
-                logger.debug("failed to trace a LangChain chat model start", exc_info=True)
+        self._start(
+            "chat model", self.tracker.model_start, run_id, parent_run_id, serialized, messages, kwargs, chat=True
+        )
 
     def on_llm_start(
         self, serialized: Any, prompts: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self.telemetry.enabled:
-            try:
-                self.tracker.model_start(run_id, parent_run_id, serialized, prompts, kwargs, chat=False)
-            except Exception:
-                logger.debug("failed to trace a LangChain LLM start", exc_info=True)
+        self._start("LLM", self.tracker.model_start, run_id, parent_run_id, serialized, prompts, kwargs, chat=False)
 
     def on_tool_start(
         self, serialized: Any, input_str: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self.telemetry.enabled:
-            try:
-                self.tracker.tool_start(run_id, parent_run_id, serialized, input_str, kwargs)
-            except Exception:
-                logger.debug("failed to trace a LangChain tool start", exc_info=True)
+        self._start("tool", self.tracker.tool_start, run_id, parent_run_id, serialized, input_str, kwargs)
 
     def on_retriever_start(
         self, serialized: Any, query: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        if self.telemetry.enabled:
-            try:
-                self.tracker.retriever_start(run_id, parent_run_id, serialized, query, kwargs)
-            except Exception:
-                logger.debug("failed to trace a LangChain retriever start", exc_info=True)
+        self._start("retriever", self.tracker.retriever_start, run_id, parent_run_id, serialized, query, kwargs)
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         try:

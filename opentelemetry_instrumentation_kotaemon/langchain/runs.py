@@ -9,22 +9,26 @@ right span, and an OpenAI call merges into the LangChain model call that made it
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import functools
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
 from opentelemetry import context as otel_context
 
 from .. import attributes as attr
-from ..core.records import ModelCall, StepCall
-from ..core.telemetry import ModelCallScope, Scope, StepScope, Telemetry, error_type
+from ..core.spans import ModelCall, Step, WorkflowStep
+from ..core.streams import reader_went_away
+from ..core.telemetry import LiveModelCall, LiveSpan, LiveStep, Telemetry, error_type
 from . import extract
 
 logger = logging.getLogger(__name__)
+
+ResultReader = Callable[[Any, bool], None]
+"""Reads a run's result into its record: (result, capture content)."""
 
 _FALLBACKS = "fallbacks"
 _RETRY = "retry"
@@ -34,14 +38,21 @@ _DECISIONS_KEPT = 1024
 
 
 class Run:
-    """One live LangChain run: its scope (None when it is not a span) and the context its children start in."""
+    """One live LangChain run: its scope (None when it is not a span), the context its children start in, and how its
+    result is read into its record."""
 
-    __slots__ = ("abandoned", "attempts", "context", "first_error", "kind", "parent", "prompt", "scope")
+    __slots__ = ("abandoned", "attempts", "context", "first_error", "kind", "parent", "prompt", "read_result", "scope")
 
     def __init__(
-        self, scope: Scope | None, context: otel_context.Context, kind: str | None, parent: Run | None
+        self,
+        scope: LiveSpan | None,
+        context: otel_context.Context,
+        kind: str | None,
+        parent: Run | None,
+        read_result: ResultReader | None = None,
     ) -> None:
         self.scope = scope
+        self.read_result = read_result
         self.context = context
         self.kind = kind
         self.parent = parent
@@ -99,16 +110,12 @@ def detach_quietly(token: object) -> None:
         logger.debug("context token did not match", exc_info=True)
 
 
-def _abandoned(error: BaseException) -> bool:
-    return isinstance(error, (GeneratorExit, asyncio.CancelledError))
-
-
 class RunTracker:
     """Turns LangChain callbacks into telemetry; one per instrumentation."""
 
-    def __init__(self, telemetry: Telemetry, every_runnable: bool) -> None:
+    def __init__(self, telemetry: Telemetry, all_runnables: bool) -> None:
         self.telemetry = telemetry
-        self.every_runnable = every_runnable
+        self.all_runnables = all_runnables
         self._runs: dict[UUID, Run] = {}
         self._decisions: dict[tuple[type[Any], str], extract.ChainDecision] = {}
 
@@ -144,13 +151,14 @@ class RunTracker:
     def _open(
         self,
         run_id: UUID,
-        scope: Scope | None,
+        scope: LiveSpan | None,
         context: otel_context.Context,
         kind: str | None,
         parent: Run | None,
         frame: ExecutionFrame | None,
+        read_result: ResultReader | None = None,
     ) -> Run:
-        run = Run(scope, scope.context if scope is not None else context, kind, parent)
+        run = Run(scope, scope.context if scope is not None else context, kind, parent, read_result)
         self._runs[run_id] = run
         if frame is not None and frame.run is None:
             frame.claim(run)
@@ -160,7 +168,7 @@ class RunTracker:
     def _under(context: otel_context.Context) -> object | None:
         return None if otel_context.get_current() is context else otel_context.attach(context)
 
-    def start_step(self, step: StepCall, context: otel_context.Context) -> StepScope | None:
+    def start_step(self, step: Step, context: otel_context.Context) -> LiveStep | None:
         token = self._under(context)
         try:
             return self.telemetry.start_step(step)
@@ -168,7 +176,7 @@ class RunTracker:
             if token is not None:
                 otel_context.detach(token)  # type: ignore[arg-type]
 
-    def start_model(self, call: ModelCall, context: otel_context.Context) -> ModelCallScope | None:
+    def start_model(self, call: ModelCall, context: otel_context.Context) -> LiveModelCall | None:
         token = self._under(context)
         try:
             return self.telemetry.start_model_call(call)
@@ -200,11 +208,11 @@ class RunTracker:
         if prompt:
             if parent is not None:
                 parent.prompt = extract.prompt_identity(name, kwargs.get("metadata"))
-            if not self.every_runnable:
+            if not self.all_runnables:
                 self._open(run_id, None, context, None, parent, frame)
                 return
         root = parent_run_id is None
-        traced = kind is not None or self.every_runnable or (root and not parser)
+        traced = kind is not None or self.all_runnables or (root and not parser)
         scope = self.start_step(extract.chain_step(name, kind, root), context) if traced else None
         self._open(run_id, scope, context, kind, parent, frame)
 
@@ -223,14 +231,12 @@ class RunTracker:
         call = extract.model_call(operation, serialized, kwargs, streaming)
         parent, context = self._parent(parent_run_id, frame)
         if parent is not None and parent.prompt is not None:
-            prompt_name, version = parent.prompt
-            if prompt_name:
-                call.attributes[attr.GEN_AI_PROMPT_NAME] = prompt_name
-            if version:
-                call.attributes[attr.KOTAEMON_PROMPT_VERSION] = version
+            call.prompt_name, call.prompt_version = parent.prompt
         if self.telemetry.captures_content:
             call.input_messages = extract.input_messages(inputs) if chat else extract.prompt_messages(inputs)
-        self._open(run_id, self.start_model(call, context), context, _MODEL, parent, frame)
+        scope = self.start_model(call, context)
+        read_result = functools.partial(extract.read_llm_result, call)
+        self._open(run_id, scope, context, _MODEL, parent, frame, read_result)
 
     def tool_start(
         self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, input_str: Any, kwargs: Mapping[str, Any]
@@ -238,7 +244,8 @@ class RunTracker:
         frame = _FRAME.get()
         parent, context = self._parent(parent_run_id, frame)
         step = extract.tool_step(serialized, input_str, kwargs, self.telemetry.captures_content)
-        self._open(run_id, self.start_step(step, context), context, None, parent, frame)
+        read_result = functools.partial(extract.tool_result, step)
+        self._open(run_id, self.start_step(step, context), context, None, parent, frame, read_result)
 
     def retriever_start(
         self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, query: Any, kwargs: Mapping[str, Any]
@@ -246,13 +253,14 @@ class RunTracker:
         frame = _FRAME.get()
         parent, context = self._parent(parent_run_id, frame)
         step = extract.retriever_step(serialized, query, kwargs, self.telemetry.captures_content)
-        self._open(run_id, self.start_step(step, context), context, None, parent, frame)
+        read_result = functools.partial(extract.retriever_result, step)
+        self._open(run_id, self.start_step(step, context), context, None, parent, frame, read_result)
 
     # --- progress and ends
 
     def new_token(self, run_id: UUID) -> None:
         run = self._runs.get(run_id)
-        if run is not None and isinstance(run.scope, ModelCallScope) and run.scope.call.streaming:
+        if run is not None and isinstance(run.scope, LiveModelCall) and run.scope.call.streaming:
             run.scope.on_chunk()
 
     def end(self, run_id: UUID, result: Any = None) -> None:
@@ -261,18 +269,11 @@ class RunTracker:
         if run is None or run.scope is None:
             return
         scope = run.scope
-        capture = self.telemetry.captures_content
-        if isinstance(scope, ModelCallScope):
-            extract.read_llm_result(scope.call, result, capture)
-        elif isinstance(scope, StepScope):
-            step = scope.step
-            if step.kind == attr.KIND_TOOL:
-                extract.tool_result(step, result, capture)
-            elif step.kind == attr.KIND_RETRIEVER:
-                extract.retriever_result(step, result, capture)
-            self._wrapper_result(run, step)
-            if run.abandoned:
-                step.result_attributes[attr.KOTAEMON_STREAM_ABANDONED] = True
+        if run.read_result is not None:
+            run.read_result(result, self.telemetry.captures_content)
+        if isinstance(scope, LiveStep):
+            self._wrapper_result(run, scope.step)
+            scope.step.abandoned = scope.step.abandoned or run.abandoned
         scope.finish()
 
     def fail(self, run_id: UUID, error: BaseException) -> None:
@@ -280,27 +281,26 @@ class RunTracker:
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        abandoned = _abandoned(error)
+        abandoned = reader_went_away(error)
         parent = run.parent
         if not abandoned and parent is not None and parent.kind == _FALLBACKS and parent.first_error is None:
             parent.first_error = error_type(error)
         if run.scope is None:
             return
-        if isinstance(run.scope, StepScope):
+        if isinstance(run.scope, LiveStep):
             self._wrapper_result(run, run.scope.step)
-            if abandoned:
-                run.scope.step.result_attributes[attr.KOTAEMON_STREAM_ABANDONED] = True
+            run.scope.step.abandoned = run.scope.step.abandoned or abandoned
         run.scope.finish(None if abandoned else error, abandoned)
 
     @staticmethod
-    def _wrapper_result(run: Run, step: StepCall) -> None:
+    def _wrapper_result(run: Run, step: Step) -> None:
+        if not isinstance(step, WorkflowStep):
+            return
         if run.kind == _FALLBACKS and run.attempts:
-            step.result_attributes[attr.KOTAEMON_FALLBACK_INDEX] = run.attempts - 1
-            step.result_attributes[attr.KOTAEMON_FALLBACK_BRANCH] = "primary" if run.attempts == 1 else "fallback"
-            if run.first_error is not None:
-                step.result_attributes[attr.KOTAEMON_FALLBACK_PRIMARY_ERROR] = run.first_error
+            step.fallback_attempts = run.attempts
+            step.fallback_primary_error = run.first_error
         elif run.kind == _RETRY:
-            step.result_attributes[attr.KOTAEMON_RETRY_ATTEMPTS] = run.attempts
+            step.retry_attempts = run.attempts
 
 
 # --- execution wrappers: attach a run's context around LangChain's real work, in one frame

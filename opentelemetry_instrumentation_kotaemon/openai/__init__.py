@@ -13,9 +13,6 @@ from ..core.telemetry import Telemetry, current_model_call
 from ..patching import Patcher, Target, check_version
 from .extract import OpenAIExtractor
 
-SUPPORTED = ">=1.26,<4"
-"""The openai releases this integration is tested against (Kotaemon pins openai<2)."""
-
 _CHAT = "openai.resources.chat.completions"
 _COMPLETIONS = "openai.resources.completions"
 _EMBEDDINGS = "openai.resources.embeddings"
@@ -58,4 +55,4 @@ def _class_names(module: str) -> tuple[str, str]:
 
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     """Wrap the OpenAI client's model methods now or when `openai` is imported."""
-    patcher.patch(_targets(telemetry), on_first_import=lambda: check_version("openai", SUPPORTED))
+    patcher.patch(_targets(telemetry), before_wrapping=lambda: check_version("openai"))

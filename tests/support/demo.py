@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opentelemetry_instrumentation_kotaemon.viewer import print_metrics, print_traces
+from opentelemetry_instrumentation_kotaemon.cli.view import print_metrics, print_traces
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import run_instrumented

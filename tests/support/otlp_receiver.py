@@ -17,8 +17,18 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from opentelemetry_instrumentation_kotaemon.file_exporter import to_otlp_json
-from opentelemetry_instrumentation_kotaemon.viewer import LogRecord, Point, Span, Telemetry
+from opentelemetry_instrumentation_kotaemon.cli.view import (
+    ExportedLogRecord,
+    ExportedPoint,
+    ExportedSpan,
+    ExportedTelemetry,
+)
+from opentelemetry_instrumentation_kotaemon.sdk.file_exporter import to_otlp_json
+
+# Short names for tests.
+Span = ExportedSpan
+Point = ExportedPoint
+LogRecord = ExportedLogRecord
 
 __all__ = ["LogRecord", "OtlpReceiver", "Point", "Span"]
 
@@ -79,7 +89,7 @@ class OtlpReceiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.status = 200
         self.latency = 0.0
-        self._received = Telemetry()
+        self._received = ExportedTelemetry()
         self.headers: list[tuple[str, dict[str, str]]] = []
         """The path and HTTP headers of every export request."""
         self._changed = threading.Condition()
@@ -111,7 +121,7 @@ class OtlpReceiver(ThreadingHTTPServer):
 
     def clear(self) -> None:
         with self._changed:
-            self._received = Telemetry()
+            self._received = ExportedTelemetry()
             self.headers.clear()
 
     def receive(self, path: str, data: bytes, headers: dict[str, str] | None = None) -> None:

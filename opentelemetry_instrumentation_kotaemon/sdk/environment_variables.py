@@ -12,7 +12,7 @@ the app with it. So this module must not import the SDK.
 
 import os
 
-from .settings import (
+from ..settings import (
     ENTRY_POINT_NAME,
     OTEL_KOTAEMON_ALWAYS_SAMPLE,
     OTEL_KOTAEMON_BAGGAGE_KEYS,

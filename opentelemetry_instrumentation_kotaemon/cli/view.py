@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .attributes import (
+from ..attributes import (
     ERROR_TYPE,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_TOKEN_TYPE,
@@ -57,7 +57,7 @@ _LOG_BODY_WIDTH = 160
 
 
 @dataclass
-class Span:
+class ExportedSpan:
     """One span; ids in hex, times in nanoseconds since the epoch, `kind` and `status_code` as OTLP numbers them."""
 
     name: str
@@ -81,7 +81,7 @@ class Span:
 
 
 @dataclass
-class Point:
+class ExportedPoint:
     """One data point of a metric: sums and gauges have `value`, histograms `count`, `sum` and `bounds`."""
 
     metric: str
@@ -99,7 +99,7 @@ class Point:
 
 
 @dataclass
-class LogRecord:
+class ExportedLogRecord:
     """One log record or event; `trace_id` and `span_id` (hex) are empty outside a span."""
 
     body: Any
@@ -112,12 +112,12 @@ class LogRecord:
 
 
 @dataclass
-class Telemetry:
+class ExportedTelemetry:
     """Spans, metric points and log records, in the order they were read."""
 
-    spans: list[Span] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
-    logs: list[LogRecord] = field(default_factory=list)
+    spans: list[ExportedSpan] = field(default_factory=list)
+    points: list[ExportedPoint] = field(default_factory=list)
+    logs: list[ExportedLogRecord] = field(default_factory=list)
 
     def add(self, request: Mapping[str, Any]) -> None:
         """Add the records of one OTLP export request (traces, metrics or logs) in the JSON encoding.
@@ -160,9 +160,9 @@ def _resources(request: Mapping[str, Any], key: str, scoped: str) -> Iterable[tu
             yield resource, scope_entry.get("scope", {}).get("name", ""), scope_entry
 
 
-def _spans(request: Mapping[str, Any]) -> list[Span]:
+def _spans(request: Mapping[str, Any]) -> list[ExportedSpan]:
     return [
-        Span(
+        ExportedSpan(
             name=span.get("name", ""),
             kind=int(span.get("kind", 0)),
             trace_id=span.get("traceId", ""),
@@ -184,7 +184,7 @@ def _spans(request: Mapping[str, Any]) -> list[Span]:
     ]
 
 
-def _points(request: Mapping[str, Any]) -> list[Point]:
+def _points(request: Mapping[str, Any]) -> list[ExportedPoint]:
     points = []
     for resource, scope, entry in _resources(request, "resourceMetrics", "scopeMetrics"):
         for metric in entry.get("metrics", []):
@@ -206,10 +206,10 @@ def _points(request: Mapping[str, Any]) -> list[Point]:
                 }
                 if kind in ("sum", "gauge"):
                     value = int(point["asInt"]) if "asInt" in point else float(point.get("asDouble", 0.0))
-                    points.append(Point(metric["name"], metric.get("unit", ""), value=value, **common))
+                    points.append(ExportedPoint(metric["name"], metric.get("unit", ""), value=value, **common))
                 else:
                     points.append(
-                        Point(
+                        ExportedPoint(
                             metric["name"],
                             metric.get("unit", ""),
                             count=int(point.get("count", 0)),
@@ -221,13 +221,13 @@ def _points(request: Mapping[str, Any]) -> list[Point]:
     return points
 
 
-def _logs(request: Mapping[str, Any]) -> list[LogRecord]:
+def _logs(request: Mapping[str, Any]) -> list[ExportedLogRecord]:
     records = []
     for _, scope, entry in _resources(request, "resourceLogs", "scopeLogs"):
         for record in entry.get("logRecords", []):
             attrs = attributes(record.get("attributes", []))
             records.append(
-                LogRecord(
+                ExportedLogRecord(
                     body=any_value(record.get("body", {})),
                     attributes=attrs,
                     trace_id=record.get("traceId", ""),
@@ -240,9 +240,9 @@ def _logs(request: Mapping[str, Any]) -> list[LogRecord]:
     return records
 
 
-def read_file(path: str, note: Output) -> Telemetry:
+def read_file(path: str, note: Output) -> ExportedTelemetry:
     """Every export request in the OTLP JSON lines file at `path`; lines that are not one are skipped with a note."""
-    telemetry = Telemetry()
+    telemetry = ExportedTelemetry()
     with open(path, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -256,38 +256,38 @@ def read_file(path: str, note: Output) -> Telemetry:
     return telemetry
 
 
-def _describe(span: Span) -> str:
+def _describe(span: ExportedSpan) -> str:
     millis = (span.end - span.start) / 1e6
     details = [f"{label}={span.attributes[key]}" for key, label in _SHOWN if key in span.attributes]
     status = "ERROR" if span.is_error else "ok"
     return f"{span.name}  [{_KINDS.get(span.kind, '?')}, {millis:.1f} ms, {status}]  {' '.join(details)}".rstrip()
 
 
-def print_traces(spans: Iterable[Span], out: Output = print) -> None:
+def print_traces(spans: Iterable[ExportedSpan], out: Output = print) -> None:
     """Print every trace as an indented tree, traces and children in start order. A span whose parent is not among
     the spans (another process's, or not exported) is shown at the top of its trace."""
-    by_trace: dict[str, list[Span]] = defaultdict(list)
+    by_trace: dict[str, list[ExportedSpan]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
     for trace_id, members in sorted(by_trace.items(), key=lambda item: min(s.start for s in item[1])):
         ids = {span.span_id for span in members}
-        children: dict[str, list[Span]] = defaultdict(list)
+        children: dict[str, list[ExportedSpan]] = defaultdict(list)
         for span in members:
             children[span.parent_id if span.parent_id in ids else ""].append(span)
         out(f"trace {trace_id[:16]}  service={members[0].resource.get('service.name')}")
         _print_children(children, "", 1, out)
 
 
-def _print_children(children: dict[str, list[Span]], parent: str, depth: int, out: Output) -> None:
+def _print_children(children: dict[str, list[ExportedSpan]], parent: str, depth: int, out: Output) -> None:
     for child in sorted(children[parent], key=lambda span: span.start):
         out("  " * depth + "└─ " + _describe(child))
         _print_children(children, child.span_id, depth + 1, out)
 
 
-def current_points(points: Iterable[Point]) -> list[Point]:
+def current_points(points: Iterable[ExportedPoint]) -> list[ExportedPoint]:
     """The points that make up each series' total: every delta point, and of cumulative points and gauges only the
     newest of each series (per resource, scope, metric, attributes and start time, so separate runs add up)."""
-    newest: dict[str, Point] = {}
+    newest: dict[str, ExportedPoint] = {}
     deltas = []
     for point in points:
         if point.delta:
@@ -301,7 +301,7 @@ def current_points(points: Iterable[Point]) -> list[Point]:
     return deltas + list(newest.values())
 
 
-def print_metrics(points: Iterable[Point], out: Output = print) -> None:
+def print_metrics(points: Iterable[ExportedPoint], out: Output = print) -> None:
     """Print one line per metric and model (or component, tool, error): counts and sums."""
     out("\nmetrics")
     rows: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -315,7 +315,7 @@ def print_metrics(points: Iterable[Point], out: Output = print) -> None:
         out(f"  {metric:<52} {label:<60} count={count:g}{sums}")
 
 
-def print_logs(records: Iterable[LogRecord], out: Output = print) -> None:
+def print_logs(records: Iterable[ExportedLogRecord], out: Output = print) -> None:
     """Print the number of log records, then one line each: severity, event name, body, and the span it belongs to."""
     records = list(records)
     out(f"\nlogs: {len(records)} record(s)")

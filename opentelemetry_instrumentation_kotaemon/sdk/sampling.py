@@ -38,14 +38,13 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from .settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, _warn, read_list
+from ..settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, TRUE_VALUES, read_list, warn_invalid
 
 DEBUG_BAGGAGE_KEY = "kotaemon.debug"
 DEBUG_HEADER = "x-debug-tracing"
 DEBUG_HEADER_ATTRIBUTE = "http.request.header.x_debug_tracing"
 """Where HTTP server instrumentations put a captured `X-Debug-Tracing` request header."""
 _DEBUG_HEADER_SEEN = create_key("kotaemon-debug-header")
-_TRUE = ("1", "true", "yes", "on")
 SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 
 
@@ -116,7 +115,7 @@ class KotaemonSampler(Sampler):  # type: ignore[misc]
 
     def _forced(self, parent_context: Context | None, name: str, attributes: Attributes) -> bool:
         flag = baggage.get_baggage(DEBUG_BAGGAGE_KEY, parent_context)
-        if flag is not None and str(flag).lower() in _TRUE:
+        if flag is not None and str(flag).lower() in TRUE_VALUES:
             return True
         if get_value(_DEBUG_HEADER_SEEN, parent_context):
             return True
@@ -130,7 +129,7 @@ class KotaemonSampler(Sampler):  # type: ignore[misc]
 
 def _asks_for_debug(values: Any) -> bool:
     values = values if isinstance(values, (list, tuple)) else (values,)
-    return any(str(v).strip().lower() in _TRUE for v in values if v is not None)
+    return any(str(v).strip().lower() in TRUE_VALUES for v in values if v is not None)
 
 
 class DebugHeaderPropagator(TextMapPropagator):  # type: ignore[misc]
@@ -174,7 +173,7 @@ def _argument(arg: Any, default: float, maximum: float | None) -> float:
         value = -1.0
     if value < 0 or (maximum is not None and value > maximum):
         expected = f"a number from 0 to {maximum}" if maximum is not None else "a number >= 0"
-        _warn(SAMPLER_ARG, str(arg), str(default), expected)
+        warn_invalid(SAMPLER_ARG, str(arg), str(default), expected)
         return default
     return value
 

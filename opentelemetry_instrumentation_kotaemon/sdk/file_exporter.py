@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .settings import OTEL_KOTAEMON_FILE_PATH, read_file_path
+from ..settings import OTEL_KOTAEMON_FILE_PATH, read_file_path
 
 try:  # SDK 1.39+ names
     from opentelemetry.sdk._logs.export import LogRecordExporter as _LogExporter

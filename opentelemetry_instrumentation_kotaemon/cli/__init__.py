@@ -1,0 +1,1 @@
+"""The `opentelemetry-kotaemon` command: `doctor`, `bootstrap` and `view`."""

@@ -1,0 +1,111 @@
+"""`opentelemetry-kotaemon doctor`: what `opentelemetry-instrument` will do in this environment.
+
+The effective settings, which libraries are found and instrumented, which distro and configurator win, duplicate
+instrumentations installed beside us, and version skew.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from importlib import metadata
+
+from ..sdk.distro import DEFAULTS
+from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
+from ..version import __version__
+from ..versions import SUPPORTED_LIBRARIES, in_range
+
+DISTRIBUTION = "opentelemetry-instrumentation-kotaemon"
+
+# Other packages that trace the same calls; installed beside us, each call is traced twice.
+DUPLICATES = {
+    "opentelemetry-instrumentation-openai": "OpenLLMetry's OpenAI instrumentation",
+    "opentelemetry-instrumentation-openai-v2": "the (deprecated) official OpenAI instrumentation",
+    "opentelemetry-instrumentation-genai-openai": "the official GenAI OpenAI instrumentation",
+    "opentelemetry-instrumentation-langchain": "OpenLLMetry's LangChain instrumentation",
+    "opentelemetry-instrumentation-genai-langchain": "the official GenAI LangChain instrumentation",
+    "openinference-instrumentation-openai": "OpenInference's OpenAI instrumentation",
+    "openinference-instrumentation-langchain": "OpenInference's LangChain instrumentation",
+    "traceloop-sdk": "Traceloop's SDK (started from code)",
+    "openlit": "OpenLIT (started from code)",
+    "langtrace-python-sdk": "Langtrace (started from code)",
+}
+_OTEL_PACKAGES = ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-instrumentation", "opentelemetry-distro")
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _entry_points(group: str) -> list[metadata.EntryPoint]:
+    return list(metadata.entry_points(group=group))
+
+
+def _owner(entry_point: metadata.EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return str(dist.metadata["Name"]) if dist is not None else "?"
+
+
+def doctor(out: Callable[[str], None] = print) -> int:
+    """Print the report; returns the number of problems found."""
+    problems = 0
+    out(f"{DISTRIBUTION} {__version__} on Python {sys.version.split()[0]}")
+
+    out("\nLibraries")
+    enabled = Settings.from_env().instrument
+    for library in SUPPORTED_LIBRARIES:
+        name, integration = library.distribution, library.integration
+        version = _version(name)
+        if version is None:
+            out(f"  {name:<18} not installed")
+            continue
+        state = "instrumented" if integration in enabled else f"not instrumented ({integration} is switched off)"
+        if not in_range(version, library.versions):
+            state += f"; outside the tested range {library.versions}"
+            problems += 1
+        out(f"  {name:<18} {version:<10} {state}")
+
+    out("\nOpenTelemetry")
+    versions = {name: _version(name) for name in _OTEL_PACKAGES}
+    out("  " + ", ".join(f"{name} {version or 'missing'}" for name, version in versions.items()))
+    if versions["opentelemetry-api"] != versions["opentelemetry-sdk"]:
+        out("  WARNING: opentelemetry-api and opentelemetry-sdk versions differ; install matching releases")
+        problems += 1
+
+    out("\nDistro and configurator chosen by opentelemetry-instrument")
+    for variable, group in (
+        ("OTEL_PYTHON_DISTRO", "opentelemetry_distro"),
+        ("OTEL_PYTHON_CONFIGURATOR", "opentelemetry_configurator"),
+    ):
+        names = [f"{ep.name} ({_owner(ep)})" for ep in _entry_points(group)]
+        chosen = os.environ.get(variable) or DEFAULTS.get(variable, ENTRY_POINT_NAME)
+        out(f"  {variable}={chosen}   installed: {', '.join(names) or 'none'}")
+
+    out("\nDuplicate instrumentations")
+    found = False
+    for ep in _entry_points("opentelemetry_instrumentor"):
+        owner = _owner(ep)
+        if owner in DUPLICATES:
+            found = True
+            problems += 1
+            out(f"  {owner} ({DUPLICATES[owner]}) registers '{ep.name}': calls would be traced twice;")
+            out(f"    disable it with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS={ep.name} or uninstall it")
+    for distribution, description in DUPLICATES.items():
+        if description.endswith("(started from code)") and _version(distribution):
+            found = True
+            out(f"  {distribution} is installed ({description}): do not start it beside us")
+    if not found:
+        out("  none")
+
+    out("\nSettings (- means not set: the default applies; a malformed value is warned about above)")
+    for variable in ALL_VARIABLES:
+        out(f"  {variable:<52} {os.environ.get(variable, '-')}")
+    for variable, value in DEFAULTS.items():
+        if variable not in os.environ:
+            out(f"  {variable:<52} {value} (our default)")
+    out(f"\n{problems} problem(s) found")
+    return problems

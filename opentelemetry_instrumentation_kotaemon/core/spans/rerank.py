@@ -1,0 +1,36 @@
+"""Re-ranking spans: `rerank {name}`, with the documents kept; the `kotaemon.rerank.*` metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ... import attributes as attr
+from ..instruments import Instruments
+from .step import Attributes, DocumentsStep, Fields
+
+
+@dataclass(slots=True, kw_only=True)
+class RerankStep(DocumentsStep):
+    """A re-ranker ordering documents against a query and keeping the best (scores are the re-ranker's)."""
+
+    KIND: ClassVar[str] = attr.KIND_RERANKER
+    VERB: ClassVar[str | None] = "rerank"
+
+    model: str | None = None
+    top_k: int | float | None = None
+    input_count: int | None = None
+    """Documents handed to the re-ranker."""
+    query: str | None = None
+    """Content: the query ranked against."""
+
+    START_ATTRIBUTES: ClassVar[Fields] = (
+        ("model", attr.GEN_AI_REQUEST_MODEL),
+        ("top_k", attr.GEN_AI_REQUEST_TOP_K),
+        ("input_count", attr.KOTAEMON_RERANK_INPUT_COUNT),
+    )
+    START_CONTENT: ClassVar[Fields] = (("query", attr.KOTAEMON_RERANK_QUERY),)
+
+    def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
+        if self.documents is not None:
+            instruments.rerank_documents.record(self.documents, labels)

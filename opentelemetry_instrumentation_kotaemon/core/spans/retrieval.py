@@ -1,0 +1,37 @@
+"""Retrieval spans: `retrieval {name}` (CLIENT), with the documents found; `kotaemon.retrieval.*` metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from opentelemetry.trace import SpanKind
+
+from ... import attributes as attr
+from ..instruments import Instruments
+from .step import Attributes, DocumentsStep, Fields
+
+
+@dataclass(slots=True, kw_only=True)
+class RetrievalStep(DocumentsStep):
+    """A retriever searching for documents (a vector store, a web search, a LangChain retriever)."""
+
+    KIND: ClassVar[str] = attr.KIND_RETRIEVER
+    OPERATION: ClassVar[str | None] = attr.OPERATION_RETRIEVAL
+    SPAN_KIND: ClassVar[SpanKind] = SpanKind.CLIENT
+
+    top_k: int | float | None = None
+    mode: str | None = None
+    """How it searched: vector, text or hybrid."""
+    query: str | None = None
+    """Content: the query text."""
+
+    START_ATTRIBUTES: ClassVar[Fields] = (("top_k", attr.GEN_AI_REQUEST_TOP_K), ("mode", attr.KOTAEMON_RETRIEVAL_MODE))
+    START_CONTENT: ClassVar[Fields] = (("query", attr.GEN_AI_RETRIEVAL_QUERY_TEXT),)
+
+    def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
+        if self.documents is None:
+            return
+        instruments.retrieval_documents.record(self.documents, labels)
+        if self.documents == 0 and error_name is None:
+            instruments.retrieval_empty.add(1, labels)

@@ -1,0 +1,142 @@
+"""What every step span shares (a step: any span that is not a model request), and the base of their records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from opentelemetry.trace import SpanKind
+
+from ... import attributes as attr
+from ..instruments import Instruments
+
+Attributes = dict[str, Any]
+Fields = tuple[tuple[str, str], ...]
+"""(record field, attribute name) pairs."""
+
+
+def _present(value: Any) -> bool:
+    """Whether an attribute value says something: not missing, not an empty string or list (0 and False do)."""
+    return value is not None and value != "" and value != []
+
+
+@dataclass(slots=True, kw_only=True)
+class Step:
+    """One step of an app that is not a model request; each kind of step is a subclass.
+
+    Subclasses name their kind, operation and span kind, list which of their fields become which attributes (at the
+    start, at the end, and content apart), and add what their kind counts in `_record_metrics`. Content fields are
+    filled by integrations only when `Telemetry.captures_content` is true, and exported only after redaction.
+    """
+
+    KIND: ClassVar[str]
+    """The `kotaemon.span.kind` value, and the key of the kind's duration histogram."""
+    OPERATION: ClassVar[str | None] = None
+    """The `gen_ai.operation.name` value, where the conventions have one."""
+    VERB: ClassVar[str | None] = None
+    """The first word of the span name when there is no operation."""
+    SPAN_KIND: ClassVar[SpanKind] = SpanKind.INTERNAL
+    START_ATTRIBUTES: ClassVar[Fields] = ()
+    """Fields set on the span when it starts (seen by the sampler), when present."""
+    END_ATTRIBUTES: ClassVar[Fields] = ()
+    """Fields set on the span when it ends, when present."""
+    START_CONTENT: ClassVar[Fields] = ()
+    """Content fields known at the start: exported only when content is captured, after redaction."""
+    END_CONTENT: ClassVar[Fields] = ()
+    """Content fields known at the end: exported only when content is captured, after redaction."""
+
+    name: str
+    component: str | None = None
+    """The qualified class name of the component (or the runnable's name) running the step."""
+    owner: object | None = None
+    """The object running the step; a step of the same kind and owner inside this one is the same step."""
+    step_name: str | None = None
+    """The step's name inside its pipeline (theflow's node name), where there is one."""
+    failure: str | None = None
+    """Set when the step failed without raising (an agent answering with status "failed")."""
+    abandoned: bool = False
+    """Set when the caller left the step's stream before its end."""
+
+    @property
+    def operation(self) -> str | None:
+        return self.OPERATION
+
+    def span_name(self) -> str:
+        verb = self.operation or self.VERB
+        return f"{verb} {self.name}" if verb else self.name
+
+    def start_attributes(self) -> Attributes:
+        """Attributes known when the step starts (given to the sampler)."""
+        values: Attributes = {attr.KOTAEMON_SPAN_KIND: self.KIND}
+        operation = self.operation
+        if operation:
+            values[attr.GEN_AI_OPERATION_NAME] = operation
+        if self.component:
+            values[attr.KOTAEMON_COMPONENT] = self.component
+        if self.step_name:
+            values[attr.KOTAEMON_STEP] = self.step_name
+        return self._read(self.START_ATTRIBUTES, values)
+
+    def end_attributes(self) -> Attributes:
+        """Attributes known when the step ends."""
+        values = self._read(self.END_ATTRIBUTES, {})
+        self._end_attributes(values)
+        if self.abandoned:
+            values[attr.KOTAEMON_STREAM_ABANDONED] = True
+        return values
+
+    # --- content: exported only when content is captured, after redaction
+
+    def start_content(self) -> Attributes:
+        """Content attributes known when the step starts (query text, tool arguments...)."""
+        return {key: value for name, key in self.START_CONTENT if (value := getattr(self, name)) is not None}
+
+    def end_content(self) -> Attributes:
+        """Content attributes known when the step ends (documents, tool results, answers...)."""
+        return {key: value for name, key in self.END_CONTENT if (value := getattr(self, name)) is not None}
+
+    # --- metrics
+
+    def record_metrics(self, instruments: Instruments, duration: float, error_name: str | None) -> None:
+        """Record the finished step: its duration, its failure, and what its kind counts."""
+        labels: Attributes = {attr.KOTAEMON_COMPONENT: self.component or self.name}
+        if error_name is not None:
+            labels[attr.ERROR_TYPE] = error_name
+            instruments.errors.add(1, {attr.KOTAEMON_SPAN_KIND: self.KIND, attr.ERROR_TYPE: error_name})
+        instruments.step_durations[self.KIND].record(duration, labels)
+        self._record_metrics(instruments, labels, error_name)
+
+    # --- what a kind may add
+
+    def _read(self, fields: Fields, values: Attributes) -> Attributes:
+        for name, key in fields:
+            value = getattr(self, name)
+            if _present(value):
+                values[key] = value
+        return values
+
+    def _end_attributes(self, values: Attributes) -> None:
+        """Attributes computed from several fields at the end."""
+        return None
+
+    def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
+        return None
+
+
+@dataclass(slots=True, kw_only=True)
+class DocumentsStep(Step):
+    """A step that returns documents (retrieval, re-ranking): their count, ids, scores, and (content) the documents."""
+
+    documents: int | None = None
+    """Documents the step returned."""
+    document_ids: list[str] | None = None
+    document_scores: list[float] | None = None
+    found: list[dict[str, Any]] | None = None
+    """Content: each returned document as `{"id", "content", "score"?}`."""
+
+    END_ATTRIBUTES: ClassVar[Fields] = (
+        ("documents", attr.KOTAEMON_DOCUMENT_COUNT),
+        ("document_ids", attr.KOTAEMON_DOCUMENT_IDS),
+        ("document_scores", attr.KOTAEMON_DOCUMENT_SCORES),
+    )
+    END_CONTENT: ClassVar[Fields] = (("found", attr.GEN_AI_RETRIEVAL_DOCUMENTS),)

@@ -1,0 +1,1 @@
+"""The SDK side: the distro and configurator `opentelemetry-instrument` loads, samplers, exporters, their defaults."""

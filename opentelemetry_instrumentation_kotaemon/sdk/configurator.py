@@ -1,0 +1,55 @@
+"""The configurator that `opentelemetry-instrument` loads for this package.
+
+It is the SDK's own, so every standard `OTEL_*` variable keeps working; on older SDKs and exporters it also supplies
+what those lack (see `shims`), redacts exported log records and reports export failures in a few clear lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.sdk import _configuration as sdk_configuration
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+
+from . import export_errors
+from .shims import (
+    SDK_TAKES_BUCKET_ADVICE,
+    ensure_logger_provider,
+    import_exporters_with_bounded_retries,
+    init_metrics_with_bucket_views,
+)
+
+
+class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
+    """Sets up the SDK (tracer, meter and logger providers, exporters) from the environment."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        # For the length of the SDK's setup, its steps are replaced by the same steps plus what old SDKs lack:
+        # exporters whose retries end within their timeout (before 1.35), and histogram views (before 1.28, which
+        # ignore bucket advice; the metrics step's signature there is `(exporters_or_readers, resource)`).
+        replaced: dict[str, Callable[..., Any]] = {"_import_exporters": import_exporters_with_bounded_retries}
+        if not SDK_TAKES_BUCKET_ADVICE:
+            replaced["_init_metrics"] = init_metrics_with_bucket_views
+        originals = {name: getattr(sdk_configuration, name) for name in replaced}
+        for name, step in replaced.items():
+            setattr(sdk_configuration, name, step)
+        try:
+            super()._configure(**kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            for name, step in originals.items():
+                setattr(sdk_configuration, name, step)
+        ensure_logger_provider()
+        _redact_exported_logs()
+        export_errors.install()
+
+
+def _redact_exported_logs() -> None:
+    """Apply our redaction to every exported log record (app logs included, when the user exports them)."""
+    from opentelemetry._logs import get_logger_provider
+
+    from ..core.content import ContentPolicy
+    from ..core.redaction import RedactingLogProcessor
+    from ..settings import Settings
+
+    RedactingLogProcessor(ContentPolicy(Settings.from_env()).clean).install_first(get_logger_provider())
