@@ -13,7 +13,7 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions clean
+.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions bench-reports clean
 
 test: lint typecheck test-lock test-latest
 
@@ -66,6 +66,15 @@ bench: $(VENV)/bench/.ready
 # Instructions per call under callgrind: deterministic, whatever else the machine runs (needs valgrind).
 bench-instructions: $(VENV)/bench/.ready
 	$(VENV)/bench/bin/python benchmarks/instructions.py $(BENCH_ARGS)
+
+# Every benchmark report, benchmarks/*.md and their .json: instructions (against our package at BENCH_BASELINE too,
+# when set), CPU time, and memory over 100,000 LangChain chain runs. About an hour on a busy 2-core machine.
+BENCH_BASELINE ?=
+bench-reports: $(VENV)/bench/.ready $(LATEST)/.ready
+	$(VENV)/bench/bin/python benchmarks/instructions.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+	$(VENV)/bench/bin/python benchmarks/overhead.py --calls 300 --rounds 3 --memory-calls 2000
+	$(LATEST)/bin/python benchmarks/memory.py --calls 20000 --langchain-runs 100000 --kotaemon-calls 500 \
+		--output benchmarks/memory.md
 
 clean:
 	rm -rf $(VENV)

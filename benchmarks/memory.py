@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--langchain-runs", type=int, default=100_000)
     parser.add_argument("--kotaemon-calls", type=int, default=2_000)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--output", type=Path, help="also write the report (Markdown) to this file")
     args = parser.parse_args()
     if args.tracemalloc:
         tracemalloc.start()
@@ -231,11 +232,18 @@ def main() -> None:
             _measure(phase, call, flush)
         tracer_provider.shutdown()
         meter_provider.shutdown()
-    print(f"Python {sys.version.split()[0]}; memory after the warm-up tenth → at the end (growth per call)")
-    print("| calls | count | allocated blocks (thousands) | RSS (MB) | traced memory (MB) | bookkeeping | time |")
-    print("|---|---:|---:|---:|---:|---|---:|")
-    for phase, _ in phases:
-        print(_row(phase))
+    table = [
+        f"Python {sys.version.split()[0]}; memory after the warm-up tenth → at the end (growth per call)",
+        "",
+        "| calls | count | allocated blocks (thousands) | RSS (MB) | traced memory (MB) | bookkeeping | time |",
+        "|---|---:|---:|---:|---:|---|---:|",
+        *(_row(phase) for phase, _ in phases),
+    ]
+    print("\n".join(table))
+    if args.output is not None:
+        command = " ".join(["python benchmarks/memory.py", *sys.argv[1:]])
+        header = f"# Memory over many calls\n\n{__doc__}\n```\n{command}\n```\n\n"
+        args.output.write_text(header + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":
