@@ -8,9 +8,12 @@ the worker, exporter threads included. Instrumentation is off while a worker sta
 it uncounted, several times faster); for each path the worker makes its warm-up calls, then callgrind counts two
 windows, one call and then `1 + calls` calls, each followed by a flush of every provider (so every span's export
 is paid inside the window): the difference of the two, divided by `calls`, is the cost per call without the fixed
-cost of a flush (a metric export happens once a minute, whatever the number of calls). A configuration's figure is
-its instructions per call minus the bare run's. Configurations run side by side (`--jobs`), which changes nothing
-in what they count; `--repeats` runs everything again to show the run-to-run variation.
+cost of a flush (a metric export happens once a minute, whatever the number of calls). The SDK's export timers are
+off in these workers: under valgrind a call takes fifty times its normal wall time, so the 5 s span and 60 s metric
+timers would fire inside the windows as often as the machine is slow, adding exports no real run makes. A
+configuration's figure is its instructions per call minus the bare run's. Configurations run side by side
+(`--jobs`), which changes nothing in what they count; `--repeats` runs everything again to show the run-to-run
+variation.
 
     .venv/bench/bin/python benchmarks/instructions.py [--calls 40] [--repeats 2] [--baseline REF]
 
@@ -66,7 +69,7 @@ def measure(config: str, sink: overhead.Service, server: overhead.Service, args:
         folder = Path(name)
         command = overhead.worker_command("serve", worker_config, server, sink, args)
         command[-1] = f"--operations={','.join(operations)}"
-        command.append(f"--service-name={config}")
+        command += [f"--service-name={config}", "--no-timers"]
         process = subprocess.Popen(
             [
                 "valgrind",
@@ -168,10 +171,10 @@ class Figures:
         self.results: dict[str, list[dict[str, Any]]] = data["results"]
 
     def has(self, config: str, operation: str) -> bool:
-        return config in self.results and operation in self.results[config][0]["instructions"]
+        return any(operation in run["instructions"] for run in self.results.get(config, ()))
 
     def values(self, config: str, operation: str) -> list[float]:
-        return [run["instructions"][operation] for run in self.results[config]]
+        return [run["instructions"][operation] for run in self.results[config] if operation in run["instructions"]]
 
     def added(self, config: str, operation: str) -> list[float]:
         """Instructions added per call, repeat by repeat against the bare run of the same repeat (against the bare
@@ -182,7 +185,7 @@ class Figures:
         return [value - base for value, base in zip(values, bare, strict=True)]
 
     def spans(self, config: str, operation: str) -> float:
-        return median([run["spans"][operation] for run in self.results[config]])
+        return median([run["spans"][operation] for run in self.results[config] if operation in run["spans"]])
 
     def floor(self, operation: str) -> float:
         return median(self.added("bare-span", operation)) if self.has("bare-span", operation) else float("nan")

@@ -61,6 +61,7 @@ CONFIGS = (
     "ours-no-usage-request",
     "ours-unsampled",
     "official",
+    "official-openai",
     "openllmetry",
     "openinference",
 )
@@ -76,6 +77,10 @@ CONFIG_NOTES = {
     "official": (
         "SDK + OTLP export + the official GenAI instrumentations `opentelemetry-instrumentation-genai-openai` and"
         " `opentelemetry-instrumentation-genai-langchain`, content off"
+    ),
+    "official-openai": (
+        "the official `opentelemetry-instrumentation-genai-openai` alone: what the official pair traces where the"
+        " `langchain` package is not installed (its LangChain instrumentor then instruments nothing)"
     ),
     "openllmetry": (
         "SDK + OTLP export + OpenLLMetry's `opentelemetry-instrumentation-openai` and"
@@ -134,7 +139,11 @@ class Pipeline:
     shutdown: Callable[[], None]
 
 
-def configure_sdk(endpoint: str, sampled: bool, service_name: str) -> Pipeline:
+NEVER_MS = 10**9
+"""A timer that never fires within a benchmark: exports happen at the flushes only."""
+
+
+def configure_sdk(endpoint: str, sampled: bool, service_name: str, timers: bool = True) -> Pipeline:
     """Tracer, meter and logger providers exporting OTLP/HTTP with the SDK's production defaults.
 
     BatchSpanProcessor (5 s schedule delay, batches of 512) and PeriodicExportingMetricReader (60 s interval),
@@ -155,11 +164,20 @@ def configure_sdk(endpoint: str, sampled: bool, service_name: str) -> Pipeline:
 
     resource = Resource.create({"service.name": service_name})
     tracer_provider = TracerProvider(resource=resource, sampler=None if sampled else ALWAYS_OFF)
-    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"))
+    delay = {} if timers else {"schedule_delay_millis": NEVER_MS}
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"), **delay)  # type: ignore[arg-type]
+    )
+    interval = {} if timers else {"export_interval_millis": NEVER_MS}
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"),
+        **interval,  # type: ignore[arg-type]
+    )
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")))
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs"), **delay)  # type: ignore[arg-type]
+    )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     _logs.set_logger_provider(logger_provider)
@@ -229,12 +247,17 @@ def with_manual_span(operation: str, model: str, port: int, call: Callable[[], N
 
 
 def prepare(
-    config: str, base_url: str, endpoint: str, operations: Sequence[str] = OPERATIONS, service_name: str | None = None
+    config: str,
+    base_url: str,
+    endpoint: str,
+    operations: Sequence[str] = OPERATIONS,
+    service_name: str | None = None,
+    timers: bool = True,
 ) -> tuple[Workload, dict[str, Callable[[], None]], Pipeline]:
     """Set up a configuration in this (fresh) process: SDK, instrumentation, then the paths, in that order."""
     pipeline = Pipeline(lambda: None, lambda: None)
     if config != "bare":
-        pipeline = configure_sdk(endpoint, sampled=config != "ours-unsampled", service_name=service_name or config)
+        pipeline = configure_sdk(endpoint, config != "ours-unsampled", service_name or config, timers)
         instrument(config)
     workload = Workload(base_url, operations)
     calls = workload.calls()
@@ -261,7 +284,9 @@ def serve(args: argparse.Namespace) -> None:
     Every other answer is `ok`. Between commands the worker waits without using CPU (its exporter threads may
     still work, and count).
     """
-    workload, calls, pipeline = prepare(args.config, args.base_url, args.endpoint, args.operations, args.service_name)
+    workload, calls, pipeline = prepare(
+        args.config, args.base_url, args.endpoint, args.operations, args.service_name, not args.no_timers
+    )
     profiles: dict[str, Any] = {}
     profiler: cProfile.Profile | None = None
     started_cpu, started_chunks, made = 0.0, 0, 0
@@ -988,6 +1013,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         worker.add_argument("--memory-calls", type=int, default=MEMORY_CALLS)
         worker.add_argument("--operations", type=_names(OPERATIONS), default=OPERATIONS)
         worker.add_argument("--service-name", help="the service name its spans are exported with (default: config)")
+        worker.add_argument(
+            "--no-timers", action="store_true", help="export at the flushes only, never on the SDK's timers"
+        )
     parsed = parser.parse_args(argv)
     if "bare" not in parsed.configs:
         parser.error("--configs needs bare: every figure is added to it")

@@ -32,7 +32,7 @@ TITLES = {
 }
 WEIGHTS = {"chat": 1, "stream": 1, "embeddings": 1, "rag": 2, "rag_stream": 3, "agent": 5, "kotaemon": 40}
 """About how many OpenAI chat calls one call of each path costs: a benchmark makes proportionally fewer of it."""
-PEERS = ("official", "openllmetry", "openinference")
+PEERS = ("official", "official-openai", "openllmetry", "openinference")
 OURS_VARIANTS = ("ours-no-usage-request", "ours-unsampled")
 QUESTION = "What is the answer?"
 CHAT_MODEL = "bench-chat"
@@ -50,7 +50,7 @@ def configs_for(operation: str, configs: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(c for c in configs if c not in PEERS and c != "ours-no-usage-request")
     if operation in LANGCHAIN:
         return tuple(c for c in configs if c != "ours-no-usage-request")
-    return configs
+    return tuple(c for c in configs if c != "official-openai")  # the same as `official` for the client alone
 
 
 def openai_paths(base_url: str, counter: list[int]) -> dict[str, Callable[[], None]]:
@@ -198,6 +198,10 @@ def instrument(config: str) -> None:
 
         OfficialOpenAI().instrument()
         OfficialLangChain().instrument()
+    elif config == "official-openai":  # what the official pair does where `langchain` is not installed
+        from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor as OfficialOpenAI
+
+        OfficialOpenAI().instrument()
     elif config == "openinference":
         from openinference.instrumentation.langchain import LangChainInstrumentor as OpenInferenceLangChain
         from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInferenceOpenAI
