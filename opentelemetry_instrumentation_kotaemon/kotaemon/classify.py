@@ -75,21 +75,22 @@ class Family:
     completion: bool = False
 
 
+_FAMILIES: tuple[tuple[frozenset[str], str, frozenset[str]], ...] = (
+    (_LLM_BASES, attr.KIND_LLM, MODEL_METHODS),
+    (_EMBEDDING_BASES, attr.KIND_EMBEDDING, MODEL_METHODS),
+    (_RERANKER_BASES, attr.KIND_RERANKER, STEP_METHODS),
+    (_RETRIEVER_BASES, attr.KIND_RETRIEVER, STEP_METHODS),
+    (_TOOL_BASES, attr.KIND_TOOL, STEP_METHODS),
+    (_AGENT_BASES, attr.KIND_AGENT, GENERATOR_STEP_METHODS),
+    (_INDEXING_BASES, attr.KIND_INDEXING, GENERATOR_STEP_METHODS),
+)
+"""(bases, kind, traced methods), in the order they are tried: the first whose bases a class has decides."""
+
+
 def family_of(cls: type) -> Family:
-    """The family of a component class, decided by the bases along its MRO."""
+    """The family of a component class, decided by the bases along its MRO; a pipeline when none matches."""
     keys = {class_key(base) for base in cls.__mro__}
-    if keys & _LLM_BASES:
-        return Family(attr.KIND_LLM, MODEL_METHODS, completion=bool(keys & _COMPLETION_BASES))
-    if keys & _EMBEDDING_BASES:
-        return Family(attr.KIND_EMBEDDING, MODEL_METHODS)
-    if keys & _RERANKER_BASES:
-        return Family(attr.KIND_RERANKER, STEP_METHODS)
-    if keys & _RETRIEVER_BASES:
-        return Family(attr.KIND_RETRIEVER, STEP_METHODS)
-    if keys & _TOOL_BASES:
-        return Family(attr.KIND_TOOL, STEP_METHODS)
-    if keys & _AGENT_BASES:
-        return Family(attr.KIND_AGENT, GENERATOR_STEP_METHODS)
-    if keys & _INDEXING_BASES:
-        return Family(attr.KIND_INDEXING, GENERATOR_STEP_METHODS)
+    for bases, kind, methods in _FAMILIES:
+        if keys & bases:
+            return Family(kind, methods, completion=kind == attr.KIND_LLM and bool(keys & _COMPLETION_BASES))
     return Family(attr.KIND_PIPELINE, MODEL_METHODS, always=bool(keys & _PIPELINE_BASES))
