@@ -1,5 +1,7 @@
 # Two commands matter: `make demo` and `make test`. Both set up what they need in .venv/.
 # `make demo DEMO_ARGS=--real` calls the OpenAI API instead of the local server (needs OPENAI_API_KEY).
+# One test layer (tests/unit, integration, e2e, ops) in the newest environment: `make test-unit`; in either
+# environment: `make test-lock PYTEST_ARGS="-m unit"`.
 SHELL := /bin/bash
 PYENV_ROOT ?= $(HOME)/.pyenv
 find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1)*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
@@ -13,9 +15,11 @@ LOCK := $(VENV)/lock
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: test lint typecheck test-latest test-lock demo bench bench-instructions bench-reports clean
+LAYERS := unit integration e2e ops
 
-test: lint typecheck test-lock test-latest
+.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-reports clean
+
+test: lint typecheck test-lock test-latest install-check
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -48,8 +52,17 @@ test-latest: $(LATEST)/.ready
 test-lock: $(LOCK)/.ready
 	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
 
+$(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready
+	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)
+
+# What `pip install` gives a user: the wheel installed with pip and uv into fresh, GenAI, FastAPI and Kotaemon-lock
+# venvs; nothing installed changes version, `pip check` is clean, one OpenTelemetry release, an app exports spans.
+install-check: | $(UV)
+	@test -n "$(PYTHON_LOCK)" -a -n "$(PYTHON_LATEST)" || { echo "Python 3.11 and 3.13 needed"; exit 1; }
+	$(TOOLS)/bin/python tests/install/install_check.py --uv $(UV) --python311 $(PYTHON_LOCK) --python313 $(PYTHON_LATEST)
+
 demo: $(LATEST)/.ready
-	$(LATEST)/bin/python -m tests.support.demo $(DEMO_ARGS)
+	$(LATEST)/bin/python -m examples.demo $(DEMO_ARGS)
 
 # Its own environment: the peer instrumentations it compares against must stay out of the test environments.
 $(VENV)/bench/.ready: pyproject.toml benchmarks/requirements.txt | $(UV)

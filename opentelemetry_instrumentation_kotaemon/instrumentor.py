@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Collection
 from typing import Any
 
@@ -11,6 +12,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from . import kotaemon as kotaemon_integration
 from . import langchain as langchain_integration
 from . import openai as openai_integration
+from .core.log_correlation import LogCorrelation
 from .core.telemetry import Telemetry
 from .patching import Patcher
 from .settings import Settings
@@ -28,13 +30,15 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces Kotaemon, LangChain and the OpenAI client, each patched when the app imports it.
 
     Settings come from the environment (see the README); `instrument()` also takes `tracer_provider`,
-    `meter_provider` and `logger_provider`.
+    `meter_provider` and `logger_provider`. It also puts trace ids on the app's log records (unless `logging` is in
+    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`).
     """
 
     # BaseInstrumentor is a singleton whose __init__ runs on every `KotaemonInstrumentor()`, so the state of
     # an instrumentation lives in class-level defaults replaced by `_instrument`, never reset by __init__.
     _patchers: tuple[Patcher, ...] = ()
     _telemetry: Telemetry | None = None
+    _log_correlation: LogCorrelation | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         # Each library is optional and version-checked on import, so none is a hard requirement here.
@@ -61,6 +65,10 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             except Exception:  # one library's setup failing must not cost the others
                 logger.debug("could not instrument %s", library, exc_info=True)
         self._patchers = tuple(patchers)
+        disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+        if "logging" not in disabled:
+            self._log_correlation = LogCorrelation()
+            self._log_correlation.enable()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._telemetry is not None:
@@ -69,3 +77,6 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for patcher in self._patchers:
             patcher.unpatch()
         self._patchers = ()
+        if self._log_correlation is not None:
+            self._log_correlation.disable()
+            self._log_correlation = None

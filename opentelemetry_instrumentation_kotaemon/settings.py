@@ -259,6 +259,20 @@ class Settings:
 
 _SIGNALS = ("TRACES", "METRICS", "LOGS")
 _PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def default_protocol() -> str:
+    """The OTLP protocol when the user sets none: http/protobuf when its exporter is installed (the extra `http`),
+    else gRPC, whose exporter is a dependency (Kotaemon's environment has it, so installing adds no new release)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is not None
+    except (ImportError, ValueError):
+        found = False
+    return "http/protobuf" if found else "grpc"
+
+
 _PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_PROTOCOL", *(f"OTEL_EXPORTER_OTLP_{s}_PROTOCOL" for s in _SIGNALS))
 _HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_HEADERS", *(f"OTEL_EXPORTER_OTLP_{s}_HEADERS" for s in _SIGNALS))
 _EXPORTER_GROUPS = {f"OTEL_{s}_EXPORTER": f"opentelemetry_{s.lower()}_exporter" for s in _SIGNALS}
@@ -292,8 +306,12 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
     for name in _PROTOCOL_VARIABLES:
         raw = _read(environ, name)
         if raw is not None and raw.lower() not in _PROTOCOLS:
-            warn_invalid(name, raw, "http/protobuf", "grpc or http/protobuf (http/json is not supported by the SDK)")
-            environ[name] = "http/protobuf"
+            fallback = default_protocol()
+            warn_invalid(name, raw, fallback, "grpc or http/protobuf (http/json is not supported by the SDK)")
+            environ[name] = fallback
+        elif raw is not None and raw.lower() == "http/protobuf" and default_protocol() == "grpc":
+            warn_invalid(name, raw, "grpc", "grpc: the http/protobuf exporter is not installed (the extra `http`)")
+            environ[name] = "grpc"
     for name in _NUMBER_VARIABLES:
         raw = _read(environ, name)
         if raw is None:
@@ -319,6 +337,8 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
         if raw is None:
             continue
         known = {ep.name for ep in metadata.entry_points(group=group)} | {"none"}
+        if known & {"otlp_proto_grpc", "otlp_proto_http"}:
+            known.add("otlp")  # the SDK picks one of these by OTEL_EXPORTER_OTLP_PROTOCOL
         names = [part.strip() for part in raw.split(",") if part.strip()]
         kept = [n for n in names if n in known]
         if len(kept) != len(names):

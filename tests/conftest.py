@@ -1,10 +1,14 @@
-"""Shared fixtures: the local OpenAI-compatible server and in-process instrumentation with in-memory readers."""
+"""Shared fixtures: the local OpenAI-compatible server and in-process instrumentation with in-memory readers.
+
+Each test gets the marker of its folder (`unit`, `integration`, `e2e`, `ops`), so `pytest -m unit` runs one layer.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +27,24 @@ try:  # SDK >= 1.40 renamed it
 except ImportError:
     from opentelemetry.sdk._logs.export import InMemoryLogExporter  # type: ignore[no-redef]
 from tests.support.openai_server import OpenAIServer
+
+LAYERS = ("unit", "integration", "e2e", "ops")
+TESTS = Path(__file__).resolve().parent
+# fixtures that start a server: a unit test must not need one
+_SERVER_FIXTURES = {"openai_server", "server"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's layer; a test outside the layer folders, or a unit test that starts a
+    server, is a collection error."""
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        layer = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+        if layer not in LAYERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/<layer>/, one of {', '.join(LAYERS)}")
+        if layer == "unit" and _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid}: a unit test starts no server; move it to tests/integration/")
+        item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,13 @@ DUPLICATES = {
     "openlit": "OpenLIT (started from code)",
     "langtrace-python-sdk": "Langtrace (started from code)",
 }
-_OTEL_PACKAGES = ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-instrumentation", "opentelemetry-distro")
+_OTEL_PACKAGES = (
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "opentelemetry-instrumentation",
+    "opentelemetry-exporter-otlp-proto-grpc",
+    "opentelemetry-exporter-otlp-proto-http",
+)
 
 
 def _version(distribution: str) -> str | None:
@@ -71,7 +77,7 @@ def doctor(out: Callable[[str], None] = print) -> int:
 
     out("\nOpenTelemetry")
     versions = {name: _version(name) for name in _OTEL_PACKAGES}
-    out("  " + ", ".join(f"{name} {version or 'missing'}" for name, version in versions.items()))
+    out("  " + ", ".join(f"{name} {version or 'not installed'}" for name, version in versions.items()))
     if versions["opentelemetry-api"] != versions["opentelemetry-sdk"]:
         out("  WARNING: opentelemetry-api and opentelemetry-sdk versions differ; install matching releases")
         problems += 1

@@ -1,8 +1,9 @@
 """Telemetry in the OTLP JSON encoding, read into plain records and printed for a person.
 
 Reads the files our `kotaemon_file` exporters write and those of the OpenTelemetry Collector's `file` exporter (one
-export request per line). `opentelemetry-kotaemon view FILE` prints each trace as an indented tree with durations,
-kinds, models and token counts, then a metrics summary and the log records.
+export request per line). `opentelemetry-kotaemon view FILE` prints each trace as a tree with a timing bar per span
+(a waterfall), durations, kinds, models and token counts, then one metrics table and the log records. `make demo`
+prints with the same functions.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..attributes import (
     ERROR_TYPE,
+    GEN_AI_OPERATION_NAME,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_TOKEN_TYPE,
     GEN_AI_TOOL_NAME,
@@ -29,6 +31,14 @@ from ..attributes import (
     KOTAEMON_STREAM_CHUNK_COUNT,
     KOTAEMON_USAGE_INPUT_TOKENS,
     KOTAEMON_USAGE_OUTPUT_TOKENS,
+    METRIC_ERRORS,
+    METRIC_INDEXING_DOCUMENTS,
+    METRIC_OPERATION_DURATION,
+    METRIC_RERANK_DOCUMENTS,
+    METRIC_RETRIEVAL_DOCUMENTS,
+    METRIC_TIME_TO_FIRST_CHUNK,
+    METRIC_TOKEN_USAGE,
+    STEP_DURATION_METRICS,
 )
 
 Output = Callable[[str], None]
@@ -51,9 +61,18 @@ _SHOWN = (
     (KOTAEMON_STREAM_ABANDONED, "abandoned"),
     (ERROR_TYPE, "error"),
 )
-# metric attributes that split the summary's rows
-_METRIC_LABELS = (GEN_AI_REQUEST_MODEL, GEN_AI_TOKEN_TYPE, KOTAEMON_COMPONENT, GEN_AI_TOOL_NAME, ERROR_TYPE)
 _LOG_BODY_WIDTH = 160
+_BAR_WIDTH = 32
+_NAME_WIDTH = 56
+# the metrics table: step duration and document metrics -> their stage, and the order of the stages
+_STAGE_OF_DURATION = {metric: metric.split(".")[1] for metric in STEP_DURATION_METRICS.values()}
+_STAGE_OF_DOCUMENTS = {
+    METRIC_RETRIEVAL_DOCUMENTS: "retrieval",
+    METRIC_RERANK_DOCUMENTS: "rerank",
+    METRIC_INDEXING_DOCUMENTS: "indexing",
+}
+_SECONDS_PER_UNIT = {"s": 1.0, "ms": 0.001}
+_STAGES = ("pipeline", "agent", "indexing", "retrieval", "rerank", "tool", "chat", "embeddings", "first chunk")
 
 
 @dataclass
@@ -82,7 +101,8 @@ class ExportedSpan:
 
 @dataclass
 class ExportedPoint:
-    """One data point of a metric: sums and gauges have `value`, histograms `count`, `sum` and `bounds`."""
+    """One data point of a metric: sums and gauges have `value`; histograms `count`, `sum`, `bounds`, `bucket_counts`
+    (one more than `bounds`) and, when recorded, `minimum` and `maximum`."""
 
     metric: str
     unit: str
@@ -91,6 +111,9 @@ class ExportedPoint:
     count: int | None = None
     sum: float | None = None
     bounds: list[float] = field(default_factory=list)
+    bucket_counts: list[int] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
     scope: str = ""
     resource: dict[str, Any] = field(default_factory=dict)
     start: int = 0
@@ -215,6 +238,9 @@ def _points(request: Mapping[str, Any]) -> list[ExportedPoint]:
                             count=int(point.get("count", 0)),
                             sum=float(point.get("sum", 0.0)),
                             bounds=[float(bound) for bound in point.get("explicitBounds", [])],
+                            bucket_counts=[int(count) for count in point.get("bucketCounts", [])],
+                            minimum=float(point["min"]) if "min" in point else None,
+                            maximum=float(point["max"]) if "max" in point else None,
                             **common,
                         )
                     )
@@ -256,15 +282,24 @@ def read_file(path: str, note: Output) -> ExportedTelemetry:
     return telemetry
 
 
-def _describe(span: ExportedSpan) -> str:
-    millis = (span.end - span.start) / 1e6
-    details = [f"{label}={span.attributes[key]}" for key, label in _SHOWN if key in span.attributes]
-    status = "ERROR" if span.is_error else "ok"
-    return f"{span.name}  [{_KINDS.get(span.kind, '?')}, {millis:.1f} ms, {status}]  {' '.join(details)}".rstrip()
+def _details(span: ExportedSpan) -> str:
+    return " ".join(f"{label}={span.attributes[key]}" for key, label in _SHOWN if key in span.attributes)
+
+
+def _bar(span: ExportedSpan, trace_start: int, trace_nanos: int) -> str:
+    """The span's place in its trace as a bar of `_BAR_WIDTH` cells: `█` where it ran, `·` elsewhere; `▏` marks a
+    span shorter than half a cell."""
+    scale = _BAR_WIDTH / trace_nanos if trace_nanos > 0 else 0.0
+    first = min(round((span.start - trace_start) * scale), _BAR_WIDTH - 1)
+    if (span.end - span.start) * scale < 0.5:
+        return "·" * first + "▏" + "·" * (_BAR_WIDTH - first - 1)
+    last = min(max(round((span.end - trace_start) * scale), first + 1), _BAR_WIDTH)
+    return "·" * first + "█" * (last - first) + "·" * (_BAR_WIDTH - last)
 
 
 def print_traces(spans: Iterable[ExportedSpan], out: Output = print) -> None:
-    """Print every trace as an indented tree, traces and children in start order. A span whose parent is not among
+    """Print every trace as a tree, traces and children in start order, each span with a bar showing when it ran
+    within its trace (a waterfall), its duration, kind, status and main attributes. A span whose parent is not among
     the spans (another process's, or not exported) is shown at the top of its trace."""
     by_trace: dict[str, list[ExportedSpan]] = defaultdict(list)
     for span in spans:
@@ -274,14 +309,32 @@ def print_traces(spans: Iterable[ExportedSpan], out: Output = print) -> None:
         children: dict[str, list[ExportedSpan]] = defaultdict(list)
         for span in members:
             children[span.parent_id if span.parent_id in ids else ""].append(span)
-        out(f"trace {trace_id[:16]}  service={members[0].resource.get('service.name')}")
-        _print_children(children, "", 1, out)
+        rows: list[tuple[str, ExportedSpan]] = []
+        _tree_rows(children, "", "", True, rows)
+        start, end = min(s.start for s in members), max(s.end for s in members)
+        service = members[0].resource.get("service.name")
+        out(f"trace {trace_id[:16]}  service={service}  {(end - start) / 1e6:.1f} ms")
+        width = min(max(len(label) for label, _ in rows), _NAME_WIDTH)
+        for label, span in rows:
+            name = label if len(label) <= width else label[: width - 1] + "…"
+            status = "ERROR" if span.is_error else "ok"
+            line = (
+                f"  {name:<{width}}  {_bar(span, start, end - start)} {(span.end - span.start) / 1e6:9.1f} ms"
+                f"  {_KINDS.get(span.kind, '?'):<8} {status:<5}  {_details(span)}"
+            )
+            out(line.rstrip())
 
 
-def _print_children(children: dict[str, list[ExportedSpan]], parent: str, depth: int, out: Output) -> None:
-    for child in sorted(children[parent], key=lambda span: span.start):
-        out("  " * depth + "└─ " + _describe(child))
-        _print_children(children, child.span_id, depth + 1, out)
+def _tree_rows(
+    children: dict[str, list[ExportedSpan]], parent: str, indent: str, top: bool, rows: list[tuple[str, ExportedSpan]]
+) -> None:
+    """Append (tree label, span) for the children of `parent` and below, depth first in start order."""
+    ordered = sorted(children[parent], key=lambda span: span.start)
+    for number, child in enumerate(ordered, 1):
+        last = number == len(ordered)
+        branch = "" if top else ("└─ " if last else "├─ ")
+        rows.append((indent + branch + child.name, child))
+        _tree_rows(children, child.span_id, indent if top else indent + ("   " if last else "│  "), False, rows)
 
 
 def current_points(points: Iterable[ExportedPoint]) -> list[ExportedPoint]:
@@ -301,18 +354,128 @@ def current_points(points: Iterable[ExportedPoint]) -> list[ExportedPoint]:
     return deltas + list(newest.values())
 
 
+def quantile(points: Iterable[ExportedPoint], fraction: float) -> float | None:
+    """The `fraction` quantile (0.5 for the median) of histogram points added together, estimated within its bucket
+    by linear interpolation, as Prometheus' histogram_quantile does, and kept within the recorded minimum and maximum.
+    Points with other bucket bounds than the most counted ones are left out. None without any count."""
+    by_bounds: dict[tuple[float, ...], list[ExportedPoint]] = defaultdict(list)
+    for point in points:
+        if point.count and len(point.bucket_counts) == len(point.bounds) + 1:
+            by_bounds[tuple(point.bounds)].append(point)
+    if not by_bounds:
+        return None
+    bounds, group = max(by_bounds.items(), key=lambda item: sum(p.count or 0 for p in item[1]))
+    counts = [sum(column) for column in zip(*(p.bucket_counts for p in group), strict=True)]
+    lows = [p.minimum for p in group if p.minimum is not None]
+    highs = [p.maximum for p in group if p.maximum is not None]
+    low, high = min(lows, default=None), max(highs, default=None)
+    rank = fraction * sum(counts)
+    seen = 0
+    for index, count in enumerate(counts):
+        if count and seen + count >= rank:
+            lower = bounds[index - 1] if index > 0 else (low if low is not None else 0.0)
+            upper = bounds[index] if index < len(bounds) else (high if high is not None else lower)
+            if low is not None:
+                lower = max(lower, low)
+            if high is not None:
+                upper = min(upper, high)
+            return lower + (upper - lower) * (rank - seen) / count if upper > lower else lower
+        seen += count
+    return high
+
+
+@dataclass
+class _Row:
+    """One line of the metrics table: a stage (model operation or step kind) and what ran in it."""
+
+    points: list[ExportedPoint] = field(default_factory=list)
+    seconds_per_unit: float = 1.0
+    errors: float = 0
+    tokens: dict[str, float] = field(default_factory=dict)
+    documents: float | None = None
+
+
+def _duration(value: float | None, seconds_per_unit: float = 1.0) -> str:
+    if value is None:
+        return "-"
+    seconds = value * seconds_per_unit
+    return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.2f} s"
+
+
+def _short(component: Any) -> str:
+    return str(component).rsplit(".", 1)[-1]
+
+
 def print_metrics(points: Iterable[ExportedPoint], out: Output = print) -> None:
-    """Print one line per metric and model (or component, tool, error): counts and sums."""
+    """Print one table: a row per stage and model or component with calls, errors, p50 and p95 latency (estimated
+    from the histogram buckets), tokens in and out, and documents; then the totals of the counters."""
+    current = current_points(points)
+    rows: dict[tuple[str, str], _Row] = defaultdict(_Row)
+    counters: dict[str, float] = defaultdict(float)
+    error_types: dict[str, float] = defaultdict(float)
+    for point in current:
+        attrs = point.attributes
+        model = str(attrs.get(GEN_AI_REQUEST_MODEL, ""))
+        operation = str(attrs.get(GEN_AI_OPERATION_NAME, "model"))
+        if point.metric == METRIC_OPERATION_DURATION:
+            row = rows[(operation, model)]
+            row.points.append(point)
+            row.errors += point.count or 0 if ERROR_TYPE in attrs else 0
+        elif point.metric == METRIC_TIME_TO_FIRST_CHUNK:
+            rows[("first chunk", model)].points.append(point)
+        elif point.metric == METRIC_TOKEN_USAGE:
+            tokens = rows[(operation, model)].tokens
+            kind = str(attrs.get(GEN_AI_TOKEN_TYPE, ""))
+            tokens[kind] = tokens.get(kind, 0) + (point.sum or 0)
+        elif point.metric in _STAGE_OF_DURATION:
+            row = rows[(_STAGE_OF_DURATION[point.metric], _short(attrs.get(KOTAEMON_COMPONENT, "")))]
+            row.points.append(point)
+            row.errors += point.count or 0 if ERROR_TYPE in attrs else 0
+        elif point.metric in _STAGE_OF_DOCUMENTS:
+            row = rows[(_STAGE_OF_DOCUMENTS[point.metric], _short(attrs.get(KOTAEMON_COMPONENT, "")))]
+            documents = point.sum if point.count is not None else point.value  # a histogram or a counter
+            row.documents = (row.documents or 0) + (documents or 0)
+        elif point.count is not None and point.unit in _SECONDS_PER_UNIT:  # another instrumentation's durations
+            row = rows[(point.metric, model)]
+            row.points.append(point)
+            row.seconds_per_unit = _SECONDS_PER_UNIT[point.unit]
+        else:
+            total = point.count if point.count is not None else (point.value or 0)
+            counters[point.metric] += total
+            if point.metric == METRIC_ERRORS:
+                error_types[str(attrs.get(ERROR_TYPE, "?"))] += total
     out("\nmetrics")
-    rows: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for point in current_points(points):
-        label = ", ".join(f"{key}={value}" for key, value in point.attributes.items() if key in _METRIC_LABELS)
-        row = rows[(f"{point.metric} [{point.unit}]", label)]
-        row[0] += point.count if point.count is not None else (point.value or 0)
-        row[1] += point.sum or 0
-    for (metric, label), (count, total) in sorted(rows.items()):
-        sums = f" sum={total:.4g}" if total else ""
-        out(f"  {metric:<52} {label:<60} count={count:g}{sums}")
+    header = ("stage", "model or component", "calls", "errors", "p50", "p95", "tokens in", "tokens out", "docs")
+    table = [header]
+    for (stage, name), row in sorted(rows.items(), key=lambda item: (_stage_order(item[0][0]), item[0])):
+        calls = sum(p.count or 0 for p in row.points)
+        table.append(
+            (
+                stage,
+                name or "-",
+                f"{calls:g}" if row.points else "-",
+                f"{row.errors:g}" if row.errors else "-",
+                _duration(quantile(row.points, 0.5), row.seconds_per_unit),
+                _duration(quantile(row.points, 0.95), row.seconds_per_unit),
+                f"{row.tokens['input']:g}" if "input" in row.tokens else "-",
+                f"{row.tokens['output']:g}" if "output" in row.tokens else "-",
+                f"{row.documents:g}" if row.documents is not None else "-",
+            )
+        )
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    for line in table:
+        cells = [f"{cell:<{widths[i]}}" if i < 2 else f"{cell:>{widths[i]}}" for i, cell in enumerate(line)]
+        out(("  " + "  ".join(cells)).rstrip())
+    if counters:
+        totals = []
+        for metric, total in sorted(counters.items()):
+            kinds = ", ".join(f"{kind} {count:g}" for kind, count in sorted(error_types.items()))
+            totals.append(f"{metric}={total:g}" + (f" ({kinds})" if metric == METRIC_ERRORS and kinds else ""))
+        out("  counters: " + "  ".join(totals))
+
+
+def _stage_order(stage: str) -> int:
+    return _STAGES.index(stage) if stage in _STAGES else len(_STAGES)
 
 
 def print_logs(records: Iterable[ExportedLogRecord], out: Output = print) -> None:

@@ -26,7 +26,7 @@ from ..core.spans import ModelCall, Step
 from ..core.streams import trace_async_generator, trace_generator
 from ..core.telemetry import LiveSpan, Telemetry, current_model_call, current_step
 from ..patching import Patcher, check_version
-from . import models
+from . import models, threads
 from .classify import Family, family_of
 from .params import bind
 from .steps import READINGS, StepReading
@@ -147,7 +147,7 @@ class Components:
         self._applied: list[tuple[weakref.ref[type], str, Any]] = []
         self._families: weakref.WeakKeyDictionary[type, Family] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
-        self._threading: Any = None
+        self._threads: Patcher | None = None
         self._wrappers = {name: self._wrapper(name) for name in _METHODS}
 
     # --- classes
@@ -215,27 +215,19 @@ class Components:
                     else:
                         delattr(base, "__init_subclass__")
             self._families = weakref.WeakKeyDictionary()
-        if self._threading is not None:
-            self._threading.uninstrument()
-            self._threading = None
+        if self._threads is not None:
+            self._threads.unpatch()
+            self._threads = None
 
     def _propagate_context_to_threads(self) -> None:
-        """Kotaemon runs retrieval, re-ranking, citations and tools in threads: keep them in the caller's trace.
-
-        `opentelemetry-instrument` loads the threading instrumentation itself; when it is not loaded (an app that
-        instruments in code) and not disabled, it is turned on here and off again with this integration.
-        """
+        """Kotaemon runs retrieval, re-ranking, citations and tools in threads: keep them in the caller's trace
+        (see `threads`), until this integration is turned off; `threading` in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`
+        leaves threads alone."""
         disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
-        if "threading" in {name.strip() for name in disabled.split(",")}:
+        if "threading" in {name.strip() for name in disabled.split(",")} or self._threads is not None:
             return
-        try:
-            from opentelemetry.instrumentation.threading import ThreadingInstrumentor
-        except ImportError:
-            return
-        instrumentor = ThreadingInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
-            self._threading = instrumentor
+        self._threads = Patcher("threading")
+        self._threads.patch(threads.TARGETS)
 
     def _family(self, cls: type) -> Family:
         family = self._families.get(cls)

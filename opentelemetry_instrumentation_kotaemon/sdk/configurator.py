@@ -6,6 +6,8 @@ what those lack (see `shims`), redacts exported log records and reports export f
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -48,8 +50,39 @@ def _redact_exported_logs() -> None:
     """Apply our redaction to every exported log record (app logs included, when the user exports them)."""
     from opentelemetry._logs import get_logger_provider
 
+    redact_exported_logs(get_logger_provider())
+
+
+def redact_exported_logs(provider: object) -> None:
+    """Put the redacting processor first on `provider`; when the SDK's provider no longer lets us, fail closed:
+    no app log record is exported (they could carry what redaction is for), and one warning says why."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.version import __version__ as sdk_version
+
     from ..core.content import ContentPolicy
     from ..core.redaction import RedactingLogProcessor
     from ..settings import Settings
 
-    RedactingLogProcessor(ContentPolicy(Settings.from_env()).clean).install_first(get_logger_provider())
+    if RedactingLogProcessor(ContentPolicy(Settings.from_env()).clean).install_first(provider):
+        return
+    if not isinstance(provider, LoggerProvider):  # not the SDK's: it exports nothing of the app's logs
+        return
+    _stop_app_log_export()
+    logging.getLogger(__name__).warning(
+        "App log records are not exported: this SDK release (opentelemetry-sdk %s) does not let the redaction of "
+        "exported log records be installed, and unredacted records could leak personal data or secrets. Spans, "
+        "metrics and GenAI events are not affected.",
+        sdk_version,
+    )
+
+
+def _stop_app_log_export() -> None:
+    """Take the SDK's exporting handlers off the root logger, and keep the logging instrumentation (loaded after
+    this configurator) from adding its own."""
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    os.environ["OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"] = "false"
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, LoggingHandler):
+            root.removeHandler(handler)

@@ -1,7 +1,7 @@
 """The distro that `opentelemetry-instrument` loads for this package.
 
-It fills in defaults only for what the user left unset: OTLP over http/protobuf for traces, metrics and logs, and
-this package's configurator (see `configurator`).
+It fills in defaults only for what the user left unset: OTLP for traces, metrics and logs (over http/protobuf when
+its exporter is installed, else gRPC), and this package's configurator (see `configurator`).
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
-from ..settings import ENTRY_POINT_NAME, sanitize_standard_variables
+from ..settings import ENTRY_POINT_NAME, default_protocol, sanitize_standard_variables
 
 DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
-    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     # One second per export request (the SDK waits 10): with the collector down or hanging, the app's exit is
     # delayed by about a second per signal, not by half a minute. Raise it for a distant collector on a slow link.
     "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
     "OTEL_PYTHON_CONFIGURATOR": ENTRY_POINT_NAME,
-    # The logging instrumentation (0.5x+) would otherwise export every app log record: only when asked.
+    # The logging instrumentation (0.5x+), when the user installs it, would otherwise export every app log record.
     "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "false",
 }
 
@@ -41,6 +40,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
         environ = os.environ
         for name, value in DEFAULTS.items():
             environ.setdefault(name, value)
+        environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", default_protocol())
         if not environ.get("OTEL_SERVICE_NAME") and "service.name=" not in environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
             environ["OTEL_SERVICE_NAME"] = default_service_name()
         if "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT" not in environ:
@@ -51,20 +51,13 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
         if environ.get("OTEL_PYTHON_CONFIGURATOR") == ENTRY_POINT_NAME:
             logging.getLogger(_LOADER_LOGGER).addFilter(_skip_other_configurator_notice)
 
-    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
-        """Load each instrumentation as the SDK does; the logging one puts trace and span ids on every log record
-        (without configuring the app's logging: that stays `OTEL_PYTHON_LOG_CORRELATION`'s choice)."""
-        if entry_point.name == "logging":
-            kwargs.setdefault("inject_trace_context", True)
-        super().load_instrumentor(entry_point, **kwargs)
-
 
 _LOADER_LOGGER = "opentelemetry.instrumentation.auto_instrumentation._load"
 
 
 def _skip_other_configurator_notice(record: logging.LogRecord) -> bool:
-    """Drop the launcher's "Configuration of configurator not loaded" notice: `opentelemetry-distro` (a dependency)
-    installs a second configurator, and the launcher warns about it on every start although ours was chosen."""
+    """Drop the launcher's "Configuration of configurator not loaded" notice: `opentelemetry-distro`, when installed,
+    adds a second configurator, and the launcher warns about it on every start although ours was chosen."""
     return not str(record.msg).startswith("Configuration of %s not loaded")
 
 

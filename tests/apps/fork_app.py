@@ -1,7 +1,8 @@
 """An app that does its work in child processes: a plain fork, multiprocessing with fork, and with spawn.
 
-With `FLUSH_IN_WORKERS=1` the fork-started multiprocessing worker flushes telemetry before it ends, as the README
-tells users to (such workers leave through `os._exit`, which skips the exit hooks that export the last spans).
+With `FLUSH_IN_WORKERS=1` the fork-started multiprocessing worker flushes telemetry before it ends, as
+docs/operations.md tells users to (such workers leave through `os._exit`, which skips the exit hooks that export the
+last spans).
 """
 
 import multiprocessing

@@ -1,7 +1,6 @@
-"""An app that uses the OpenAI client and knows nothing of OpenTelemetry. Scenarios are named on the command line.
-
-Each scenario uses its own model name, so its telemetry can be told apart (see demo_models.py for runs against
-the real API).
+"""The test matrix of OpenAI client calls, in an app that knows nothing of OpenTelemetry. Scenarios are named on the
+command line; each uses its own model name, so its telemetry can be told apart. The local test server plays every
+scenario, errors and retries included (examples/openai_app.py is the app to copy).
 """
 
 import asyncio
@@ -10,7 +9,6 @@ import sys
 import time
 
 import openai
-from demo_models import chat, embedding
 from openai.types.chat import ChatCompletionChunk
 
 TOOLS = [
@@ -34,18 +32,18 @@ def ask(content="What is the answer?"):
 
 
 def sync(client):
-    reply = client.chat.completions.create(model=chat("m-sync"), messages=ask(), temperature=0.3, max_tokens=64, seed=7)
+    reply = client.chat.completions.create(model="m-sync", messages=ask(), temperature=0.3, max_tokens=64, seed=7)
     assert reply.choices[0].message.content
 
 
 def stream_full(client):
-    chunks = list(client.chat.completions.create(model=chat("m-stream-full"), messages=ask(), stream=True))
+    chunks = list(client.chat.completions.create(model="m-stream-full", messages=ask(), stream=True))
     assert all(chunk.choices for chunk in chunks), "a usage-only chunk reached the app"
     assert all(isinstance(chunk, ChatCompletionChunk) for chunk in chunks), "the app got a chunk of another type"
 
 
 def stream_abandoned(client):
-    stream = client.chat.completions.create(model=chat("m-stream-abandoned"), messages=ask(), stream=True)
+    stream = client.chat.completions.create(model="m-stream-abandoned", messages=ask(), stream=True)
     for _ in stream:
         break
     del stream
@@ -55,26 +53,26 @@ def stream_abandoned(client):
 
 
 def stream_with(client):
-    with client.chat.completions.create(model=chat("m-stream-with"), messages=ask(), stream=True) as stream:
+    with client.chat.completions.create(model="m-stream-with", messages=ask(), stream=True) as stream:
         next(iter(stream))
 
 
 def stream_raw(client):
-    raw = client.chat.completions.with_raw_response.create(model=chat("m-stream-raw"), messages=ask(), stream=True)
+    raw = client.chat.completions.with_raw_response.create(model="m-stream-raw", messages=ask(), stream=True)
     chunks = list(raw.parse())
     assert chunks and all(chunk.choices for chunk in chunks), "a usage-only chunk reached the app"
 
 
 def embeddings(client):
-    result = client.embeddings.create(model=embedding("m-embed"), input=["first text", "second"])
+    result = client.embeddings.create(model="m-embed", input=["first text", "second"])
     assert len(result.data) == 2
 
 
 def tool_call(client):
-    reply = client.chat.completions.create(model=chat("m-tool"), messages=ask(SECRET_PROMPT), tools=TOOLS)
+    reply = client.chat.completions.create(model="m-tool", messages=ask(SECRET_PROMPT), tools=TOOLS)
     assert reply.choices[0].message.tool_calls
     stream = client.chat.completions.create(
-        model=chat("m-tool-stream"), messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True
+        model="m-tool-stream", messages=ask(SECRET_PROMPT), tools=TOOLS, stream=True
     )
     for _ in stream:
         pass
@@ -97,17 +95,17 @@ def long_prompt(client):
 
 
 def responses(client):
-    assert client.responses.create(model=chat("m-responses"), input="What is the answer?").output_text
+    assert client.responses.create(model="m-responses", input="What is the answer?").output_text
 
 
 async def async_calls(base_url):
     client = openai.AsyncOpenAI(base_url=base_url)
-    await client.chat.completions.create(model=chat("m-async"), messages=ask())
-    stream = await client.chat.completions.create(model=chat("m-async-stream"), messages=ask(), stream=True)
+    await client.chat.completions.create(model="m-async", messages=ask())
+    stream = await client.chat.completions.create(model="m-async-stream", messages=ask(), stream=True)
     async for _ in stream:
         pass
     await asyncio.gather(
-        *(client.chat.completions.create(model=chat("m-concurrent"), messages=ask(str(i))) for i in range(5))
+        *(client.chat.completions.create(model="m-concurrent", messages=ask(str(i))) for i in range(5))
     )
 
 

@@ -12,6 +12,7 @@ from tests.support.otlp_receiver import OtlpReceiver
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = REPO / "tests" / "apps"
+EXAMPLES = REPO / "examples"
 FAKE_API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
 
 
@@ -33,9 +34,15 @@ def instrumented_environment(endpoint: str, base_url: str, env: dict[str, str] |
     return clean
 
 
+def app_path(app: str) -> Path:
+    """A test app by its name in `tests/apps/`, or any app by its path from the repository root
+    (`examples/langchain_app.py`)."""
+    return REPO / app if "/" in app else APPS / app
+
+
 def launch(app: str, *args: str) -> list[str]:
-    """The command line that runs `tests/apps/<app>` under `opentelemetry-instrument`."""
-    return [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, str(APPS / app), *args]
+    """The command line that runs `app` (see `app_path`) under `opentelemetry-instrument`."""
+    return [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, str(app_path(app)), *args]
 
 
 def run_instrumented(
@@ -46,7 +53,7 @@ def run_instrumented(
     base_url: str = "",
     cwd: Path = REPO,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `opentelemetry-instrument python tests/apps/<app> args...` to completion; it must succeed.
+    """Run `opentelemetry-instrument python <app> args...` (see `app_path`) to completion; it must succeed.
 
     An app still running after two minutes is stopped with SIGABRT, so that Python prints where each of its threads
     was (faulthandler), and the test fails with that output.

@@ -1,8 +1,8 @@
 """`make demo`: run the example apps under `opentelemetry-instrument` and show what a backend would receive.
 
 No API key, no network and no backend are needed: a local OpenAI-compatible server answers the apps, and a local
-OTLP receiver collects what they export. Each trace is printed as an indented tree, followed by a metrics summary
-(the same printer as `opentelemetry-kotaemon view`).
+OTLP receiver collects what they export. The Kotaemon RAG question comes first. Each trace is printed as a tree with a
+timing bar per span, followed by one metrics table (the same printer as `opentelemetry-kotaemon view`).
 
 `make demo DEMO_ARGS=--real` calls the OpenAI API instead, with the key in OPENAI_API_KEY and cheap models.
 """
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opentelemetry_instrumentation_kotaemon.cli.view import print_metrics, print_traces
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedSpan, print_metrics, print_traces
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import run_instrumented
@@ -28,17 +28,21 @@ REAL_EMBEDDING_MODEL = "text-embedding-3-small"
 @dataclass(frozen=True)
 class Example:
     title: str
-    app: str
+    app: str  # under examples/
     arguments: tuple[str, ...] = ()  # `{base_url}` is replaced by the local server's URL
     real_arguments: tuple[str, ...] | None = None  # None: this example needs the local server
+    headline: str = ""  # the root span of the trace shown first
+    question: str = ""  # what that trace answers
 
 
 EXAMPLES = (
     Example(
-        "an OpenAI client app",
-        "openai_app.py",
-        # without the scenarios that only the local server can play (errors, retries, a scripted tool call)
-        real_arguments=("sync", "stream_full", "stream_abandoned", "stream_with", "embeddings", "responses", "async"),
+        "a Kotaemon RAG app (the test stand-in of Kotaemon on the real theflow): index, retrieve and re-rank, answer,"
+        " stream with citations, a ReAct agent with a tool",
+        "kotaemon_rag_app.py",
+        arguments=("{base_url}",),
+        headline="invoke_workflow RAGPipeline",
+        question="What is the answer to everything?",
     ),
     Example(
         "a LangChain RAG chain, an agent with a tool, a fallback, a stream and an async chain",
@@ -46,26 +50,38 @@ EXAMPLES = (
         real_arguments=(),
     ),
     Example(
-        "a Kotaemon RAG app (the test stand-in of Kotaemon on the real theflow): index, retrieve and re-rank, answer,"
-        " stream with citations, a ReAct agent with a tool",
-        "kotaemon_rag_app.py",
-        arguments=("{base_url}",),
+        "an OpenAI client app: a tool call, a stream, embeddings, concurrent async calls",
+        "openai_app.py",
+        real_arguments=(),
     ),
 )
+
+
+def headline_first(spans: Sequence[ExportedSpan], root_name: str) -> tuple[list[ExportedSpan], list[ExportedSpan]]:
+    """The spans of the first trace whose root is named `root_name`, and all the others."""
+    ids = {span.span_id for span in spans}
+    roots = [s for s in spans if s.name == root_name and s.parent_id not in ids]
+    trace_id = min(roots, key=lambda span: span.start).trace_id if roots else None
+    return [s for s in spans if s.trace_id == trace_id], [s for s in spans if s.trace_id != trace_id]
 
 
 def show(example: Example, arguments: Sequence[str], base_url: str, env: dict[str, str]) -> None:
     """Run one example app under `opentelemetry-instrument` and print what it exported."""
     with OtlpReceiver() as receiver:
-        shown = " ".join(("python", f"tests/apps/{example.app}", *arguments))
-        print(f"\n=== {example.title}\n$ opentelemetry-instrument {shown}   (no OpenTelemetry code)\n")
-        run_instrumented(example.app, *arguments, receiver=receiver, base_url=base_url, env=env)
-        print_traces(receiver.spans)
+        app = f"examples/{example.app}"
+        print(f"\n=== {example.title}\n$ opentelemetry-instrument python {' '.join((app, *arguments))}\n")
+        run_instrumented(app, *arguments, receiver=receiver, base_url=base_url, env=env)
+        first, others = headline_first(receiver.spans, example.headline)
+        if first:
+            print(f"The question {example.question!r} as one trace:")
+            print_traces(first)
+            print("\nThe rest of the run:")
+        print_traces(others)
         print_metrics(receiver.points)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--real",
         action="store_true",

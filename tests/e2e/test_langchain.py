@@ -23,7 +23,7 @@ def server() -> Iterator[OpenAIServer]:
 @pytest.fixture(scope="module")
 def app_run(server: OpenAIServer) -> Iterator[tuple[OtlpReceiver, str]]:
     with OtlpReceiver() as receiver:
-        result = run_instrumented("langchain_app.py", receiver=receiver, base_url=server.base_url)
+        result = run_instrumented("examples/langchain_app.py", receiver=receiver, base_url=server.base_url)
         yield receiver, result.stderr
 
 

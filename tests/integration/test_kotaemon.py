@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import wrapt
-from opentelemetry.instrumentation.threading import ThreadingInstrumentor
 
 from tests.conftest import Captured
 from tests.kotaemon_standin import use
@@ -274,6 +273,14 @@ def test_embeddings_families(traced: Captured, server: OpenAIServer) -> None:
 # --- retrieval, re-ranking, threads
 
 
+def _threads_carry_context() -> bool:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    methods = (threading.Thread.start, threading.Thread.run, threading.Timer.run, ThreadPoolExecutor.submit)
+    return any(getattr(method, "_self_kotaemon", False) for method in methods)
+
+
 def test_retrieval_with_both_reranker_families_and_threads(traced: Captured, server: OpenAIServer) -> None:
     vector_store, doc_store = stores()
     traced.spans_exporter.clear()
@@ -326,7 +333,7 @@ def test_threads_are_left_alone_when_the_threading_instrumentation_is_disabled(
     (embedding,) = by_name(captured, "embeddings BAAI/bge-small-en-v1.5")
     assert embedding.context.trace_id != retrieval.context.trace_id
     assert embedding.parent is None  # the hybrid search thread started a trace of its own
-    assert not ThreadingInstrumentor().is_instrumented_by_opentelemetry
+    assert not _threads_carry_context()
 
 
 def test_subclasses_defined_before_and_after_instrumentation_are_covered(
@@ -391,7 +398,7 @@ def test_uninstrument_removes_every_wrapper_and_the_subclass_hook(traced: Captur
             return []
 
     assert "__init_subclass__" not in BaseComponent.__dict__
-    assert not ThreadingInstrumentor().is_instrumented_by_opentelemetry  # it was turned on for Kotaemon only
+    assert not _threads_carry_context()  # it was turned on for Kotaemon only
     for cls in (BaseLLM, ChatOpenAI, After, VectorRetrieval, ReactAgent):
         for name in ("run", "invoke", "stream"):
             assert not isinstance(cls.__dict__.get(name), wrapt.FunctionWrapper), (cls, name)

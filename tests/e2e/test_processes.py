@@ -1,4 +1,4 @@
-"""Apps that work in child processes keep exporting from them (see README: Processes)."""
+"""Apps that work in child processes keep exporting from them (see docs/operations.md: Processes and threads)."""
 
 from __future__ import annotations
 

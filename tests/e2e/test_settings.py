@@ -2,10 +2,10 @@
 
 One run per row; a row sets several variables whose effects can be told apart. Every bad value must log exactly one
 warning naming the variable and the value; a row without bad values must log none. Settings tested end to end
-elsewhere: content capture on and off, redaction defaults and the API key (test_e2e_openai.py, test_no_leaks.py),
+elsewhere: content capture on and off, redaction defaults and the API key (test_openai.py, test_no_leaks.py),
 our samplers, `OTEL_KOTAEMON_ALWAYS_SAMPLE`, debug baggage, hashed `user.id`, service name, logs export and the first
 bad standard values (test_configuration.py), the debug header (test_web_server.py), the OTLP timeout
-(test_collector_down.py), `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` (test_e2e_openai.py).
+(test_collector_down.py), `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` (test_openai.py).
 """
 
 from __future__ import annotations
@@ -261,20 +261,20 @@ ROWS = {
         "baggage_app.py", (), {**DEBUG_SAMPLER, "OTEL_KOTAEMON_BAGGAGE_KEYS": "none"}, no_baggage_keys
     ),
     "langchain-only-every-runnable": Row(
-        "langchain_app.py",
+        "examples/langchain_app.py",
         ("rag",),
         {"OTEL_KOTAEMON_INSTRUMENT": "langchain", "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES": "true"},
         every_langchain_runnable_and_no_openai_layer,
     ),
     "langchain-bad-values": Row(
-        "langchain_app.py",
+        "examples/langchain_app.py",
         ("rag",),
         {"OTEL_KOTAEMON_INSTRUMENT": "langchain,openai,cohere", "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES": "maybe"},
         langchain_chains_at_the_top_only,
         bad=("OTEL_KOTAEMON_INSTRUMENT", "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"),
     ),
     "instrument-openai-only": Row(
-        "langchain_app.py", ("rag",), {"OTEL_KOTAEMON_INSTRUMENT": "openai"}, openai_layer_only
+        "examples/langchain_app.py", ("rag",), {"OTEL_KOTAEMON_INSTRUMENT": "openai"}, openai_layer_only
     ),
     "instrument-none": Row("openai_app.py", ("sync",), {"OTEL_KOTAEMON_INSTRUMENT": "none"}, nothing_instrumented),
     "kotaemon-every-step": Row(

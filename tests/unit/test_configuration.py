@@ -1,12 +1,10 @@
-"""The distro's defaults and checks of standard variables, our samplers, and context taken from baggage."""
+"""The distro's defaults and checks of standard variables, and our samplers (context from baggage and the end-to-end
+checks of the same settings: tests/integration/test_configuration.py, tests/e2e/test_configuration.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable, Iterator
 
-import openai
 import pytest
 from opentelemetry import baggage, context, trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision
@@ -21,13 +19,6 @@ from opentelemetry_instrumentation_kotaemon.sdk.sampling import (
     ratio_sampler,
 )
 from opentelemetry_instrumentation_kotaemon.settings import sanitize_standard_variables
-from tests.conftest import Captured
-from tests.support.e2e import run_instrumented
-from tests.support.openai_server import OpenAIServer
-from tests.support.otlp_receiver import OtlpReceiver
-
-Instrument = Callable[..., Captured]
-
 
 # --- standard variables
 
@@ -161,123 +152,3 @@ def test_sampler_arguments_are_validated(caplog: pytest.LogCaptureFixture, monke
     assert ratio_sampler("0.25").root.rate == 0.25  # type: ignore[attr-defined]
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and all("OTEL_TRACES_SAMPLER_ARG" in m for m in messages)
-
-
-# --- context from baggage
-
-
-def test_baggage_becomes_span_attributes(instrument: Instrument, openai_server: OpenAIServer) -> None:
-    captured = instrument()
-    client = openai.OpenAI(base_url=openai_server.base_url, api_key="k")
-    ctx = baggage.set_baggage("session.id", "s-1")
-    ctx = baggage.set_baggage("user.id", "bob", ctx)
-    ctx = baggage.set_baggage("kotaemon.variant", "b", ctx)
-    ctx = baggage.set_baggage("other", "x", ctx)
-    token = context.attach(ctx)
-    try:
-        client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
-    finally:
-        context.detach(token)
-    attributes = captured.span().attributes
-    assert attributes["session.id"] == "s-1"
-    assert attributes["user.id"] == "sha256:" + hashlib.sha256(b"bob").hexdigest()[:16]
-    assert attributes["kotaemon.variant"] == "b"
-    assert "other" not in attributes
-
-
-# --- end to end
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-def test_bad_values_warn_and_telemetry_still_flows(server: OpenAIServer) -> None:
-    bad = {
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
-        "OTEL_EXPORTER_OTLP_TIMEOUT": "soon",
-        "OTEL_BSP_MAX_QUEUE_SIZE": "big",
-        "OTEL_TRACES_EXPORTER": "otlp,zipkin",
-        "OTEL_EXPORTER_OTLP_HEADERS": "broken",
-        "OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "long",
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "please",
-    }
-    with OtlpReceiver() as receiver:
-        result = run_instrumented("openai_app.py", "sync", receiver=receiver, base_url=server.base_url, env=bad)
-        assert [s.name for s in receiver.spans] == ["chat m-sync"]
-        assert receiver.points
-    for name, value in bad.items():
-        lines = [line for line in result.stderr.splitlines() if name in line and repr(value) in line]
-        assert len(lines) == 1, (name, result.stderr)
-    assert "Traceback" not in result.stderr
-
-
-def test_service_name_defaults_to_the_script_name_and_startup_is_quiet(server: OpenAIServer) -> None:
-    with OtlpReceiver() as receiver:
-        result = run_instrumented(
-            "openai_app.py", "sync", receiver=receiver, base_url=server.base_url, env={"OTEL_SERVICE_NAME": ""}
-        )
-        (span,) = receiver.spans
-    assert span.resource["service.name"] == "openai_app"
-    assert "not loaded" not in result.stderr  # no notice about opentelemetry-distro's configurator
-
-
-def test_rate_limit_sampler_with_always_sample_rule(server: OpenAIServer) -> None:
-    env = {
-        "OTEL_TRACES_SAMPLER": "kotaemon_ratelimit",
-        "OTEL_TRACES_SAMPLER_ARG": "0.001",
-        "OTEL_KOTAEMON_ALWAYS_SAMPLE": "embeddings *",
-    }
-    with OtlpReceiver() as receiver:
-        run_instrumented(
-            "openai_app.py", "sync", "retry", "embeddings", receiver=receiver, base_url=server.base_url, env=env
-        )
-        names = sorted(s.name for s in receiver.spans)
-        durations = [p for p in receiver.points if p.metric == "gen_ai.client.operation.duration"]
-    assert names == ["chat m-sync", "embeddings m-embed"]  # the second chat waited for a token that never came
-    assert sum(p.count or 0 for p in durations) == 3  # metrics count every call, sampled or not
-
-
-def test_debug_baggage_forces_a_trace_and_context_lands_on_spans(server: OpenAIServer) -> None:
-    env = {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
-    with OtlpReceiver() as receiver:
-        run_instrumented("baggage_app.py", receiver=receiver, base_url=server.base_url, env=env)
-        (span,) = receiver.spans
-    assert span.name == "chat m-variant-b"
-    assert span.attributes["session.id"] == "s-42"
-    assert span.attributes["gen_ai.conversation.id"] == "conv-7"
-    assert span.attributes["kotaemon.variant"] == "m-variant-b"
-    assert span.attributes["user.id"].startswith("sha256:") and "alice" not in repr(span.attributes)
-    assert "unrelated" not in span.attributes
-
-
-def test_log_records_carry_the_ids_of_the_current_span(server: OpenAIServer) -> None:
-    with OtlpReceiver() as receiver:
-        result = run_instrumented("logging_app.py", receiver=receiver, base_url=server.base_url)
-        (span,) = receiver.spans
-        assert receiver.logs == []  # app logs are exported only when asked for
-    lines = [line for line in result.stderr.splitlines() if line.startswith("LOG ")]
-    assert "LOG app trace=0 span=0 before the call" in lines  # no span current: ids are zero, no error
-    in_call = [line for line in lines if line.startswith("LOG openai") and f"span={span.span_id}" in line]
-    assert in_call and all(f"trace={span.trace_id}" in line for line in in_call)
-    assert "Logging error" not in result.stderr
-
-
-def test_exported_app_logs_are_redacted_and_local_output_is_not(server: OpenAIServer) -> None:
-    from importlib import metadata
-
-    new_logging = int(metadata.version("opentelemetry-instrumentation-logging").split(".")[1].split("b")[0]) >= 50
-    ask = "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION" if new_logging else "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"
-    with OtlpReceiver() as receiver:
-        result = run_instrumented("leaky_logging_app.py", receiver=receiver, env={ask: "true"})
-        records = [r for r in receiver.logs if "order for" in str(r.body) or r.body == "payment failed"]
-    if new_logging:  # the app's own output is untouched (the SDK < 1.28 handler makes `basicConfig` a no-op)
-        assert "LOCAL order for alice@example.com paid with 4111 1111 1111 1111" in result.stderr
-    bodies = [r.body for r in records]
-    assert bodies == ["order for [REDACTED:email] paid with [REDACTED:card]", "payment failed"]
-    exported = repr(records)
-    assert "alice@example.com" not in exported and "4111 1111 1111 1111" not in exported
-    assert "sk-live-abcdefghijklmnopqrstuvwx" not in exported
-    assert "[REDACTED:api_key]" in records[1].attributes["exception.message"]

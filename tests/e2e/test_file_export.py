@@ -62,15 +62,24 @@ def test_the_viewer_shows_what_the_app_wrote(server: OpenAIServer, tmp_path: Pat
         found = [text for text in lines if text.startswith(start) and middle in text and text.endswith(end)]
         assert len(found) == 1, (start, middle, end, viewer.stdout)
 
-    line("  └─ chat m-sync  [CLIENT, ", " ms, ok]  ", f"model=m-sync in={prompt} out={reply}")
-    line("  └─ chat m-stream-full  [CLIENT, ", " ms, ok]  ", f"model=m-stream-full in={prompt} out={reply}")
-    line("  └─ chat m-stream-abandoned  [CLIENT, ", " ms, ok]  ", "model=m-stream-abandoned chunks=1 abandoned=True")
-    line("  └─ embeddings m-embed  [CLIENT, ", " ms, ok]  ", f"model=m-embed in={sum(map(count_tokens, EMBEDDED))}")
-    assert sum(text.startswith("trace ") and text.endswith("service=e2e-app") for text in lines) == 4
-    usage = "  gen_ai.client.token.usage [{token}]"
-    line(usage, "gen_ai.request.model=m-sync, gen_ai.token.type=input ", f"count=1 sum={prompt}")
-    line(usage, "gen_ai.request.model=m-sync, gen_ai.token.type=output ", f"count=1 sum={reply}")
-    line("  gen_ai.client.operation.duration [s]", "gen_ai.request.model=m-embed ", "")
+    bar = "  " + "█" * 32 + " "  # each call is a trace of its own, and its span the whole of it
+    line("  chat m-sync" + bar, " ms  CLIENT   ok     ", f"model=m-sync in={prompt} out={reply}")
+    line("  chat m-stream-full" + bar, " ms  CLIENT   ok     ", f"model=m-stream-full in={prompt} out={reply}")
+    line("  chat m-stream-abandoned" + bar, " ms  CLIENT   ok     ", "chunks=1 abandoned=True")
+    line("  embeddings m-embed" + bar, " ms  CLIENT   ok     ", f"model=m-embed in={sum(map(count_tokens, EMBEDDED))}")
+    assert sum(text.startswith("trace ") and "  service=e2e-app  " in text for text in lines) == 4
+    rows = {tuple(text.split()[:2]): text.split()[2:] for text in lines[lines.index("metrics") + 2 :]}
+    # calls, errors, p50, p95 (a number and "ms"), tokens in, tokens out, documents
+    assert rows[("chat", "m-sync")][:2] == ["1", "-"] and rows[("chat", "m-sync")][-3:] == [
+        str(prompt),
+        str(reply),
+        "-",
+    ]
+    assert rows[("chat", "m-stream-abandoned")][:2] == ["1", "-"]
+    assert rows[("embeddings", "m-embed")][-3:] == [str(sum(map(count_tokens, EMBEDDED))), "-", "-"]
+    first_chunks = [text.split()[2:4] for text in lines if text.startswith("  first chunk ")]
+    assert sorted(first_chunks) == [["m-stream-abandoned", "1"], ["m-stream-full", "1"]]
+    assert "  counters: kotaemon.streams.abandoned=1" in lines
     assert "logs: 4 record(s)" in lines
     assert sum("gen_ai.client.inference.operation.details" in text for text in lines) == 4
 

@@ -1,6 +1,6 @@
 """End to end: an unchanged Kotaemon RAG app under `opentelemetry-instrument`, telemetry read back over OTLP.
 
-The app (tests/apps/kotaemon_rag_app.py) indexes three documents, answers a question through a pipeline that
+The app (examples/kotaemon_rag_app.py) indexes three documents, answers a question through a pipeline that
 retrieves with two re-rankers (one asks an LLM per document in a thread pool), streams an answer with citations
 computed in a thread, and runs a ReAct agent that calls a search tool.
 """
@@ -22,7 +22,7 @@ INTERNAL, CLIENT = 1, 3
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[OtlpReceiver]:
     with react_server() as server, OtlpReceiver() as receiver:
-        run_instrumented("kotaemon_rag_app.py", server.base_url, receiver=receiver, env=environment())
+        run_instrumented("examples/kotaemon_rag_app.py", server.base_url, receiver=receiver, env=environment())
         yield receiver
 
 

@@ -1,16 +1,16 @@
 """The viewer on files of OTLP JSON lines as an OpenTelemetry Collector's `file` exporter writes them (hex ids, 64-bit
-integers as strings, enums as numbers), with malformed lines among them; and `opentelemetry-kotaemon view` as a
-user runs it."""
+integers as strings, enums as numbers), with malformed lines among them (`opentelemetry-kotaemon view` as a user
+runs it: tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from opentelemetry_instrumentation_kotaemon.cli.view import read_file, view
+import pytest
+
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedPoint, quantile, read_file, view
 
 TRACE_A = "5b8efff798038103d269b633813fc60c"
 TRACE_B = "0af7651916cd43dd8448eb211c80319c"
@@ -101,15 +101,32 @@ def test_traces_print_as_trees_in_start_order(tmp_path: Path) -> None:
     )
     out, notes = _view(path)
     assert notes == []
+    bar = 32  # cells; trace A runs 40 ms: 0.8 cell per ms
     assert out == [
-        f"trace {TRACE_A[:16]}  service=rag-app",
-        "  └─ invoke_workflow RAG  [INTERNAL, 40.0 ms, ok]  kind=pipeline total in=12",
-        "    └─ retrieval docs  [INTERNAL, 6.0 ms, ok]  docs=2",
-        "    └─ chat m  [CLIENT, 20.0 ms, ok]  model=m",
-        "  └─ orphan  [INTERNAL, 1.0 ms, ERROR]  error=ValueError",
-        f"trace {TRACE_B[:16]}  service=rag-app",
-        "  └─ second trace  [INTERNAL, 1.0 ms, ok]",
+        f"trace {TRACE_A[:16]}  service=rag-app  40.0 ms",
+        f"  invoke_workflow RAG  {'█' * bar}      40.0 ms  INTERNAL ok     kind=pipeline total in=12",
+        f"  ├─ retrieval docs    {'·' * 2 + '█' * 4 + '·' * 26}       6.0 ms  INTERNAL ok     docs=2",
+        f"  └─ chat m            {'·' * 8 + '█' * 16 + '·' * 8}      20.0 ms  CLIENT   ok     model=m",
+        f"  orphan               {'·' * 4 + '█' + '·' * 27}       1.0 ms  INTERNAL ERROR  error=ValueError",
+        f"trace {TRACE_B[:16]}  service=rag-app  1.0 ms",
+        f"  second trace  {'█' * bar}       1.0 ms  INTERNAL ok",
     ]
+
+
+def test_a_span_shorter_than_a_cell_is_marked_and_deep_trees_keep_their_lines(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "deep.jsonl",
+        _traces(
+            _span(TRACE_A, "a" * 16, "", "root", 0, 1000),
+            _span(TRACE_A, "b" * 16, "a" * 16, "first", 0, 500),
+            _span(TRACE_A, "c" * 16, "b" * 16, "tiny", 500, 501),
+            _span(TRACE_A, "d" * 16, "a" * 16, "second", 500, 1000),
+        ),
+    )
+    out, _ = _view(path)
+    labels = [line[2:].split(" ·")[0].split(" █")[0].rstrip() for line in out[1:]]
+    assert labels == ["root", "├─ first", "│  └─ tiny", "└─ second"]
+    assert "·" * 16 + "▏" + "·" * 15 in out[3]
 
 
 def test_cumulative_points_count_once_and_delta_points_add_up(tmp_path: Path) -> None:
@@ -121,10 +138,74 @@ def test_cumulative_points_count_once_and_delta_points_add_up(tmp_path: Path) ->
         _counter(3, time=5, temporality=cumulative, start=4),  # another run of the app (another start time)
     )
     out, _ = _view(path)
-    assert out[-1].split() == ["tokens", "[{token}]", "gen_ai.request.model=m,", "gen_ai.token.type=input", "count=10"]
+    assert out[-1] == "  counters: tokens=10"
     path = _write(tmp_path / "delta.jsonl", _counter(5, 10, delta), _counter(7, 20, delta))
     out, _ = _view(path)
-    assert out[-1].endswith("count=12")
+    assert out[-1] == "  counters: tokens=12"
+
+
+def _histogram(name: str, counts: list[int], low: float, high: float, unit: str = "s", **attrs: Any) -> dict[str, Any]:
+    point = {
+        "attributes": _attributes(**attrs),
+        "startTimeUnixNano": str(START),
+        "timeUnixNano": str(START + 1),
+        "count": str(sum(counts)),
+        "sum": (low + high) / 2 * sum(counts),
+        "bucketCounts": [str(count) for count in counts],
+        "explicitBounds": [0.01, 0.02, 0.04],
+        "min": low,
+        "max": high,
+    }
+    metric = {"name": name, "unit": unit, "histogram": {"dataPoints": [point], "aggregationTemporality": 2}}
+    return {"resourceMetrics": [{"resource": {}, "scopeMetrics": [{"scope": {"name": "s"}, "metrics": [metric]}]}]}
+
+
+def test_metrics_are_one_table_with_calls_errors_percentiles_tokens_and_documents(tmp_path: Path) -> None:
+    chat = {"gen_ai__operation__name": "chat", "gen_ai__request__model": "m"}
+    retriever = {"kotaemon__component": "pkg.VectorRetrieval"}
+    errors = {"resourceMetrics": [{"resource": {}, "scopeMetrics": [{"scope": {"name": "s"}, "metrics": [
+        {"name": "kotaemon.errors", "unit": "{error}", "sum": {"aggregationTemporality": 2, "dataPoints": [
+            {"attributes": _attributes(error__type="TimeoutError"), "asInt": "1", "timeUnixNano": str(START)}]}}
+    ]}]}]}  # fmt: skip
+    path = _write(
+        tmp_path / "metrics.jsonl",
+        # 20 calls: 10 between 12 and 20 ms, 10 between 20 and 35 ms
+        _histogram("gen_ai.client.operation.duration", [0, 10, 10, 0], 0.012, 0.035, **chat),
+        _histogram("gen_ai.client.operation.duration", [0, 0, 1, 0], 0.03, 0.03, **chat, error__type="TimeoutError"),
+        _histogram("gen_ai.client.token.usage", [0, 0, 0, 20], 50, 50, "{token}", **chat, gen_ai__token__type="input"),
+        _histogram("kotaemon.retrieval.duration", [0, 4, 0, 0], 0.015, 0.015, **retriever),
+        _histogram("kotaemon.retrieval.documents", [0, 0, 0, 4], 2, 2, "{document}", **retriever),
+        errors,
+    )
+    out, _ = _view(path)
+    assert out == [
+        "\nmetrics",
+        "  stage      model or component  calls  errors      p50      p95  tokens in  tokens out  docs",
+        "  retrieval  VectorRetrieval         4       -  15.0 ms  15.0 ms          -           -     8",
+        "  chat       m                      21       1  20.7 ms  33.6 ms       1000           -     -",
+        "  counters: kotaemon.errors=1 (TimeoutError 1)",
+    ]
+
+
+def test_durations_of_other_instrumentations_get_rows_of_their_own_in_their_unit(tmp_path: Path) -> None:
+    # two requests of 25 and 30 ms, above the last bound: the estimate stays within the recorded range
+    path = _write(tmp_path / "http.jsonl", _histogram("http.server.duration", [0, 0, 0, 2], 25.0, 30.0, "ms"))
+    out, _ = _view(path)
+    assert out[2].split()[:6] == ["http.server.duration", "-", "2", "-", "27.5", "ms"]
+
+
+def test_quantiles_interpolate_within_the_bucket_and_the_recorded_range() -> None:
+    def point(counts: list[int], low: float | None, high: float | None) -> ExportedPoint:
+        bounds = [0.01, 0.02, 0.04]
+        return ExportedPoint(
+            "d", "s", {}, count=sum(counts), bounds=bounds, bucket_counts=counts, minimum=low, maximum=high
+        )
+
+    within = [point([0, 10, 10, 0], 0.012, 0.035)]
+    assert quantile(within, 0.5) == pytest.approx(0.02)
+    assert quantile(within, 0.95) == pytest.approx(0.02 + 0.015 * 9 / 10)
+    assert quantile([point([0, 0, 0, 4], None, None)], 0.5) == 0.04  # above the last bound, no maximum: that bound
+    assert quantile([point([0, 0, 0, 0], None, None)], 0.5) is None
 
 
 def test_malformed_lines_are_skipped_with_a_note(tmp_path: Path) -> None:
@@ -165,21 +246,3 @@ def test_log_records_are_listed(tmp_path: Path) -> None:
     assert out[1].startswith("  WARN    disk full xxx")
     assert out[1].endswith(f"…  (trace {TRACE_A[:16]} span {'a' * 16})")
     assert out[2].split() == ["-", "gen_ai.client.inference.operation.details"]
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).with_name("opentelemetry-kotaemon")), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-
-
-def test_view_command(tmp_path: Path) -> None:
-    path = _write(tmp_path / "t.jsonl", _traces(_span(TRACE_A, "a" * 16, "", "root", 0, 1)), "{broken")
-    result = _cli("view", str(path))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"trace {TRACE_A[:16]}  service=rag-app", "  └─ root  [INTERNAL, 1.0 ms, ok]"]
-    assert f"{path}:2: skipped" in result.stderr
-
-    missing = _cli("view", str(tmp_path / "missing.jsonl"))
-    assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
-    empty = _cli("view", str(_write(tmp_path / "empty.jsonl", "")))
-    assert empty.returncode == 0 and "no telemetry found" in empty.stderr
