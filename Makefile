@@ -17,7 +17,7 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-mcp-instructions clean backends backend-paths jaeger balancer
+.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer
 
 test: lint typecheck test-lock test-latest install-check
 
@@ -119,6 +119,15 @@ bench-instructions: $(VENV)/bench/.ready
 # Instructions per MCP tool call, in Kotaemon's locked environment (mcp 1.x; needs valgrind).
 bench-mcp-instructions: $(LOCK)/.ready
 	$(LOCK)/bin/python benchmarks/mcp_instructions.py $(BENCH_ARGS)
+
+# Every benchmark report, benchmarks/*.md and their .json: instructions (against our package at BENCH_BASELINE too,
+# when set), CPU time, and memory over 100,000 LangChain chain runs. About an hour on a busy 2-core machine.
+BENCH_BASELINE ?=
+bench-reports: $(VENV)/bench/.ready $(LATEST)/.ready
+	$(VENV)/bench/bin/python benchmarks/instructions.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+	$(VENV)/bench/bin/python benchmarks/overhead.py --calls 300 --rounds 3 --memory-calls 2000
+	$(LATEST)/bin/python benchmarks/memory.py --calls 20000 --langchain-runs 100000 --kotaemon-calls 500 \
+		--output benchmarks/memory.md
 
 clean:
 	rm -rf $(VENV)

@@ -5,20 +5,21 @@ benchmark's sink (`benchmarks/otlp_sink.py`, its own process), makes in turn:
 
 - `--calls` OpenAI chat calls through the real client to the local model server (`benchmarks/model_server.py`):
   plain calls, streams read to the end and streams left after the first chunk;
-- `--langchain-runs` LangChain chains (prompt, `ChatOpenAI` on the same server, parser): plain, failing in a step
-  after the model, and streams left after the first chunk;
+- `--langchain-runs` runs of the LangChain RAG chain of the benchmarks (`benchmarks/paths.py`: retriever, prompt,
+  `ChatOpenAI` on the same server, parser): plain, failing in a step after the model, streamed to the end, and
+  streams left after the first chunk;
 - `--kotaemon-calls` calls of a Kotaemon chat component (the test suite's stand-in on the real theflow), plain and
   streamed.
 
 Everything is imported and set up before the first call. Each phase makes a tenth of its calls as warm-up, then
 samples, at every further tenth (after a flush of the providers and a garbage collection), the memory blocks Python
 has allocated (`sys.getallocatedblocks`), the process RSS, with `--tracemalloc` Python's traced memory too (which
-makes every call about twice as slow), and the size of our bookkeeping: LangChain's run table, the OpenAI server
-cache, the Kotaemon family cache. It prints a Markdown table: memory after the warm-up and at the end, the growth
-per call in between, and the largest bookkeeping size seen at a sample.
+makes every call about twice as slow), and the size of our bookkeeping: LangChain's run table and its cached
+per-class decisions, the OpenAI server cache, the Kotaemon family cache. It prints a Markdown table: memory after
+the warm-up and at the end, the growth per call in between, and the largest bookkeeping size seen at a sample.
 Usage, from the repository root with a test environment's interpreter:
-`python benchmarks/memory.py [--calls 100000] [--langchain-runs 10000] [--kotaemon-calls 2000] [--tracemalloc]`
-(about 10 minutes on a busy 2-core machine; the Kotaemon stand-in is slow because theflow stores a record of every
+`python benchmarks/memory.py [--calls 100000] [--langchain-runs 100000] [--kotaemon-calls 2000] [--tracemalloc]`
+(about 40 minutes on a busy 2-core machine; the Kotaemon stand-in is slow because theflow stores a record of every
 run).
 """
 
@@ -88,6 +89,7 @@ def _bookkeeping() -> dict[str, int]:
     families = [len(c._families) for c in gc.get_objects() if isinstance(c, Components)]
     return {
         "LangChain runs": sum(len(h.tracker) for h in handlers),
+        "LangChain decisions": sum(len(h.tracker._decisions) for h in handlers),
         "OpenAI server cache": len(openai_requests.SERVERS),
         "Kotaemon family cache": sum(families),
     }
@@ -131,28 +133,29 @@ def _openai_calls(base_url: str) -> Callable[[int], None]:
 
 
 def _langchain_runs(base_url: str) -> Callable[[int], None]:
-    from langchain_core.output_parsers import StrOutputParser
-    from langchain_core.prompts import ChatPromptTemplate
     from langchain_core.runnables import RunnableLambda
-    from langchain_openai import ChatOpenAI
+
+    from benchmarks.paths import rag_chain
 
     def fail(text: str) -> str:
         raise ValueError("a step after the model failed")
 
-    model = ChatOpenAI(model="lc-bench", base_url=base_url, api_key="k", max_retries=0)
-    chain = ChatPromptTemplate.from_messages([("user", "{question}")]) | model | StrOutputParser()
+    chain = rag_chain(base_url, model="lc-bench")
     failing = chain | RunnableLambda(fail)
 
     def call(i: int) -> None:
         if i % 10 == 0:
             with contextlib.suppress(ValueError):
-                failing.invoke({"question": "q"})
+                failing.invoke("q")
         elif i % 10 == 1:
-            stream = chain.stream({"question": "q"})
+            stream = chain.stream("q")
             next(stream)
             stream.close()
+        elif i % 10 == 2:
+            for _chunk in chain.stream("q"):
+                pass
         else:
-            chain.invoke({"question": "q"})
+            chain.invoke("q")
 
     return call
 
@@ -192,9 +195,10 @@ def _row(phase: Phase) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=100_000)
-    parser.add_argument("--langchain-runs", type=int, default=10_000)
+    parser.add_argument("--langchain-runs", type=int, default=100_000)
     parser.add_argument("--kotaemon-calls", type=int, default=2_000)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--output", type=Path, help="also write the report (Markdown) to this file")
     args = parser.parse_args()
     if args.tracemalloc:
         tracemalloc.start()
@@ -228,11 +232,18 @@ def main() -> None:
             _measure(phase, call, flush)
         tracer_provider.shutdown()
         meter_provider.shutdown()
-    print(f"Python {sys.version.split()[0]}; memory after the warm-up tenth → at the end (growth per call)")
-    print("| calls | count | allocated blocks (thousands) | RSS (MB) | traced memory (MB) | bookkeeping | time |")
-    print("|---|---:|---:|---:|---:|---|---:|")
-    for phase, _ in phases:
-        print(_row(phase))
+    table = [
+        f"Python {sys.version.split()[0]}; memory after the warm-up tenth → at the end (growth per call)",
+        "",
+        "| calls | count | allocated blocks (thousands) | RSS (MB) | traced memory (MB) | bookkeeping | time |",
+        "|---|---:|---:|---:|---:|---|---:|",
+        *(_row(phase) for phase, _ in phases),
+    ]
+    print("\n".join(table))
+    if args.output is not None:
+        command = " ".join(["python benchmarks/memory.py", *sys.argv[1:]])
+        header = f"# Memory over many calls\n\n{__doc__}\n```\n{command}\n```\n\n"
+        args.output.write_text(header + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ class ContentPolicy:
     def __init__(self, settings: Settings) -> None:
         self.mode = settings.content_mode
         self.captured = settings.content_mode is not ContentMode.NONE
+        self.on_span = settings.content_mode.on_span
+        """Whether captured content goes on spans (read once: the hot paths ask on every call)."""
         self.max_length = settings.content_max_length
         self._redact = Redactor(settings.redact, settings.redact_patterns)
 

@@ -69,8 +69,8 @@ def start_client_request(telemetry: Telemetry, request: McpRequest) -> LiveMcpRe
     scope = LiveMcpRequest(telemetry, request, span, current, server=False)
     scope.context = otel_context.set_value(_CLIENT_KEY, scope, trace.set_span_in_context(span, current))
     if span.is_recording():
-        values = telemetry._baggage_attributes(current)
-        if request.arguments is not None and telemetry.content.mode.on_span:
+        values = telemetry.context_attributes(current)
+        if request.arguments is not None and telemetry.content.on_span:
             values[attr.GEN_AI_TOOL_CALL_ARGUMENTS] = telemetry.content.to_json(request.arguments)
         span.set_attributes(values)
     return scope
@@ -100,7 +100,7 @@ def start_server_request(
     )
     scope = LiveMcpRequest(telemetry, request, span, parent, server=True)
     scope.context = otel_context.set_value(_SERVER_KEY, scope, trace.set_span_in_context(span, parent))
-    if span.is_recording() and request.arguments is not None and telemetry.content.mode.on_span:
+    if span.is_recording() and request.arguments is not None and telemetry.content.on_span:
         span.set_attribute(attr.GEN_AI_TOOL_CALL_ARGUMENTS, telemetry.content.to_json(request.arguments))
     return scope
 
@@ -146,11 +146,11 @@ def _finish(scope: LiveMcpRequest, error: BaseException | None) -> None:
         if span is None or not span.is_recording():
             return
         values = request.outcome_attributes()
-        if request.result is not None and error_name is None and telemetry.content.mode.on_span:
+        if request.result is not None and error_name is None and telemetry.content.on_span:
             values[attr.GEN_AI_TOOL_CALL_RESULT] = telemetry.content.to_json(request.result)
         span.set_attributes(values)
         if error is not None and request.error_type is None:
-            telemetry._record_error(span, error, error_name)
+            telemetry.record_error(span, error, error_name)
         elif error_name is not None:
             span.set_attribute(attr.ERROR_TYPE, error_name)
             message = telemetry.content.clean(request.error_message) if request.error_message else None

@@ -135,8 +135,8 @@ class Telemetry:
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
             values = call.request_attributes()
-            values.update(self._context_attributes(current))
-            if self.content.mode.on_span:
+            values.update(self.context_attributes(current))
+            if self.content.on_span:
                 values.update(self.content.attributes(call.start_content()))
             span.set_attributes(values)
         return scope
@@ -160,7 +160,7 @@ class Telemetry:
             return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
         return self.content.clean(value)
 
-    def _context_attributes(self, context: otel_context.Context) -> dict[str, Any]:
+    def context_attributes(self, context: otel_context.Context) -> dict[str, Any]:
         """Attributes every span inherits from its context: baggage entries, then the conversation and user."""
         values = self._baggage_attributes(context)
         identity = context.get(_IDENTITY_KEY)
@@ -193,11 +193,11 @@ class Telemetry:
                 root.add_tokens(call.operation, call.input_tokens, call.output_tokens)
             if span.is_recording():
                 values = call.end_attributes(failed=error is not None)
-                if self.content.mode.on_span:
+                if self.content.on_span:
                     values.update(self.content.attributes(call.end_content()))
                 span.set_attributes(values)
                 if error is not None:
-                    self._record_error(span, error, error_name)
+                    self.record_error(span, error, error_name)
             if self._event_logger is not None:
                 event = call.event_attributes()
                 event.update(self.content.attributes(call.start_content()))
@@ -246,10 +246,11 @@ class Telemetry:
                 event.identify(identity)
         scope.context = ctx
         if span.is_recording():
-            values = self._context_attributes(ctx)
-            if self.content.mode.on_span:
+            values = self.context_attributes(ctx)
+            if self.content.on_span:
                 values.update(self.content.attributes(step.start_content()))
-            span.set_attributes(values)
+            if values:
+                span.set_attributes(values)
         return scope
 
     def end_step(self, scope: LiveStep, error: BaseException | None) -> None:
@@ -274,11 +275,11 @@ class Telemetry:
                         values[key] = tokens
                 if scope.is_root and scope.output_tokens:
                     values[attr.KOTAEMON_USAGE_OUTPUT_TOKENS] = scope.output_tokens
-                if self.content.mode.on_span:
+                if self.content.on_span:
                     values.update(self.content.attributes(step.end_content()))
                 span.set_attributes(values)
                 if error is not None:
-                    self._record_error(span, error, error_name)
+                    self.record_error(span, error, error_name)
                 elif step.failure is not None:
                     span.set_attribute(attr.ERROR_TYPE, error_name or "failed")
                     span.set_attribute(attr.KOTAEMON_STEP_FAILURE, self.content.clean(step.failure))
@@ -310,7 +311,7 @@ class Telemetry:
         scope = LiveAppEvent(self, event, span, ctx, follows)
         scope.context = otel_context.set_value(_APP_EVENT_KEY, scope, ctx)
         if span.is_recording():
-            span.set_attributes(self._context_attributes(ctx))
+            span.set_attributes(self.context_attributes(ctx))
         return scope
 
     def end_app_event(self, scope: LiveAppEvent, error: BaseException | None) -> None:
@@ -323,7 +324,7 @@ class Telemetry:
                 if scope.status:
                     span.set_attribute(attr.KOTAEMON_APP_EVENT_STATUS, scope.status)
                 if error is not None:
-                    self._record_error(span, error, None)
+                    self.record_error(span, error, None)
                 elif scope.status == "failed":
                     span.set_attribute(attr.ERROR_TYPE, "failed")
                     span.set_status(Status(StatusCode.ERROR, "failed"))
@@ -332,7 +333,7 @@ class Telemetry:
         finally:
             span.end()
 
-    def _record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
+    def record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
         message = self.content.clean(str(error))
         kind = kind or error_type(error)
         span.set_attribute(attr.ERROR_TYPE, kind)

@@ -64,7 +64,7 @@ class _Hooks:
         if not self.telemetry.enabled:
             return
         try:
-            handler = self.handler()
+            handler = self._handler or self.handler()
             if handler not in instance.handlers:
                 instance.add_handler(handler, inherit=True)
         except Exception:

@@ -60,6 +60,15 @@ def is_parser(runnable: Any, serialized: Mapping[str, Any] | None, name: str) ->
     return name.endswith("Parser") or ".output_parsers." in _class_path(serialized)
 
 
+ChainDecision = tuple[bool, bool, "str | None"]
+"""What a chain run is: a prompt template, an output parser, and its wrapper or agent kind (`runnable_kind`)."""
+
+
+def chain_decision(runnable: Any, serialized: Mapping[str, Any] | None, name: str) -> ChainDecision:
+    """`is_prompt`, `is_parser` and `runnable_kind` of a chain run at once."""
+    return is_prompt(runnable, serialized, name), is_parser(runnable, serialized, name), runnable_kind(runnable, name)
+
+
 def runnable_kind(runnable: Any, name: str) -> str | None:
     """`fallbacks`, `retry` or `agent` for the wrappers and agents that get their own span, else None."""
     class_name = type(runnable).__name__ if runnable is not None else name

@@ -21,13 +21,17 @@ class TelemetryCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
     """
 
     run_inline = True
+    # LangChain asks every handler these before every event; plain attributes spare it a property call each time.
+    ignore_llm = ignore_retry = ignore_chain = ignore_agent = ignore_retriever = ignore_chat_model = False
+    ignore_custom_event = True  # we handle no custom event
 
     def __init__(self, tracker: RunTracker) -> None:
         super().__init__()
         self.tracker = tracker
+        self.telemetry = tracker.telemetry
 
     def _start(self, what: str, start: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        if not self.tracker.telemetry.enabled:
+        if not self.telemetry.enabled:
             return
         try:
             start(*args, **kwargs)

@@ -33,6 +33,8 @@ ResultReader = Callable[[Any, bool], None]
 _FALLBACKS = "fallbacks"
 _RETRY = "retry"
 _MODEL = "model"
+_DECISIONS_KEPT = 1024
+"""How many (runnable class, run name) pairs keep their cached decision (names are set by code, not data)."""
 
 
 class Run:
@@ -80,9 +82,11 @@ class ExecutionFrame:
 
     def claim(self, run: Run) -> None:
         self.run = run
-        if self.thread == threading.get_ident():
-            self.token = otel_context.attach(run.context)
-            self.attached = run.context
+        context = run.context
+        # A run that makes no span usually runs in the context already current: nothing to attach then.
+        if self.thread == threading.get_ident() and otel_context.get_current() is not context:
+            self.token = otel_context.attach(context)
+            self.attached = context
 
     def release(self) -> None:
         token, self.token = self.token, None
@@ -113,6 +117,7 @@ class RunTracker:
         self.telemetry = telemetry
         self.all_runnables = all_runnables
         self._runs: dict[UUID, Run] = {}
+        self._decisions: dict[tuple[type[Any], str], extract.ChainDecision] = {}
 
     def __len__(self) -> int:
         """Runs currently tracked (every run is removed when it ends or fails)."""
@@ -123,9 +128,10 @@ class RunTracker:
 
     # --- starting runs
 
-    def _parent(self, parent_run_id: UUID | None) -> tuple[Run | None, otel_context.Context]:
+    def _parent(
+        self, parent_run_id: UUID | None, frame: ExecutionFrame | None
+    ) -> tuple[Run | None, otel_context.Context]:
         parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
-        frame = _FRAME.get()
         wrapper = frame.run if frame is not None else None
         if (
             wrapper is not None
@@ -149,11 +155,11 @@ class RunTracker:
         context: otel_context.Context,
         kind: str | None,
         parent: Run | None,
+        frame: ExecutionFrame | None,
         read_result: ResultReader | None = None,
     ) -> Run:
         run = Run(scope, scope.context if scope is not None else context, kind, parent, read_result)
         self._runs[run_id] = run
-        frame = _FRAME.get()
         if frame is not None and frame.run is None:
             frame.claim(run)
         return run
@@ -178,22 +184,37 @@ class RunTracker:
             if token is not None:
                 otel_context.detach(token)  # type: ignore[arg-type]
 
+    def _decide(self, runnable: Any, serialized: Any, name: str) -> extract.ChainDecision:
+        """What a chain run is (prompt, parser, wrapper or agent kind), cached per runnable class and run name.
+
+        Without the runnable (a chain that starts its run itself, e.g. a sequence) the name alone decides.
+        """
+        if runnable is None and serialized is not None:  # decided by the serialized class path (langchain-core 0.2)
+            return extract.chain_decision(None, serialized, name)
+        key = (type(runnable), name)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = extract.chain_decision(runnable, serialized, name)
+            if len(self._decisions) < _DECISIONS_KEPT:
+                self._decisions[key] = decision
+        return decision
+
     def chain_start(self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, kwargs: Mapping[str, Any]) -> None:
         frame = _FRAME.get()
         runnable = frame.runnable if frame is not None and frame.run is None else None
         name = extract.run_name(serialized, kwargs, type(runnable).__name__ if runnable is not None else "chain")
-        parent, context = self._parent(parent_run_id)
-        if extract.is_prompt(runnable, serialized, name):
+        prompt, parser, kind = self._decide(runnable, serialized, name)
+        parent, context = self._parent(parent_run_id, frame)
+        if prompt:
             if parent is not None:
                 parent.prompt = extract.prompt_identity(name, kwargs.get("metadata"))
             if not self.all_runnables:
-                self._open(run_id, None, context, None, parent)
+                self._open(run_id, None, context, None, parent, frame)
                 return
-        kind = extract.runnable_kind(runnable, name)
         root = parent_run_id is None
-        traced = kind is not None or self.all_runnables or (root and not extract.is_parser(runnable, serialized, name))
+        traced = kind is not None or self.all_runnables or (root and not parser)
         scope = self.start_step(extract.chain_step(name, kind, root), context) if traced else None
-        self._open(run_id, scope, context, kind, parent)
+        self._open(run_id, scope, context, kind, parent, frame)
 
     def model_start(
         self,
@@ -208,36 +229,32 @@ class RunTracker:
         streaming = frame is not None and frame.run is None and frame.streaming
         operation = attr.OPERATION_CHAT if chat else attr.OPERATION_TEXT_COMPLETION
         call = extract.model_call(operation, serialized, kwargs, streaming)
-        parent, context = self._parent(parent_run_id)
+        parent, context = self._parent(parent_run_id, frame)
         if parent is not None and parent.prompt is not None:
             call.prompt_name, call.prompt_version = parent.prompt
         if self.telemetry.captures_content:
             call.input_messages = extract.input_messages(inputs) if chat else extract.prompt_messages(inputs)
         scope = self.start_model(call, context)
-        self._open(run_id, scope, context, _MODEL, parent, functools.partial(extract.read_llm_result, call))
+        read_result = functools.partial(extract.read_llm_result, call)
+        self._open(run_id, scope, context, _MODEL, parent, frame, read_result)
 
     def tool_start(
         self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, input_str: Any, kwargs: Mapping[str, Any]
     ) -> None:
-        parent, context = self._parent(parent_run_id)
+        frame = _FRAME.get()
+        parent, context = self._parent(parent_run_id, frame)
         step = extract.tool_step(serialized, input_str, kwargs, self.telemetry.captures_content)
-        self._open(
-            run_id, self.start_step(step, context), context, None, parent, functools.partial(extract.tool_result, step)
-        )
+        read_result = functools.partial(extract.tool_result, step)
+        self._open(run_id, self.start_step(step, context), context, None, parent, frame, read_result)
 
     def retriever_start(
         self, run_id: UUID, parent_run_id: UUID | None, serialized: Any, query: Any, kwargs: Mapping[str, Any]
     ) -> None:
-        parent, context = self._parent(parent_run_id)
+        frame = _FRAME.get()
+        parent, context = self._parent(parent_run_id, frame)
         step = extract.retriever_step(serialized, query, kwargs, self.telemetry.captures_content)
-        self._open(
-            run_id,
-            self.start_step(step, context),
-            context,
-            None,
-            parent,
-            functools.partial(extract.retriever_result, step),
-        )
+        read_result = functools.partial(extract.retriever_result, step)
+        self._open(run_id, self.start_step(step, context), context, None, parent, frame, read_result)
 
     # --- progress and ends
 

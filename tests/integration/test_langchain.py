@@ -632,6 +632,25 @@ def test_run_bookkeeping_does_not_grow_over_10000_runs(instrument: Instrument) -
     assert runs._FRAME.get() is None
 
 
+def test_chain_decisions_are_cached_per_class_and_name_and_stay_bounded(
+    instrument: Instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = 16
+    monkeypatch.setattr(runs, "_DECISIONS_KEPT", kept)
+    captured = instrument()
+    table = tracker()
+    for i in range(kept + 100):  # more distinct run names than the cache keeps: later ones are decided uncached
+        name = f"Step{i}Agent" if i % 2 else f"step{i}"
+        (RunnableLambda(lambda x: x) | RunnableLambda(lambda x: x).with_config(run_name=name)).invoke(i)
+        assert len(table._decisions) <= kept
+    assert len(table._decisions) == kept
+    names = [span.name for span in captured.spans()]
+    agents = [name for name in names if name.startswith("invoke_agent ")]
+    assert len(agents) == (kept + 100) // 2  # every run named like an agent, cached or not, and no other
+    assert agents[-1] == f"invoke_agent Step{kept + 99}Agent"
+    assert len(names) == len(agents) + kept + 100  # plus one workflow span per invocation
+
+
 def test_model_run_bookkeeping_is_empty_after_1000_runs_with_errors_and_abandoned_streams(
     instrument: Instrument, model: Callable[..., ChatOpenAI]
 ) -> None:
