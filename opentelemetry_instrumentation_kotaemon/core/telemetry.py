@@ -334,6 +334,7 @@ class Telemetry:
             span.end()
 
     def record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
+        """Mark `span` as failed by `error`: `error.type`, status and the exception event, content-cleaned."""
         message = self.content.clean(str(error))
         kind = kind or error_type(error)
         span.set_attribute(attr.ERROR_TYPE, kind)
