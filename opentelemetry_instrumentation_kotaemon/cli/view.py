@@ -24,6 +24,12 @@ from ..attributes import (
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     HTTP_REQUEST_RESEND_COUNT,
+    KIND_AGENT,
+    KIND_INDEXING,
+    KIND_PIPELINE,
+    KIND_RERANKER,
+    KIND_RETRIEVER,
+    KIND_TOOL,
     KOTAEMON_COMPONENT,
     KOTAEMON_DOCUMENT_COUNT,
     KOTAEMON_SPAN_KIND,
@@ -65,7 +71,15 @@ _LOG_BODY_WIDTH = 160
 _BAR_WIDTH = 32
 _NAME_WIDTH = 56
 # the metrics table: step duration and document metrics -> their stage, and the order of the stages
-_STAGE_OF_DURATION = {metric: metric.split(".")[1] for metric in STEP_DURATION_METRICS.values()}
+_STAGE_OF_KIND = {
+    KIND_PIPELINE: "pipeline",
+    KIND_AGENT: "agent",
+    KIND_INDEXING: "indexing",
+    KIND_RETRIEVER: "retrieval",
+    KIND_RERANKER: "rerank",
+    KIND_TOOL: "tool",
+}
+_STAGE_OF_DURATION = {metric: _STAGE_OF_KIND[kind] for kind, metric in STEP_DURATION_METRICS.items()}
 _STAGE_OF_DOCUMENTS = {
     METRIC_RETRIEVAL_DOCUMENTS: "retrieval",
     METRIC_RERANK_DOCUMENTS: "rerank",
