@@ -77,7 +77,10 @@ def test_rag_question_is_one_trace_in_jaeger(jaeger: Jaeger) -> None:
     env = {**environment(), **TRACES_ONLY, "OTEL_SERVICE_NAME": "kotaemon-rag-jaeger"}
     with react_server() as server:
         run_instrumented(
-            "examples/kotaemon_rag_app.py", server.base_url, receiver=SimpleNamespace(endpoint=jaeger.otlp_http), env=env
+            "examples/kotaemon_rag_app.py",
+            server.base_url,
+            receiver=SimpleNamespace(endpoint=jaeger.otlp_http),
+            env=env,
         )
     found = one_trace(jaeger, "kotaemon-rag-jaeger", "invoke_workflow RAGPipeline")
     spans = {s["spanID"]: s for s in found["spans"]}
