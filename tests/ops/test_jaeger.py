@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -48,6 +49,17 @@ def write_strategies(path: Path, *services: dict[str, Any]) -> None:
     partial = path.with_suffix(".tmp")
     partial.write_text(json.dumps(body))
     partial.replace(path)
+
+
+def wait_served(jaeger: Jaeger, service: str, param: float) -> None:
+    """Wait until Jaeger has re-read the strategies file and serves `service` its probability `param`."""
+
+    def served() -> bool:
+        with urllib.request.urlopen(f"{jaeger.sampling}?service={service}", timeout=5) as answer:
+            strategy = json.load(answer)
+        return bool(strategy.get("probabilisticSampling", {}).get("samplingRate") == param)
+
+    wait_until(served, f"Jaeger serving the strategy of {service}", timeout=30)
 
 
 # --- traces read back through Jaeger's query API
@@ -323,6 +335,7 @@ def test_jaeger_stopped_and_restarted(jaeger: Jaeger, strategies: Path, tmp_path
 def test_bad_sampler_argument_warns_once_each_and_uses_defaults(jaeger: Jaeger, strategies: Path) -> None:
     service = "sampling-bad-arg"
     write_strategies(strategies, {"service": service, "type": "probabilistic", "param": 1.0})
+    wait_served(jaeger, service, 1.0)  # the app fetches once: a bad polling interval falls back to a minute
     arg = f"endpoint={jaeger.sampling},pollingIntervalMs=fast,initialSamplingRate=2,colour=blue"
     app = SamplingApp(jaeger, service, seconds=4, rates={"work": 50}, arg=arg)
     windows = []
