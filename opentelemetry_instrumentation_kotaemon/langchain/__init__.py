@@ -1,7 +1,8 @@
 """LangChain (langchain-core 0.2 to 1.x, langchain-openai): chains, chat models, LLMs, retrievers, tools, agents.
 
-LangChain is hooked the way it asks to be: one callback handler of ours is added (inheritable, once) to every
-callback manager it creates, next to the user's own. Spans are opened from those callbacks. A few execution
+LangChain is hooked the way it asks to be: a configure hook (`register_configure_hook`, the way its own tracers
+are added) puts one callback handler of ours, inheritable and once, into the callback manager of every run, next to
+the user's own; child managers inherit it. Spans are opened from those callbacks. A few execution
 methods are wrapped only to attach the run's context around the real work, so that calls made inside a model,
 tool or retriever run (the OpenAI client above all) nest under it, and the OpenAI call merges into the
 LangChain model call (one span, tokens counted once). Importing this package does not import LangChain.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
+from types import ModuleType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -32,7 +35,7 @@ from .runs import (
 
 logger = logging.getLogger(__name__)
 
-_CALLBACKS = "langchain_core.callbacks.base"
+_CONFIGURE_HOOKS = "langchain_core.tracers.context"
 _RUNNABLES = "langchain_core.runnables.base"
 _FALLBACKS = "langchain_core.runnables.fallbacks"
 _TOOLS = "langchain_core.tools.base"
@@ -58,17 +61,18 @@ class _Hooks:
             self._handler = TelemetryCallbackHandler(self.tracker)
         return self._handler
 
-    def add_handler(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> None:
-        """After `BaseCallbackManager.__init__`: add our handler, inheritable, unless it is there already."""
-        wrapped(*args, **kwargs)
-        if not self.telemetry.enabled:
-            return
-        try:
-            handler = self._handler or self.handler()
-            if handler not in instance.handlers:
-                instance.add_handler(handler, inherit=True)
-        except Exception:
-            logger.debug("failed to add the LangChain callback handler", exc_info=True)
+    def register_handler(self, module: ModuleType) -> Callable[[], None]:
+        """Register our handler with LangChain's configure hooks (in `module`, `langchain_core.tracers.context`);
+        the function returned takes it out again. The hook's context variable defaults to the handler, so every
+        thread and task sees it without setting it."""
+        handler_var = ContextVar("opentelemetry_kotaemon_handler", default=self.handler())
+        module.register_configure_hook(handler_var, True)
+        hooks: list[Any] = module._configure_hooks  # LangChain offers no way to unregister
+
+        def unregister() -> None:
+            hooks[:] = [hook for hook in hooks if hook[0] is not handler_var]
+
+        return unregister
 
     def in_frame(self, asynchronous: bool = False) -> Wrapper:
         """A wrapper running a method that starts a run in a frame its run claims (see `runs.ExecutionFrame`)."""
@@ -161,7 +165,6 @@ class _Hooks:
 
 def _targets(hooks: _Hooks) -> list[Target]:
     return [
-        Target(_CALLBACKS, "BaseCallbackManager.__init__", hooks.add_handler, optional=False),
         Target(_RUNNABLES, "Runnable._call_with_config", hooks.in_frame()),
         Target(_RUNNABLES, "Runnable._acall_with_config", hooks.in_frame(asynchronous=True)),
         Target(_RUNNABLES, "Runnable._transform_stream_with_config", hooks.stream_in_frame()),
@@ -192,6 +195,14 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     tracker = RunTracker(telemetry, telemetry.settings.langchain_all_runnables)
     hooks = _Hooks(telemetry, tracker)
     patcher.patch(_targets(hooks), before_wrapping=_check_versions)
+
+    def register(module: ModuleType) -> None:
+        try:
+            patcher.add_cleanup(hooks.register_handler(module))
+        except Exception:
+            logger.warning("LangChain %s changed: its runs are not traced", _CONFIGURE_HOOKS, exc_info=True)
+
+    patcher.on_import(_CONFIGURE_HOOKS, register)
 
 
 def _check_versions() -> None:

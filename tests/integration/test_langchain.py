@@ -112,8 +112,8 @@ def token_sums(captured: Captured) -> dict[str, int]:
 
 
 def tracker_handler() -> TelemetryCallbackHandler:
-    """Our handler, found the way LangChain finds it: on a fresh callback manager."""
-    handlers = [h for h in CallbackManager(handlers=[]).handlers if isinstance(h, TelemetryCallbackHandler)]
+    """Our handler, found the way LangChain finds it: on a run's callback manager."""
+    handlers = [h for h in CallbackManager.configure().handlers if isinstance(h, TelemetryCallbackHandler)]
     assert len(handlers) == 1
     return handlers[0]
 
@@ -565,7 +565,7 @@ def test_text_completion_model_merges_the_client_call(instrument: Instrument, op
 def test_user_callbacks_are_kept_and_ours_is_added_once(
     instrument: Instrument, model: Callable[..., ChatOpenAI]
 ) -> None:
-    instrument()
+    captured = instrument()
 
     class Recorder(BaseCallbackHandler):
         def __init__(self) -> None:
@@ -582,9 +582,12 @@ def test_user_callbacks_are_kept_and_ours_is_added_once(
     simple_chain(model()).invoke({"question": QUESTION}, config={"callbacks": callbacks})
     assert callbacks == [recorder]  # the user's list is not touched
     assert "chat" in recorder.events and "chain_end" in recorder.events
+    # a manager the app builds itself: its runs get our handler, the manager itself is left as it was
     manager = CallbackManager(handlers=[recorder])
+    simple_chain(model()).invoke({"question": QUESTION}, config={"callbacks": manager})
+    assert manager.handlers == [recorder] and manager.inheritable_handlers == []
+    assert [s.name for s in captured.spans()].count("chat m-lc") == 2
     for current in (
-        manager,
         CallbackManager.configure(manager, [recorder]),
         AsyncCallbackManager.configure([recorder], None),
     ):
@@ -713,14 +716,13 @@ def test_handler_ignores_garbage_payloads(instrument: Instrument) -> None:
 def test_uninstrument_removes_every_wrapper_and_the_handler(
     model: Callable[..., ChatOpenAI], instrument: Instrument
 ) -> None:
-    from langchain_core.callbacks.base import BaseCallbackManager
     from langchain_core.language_models.chat_models import BaseChatModel
     from langchain_core.runnables.base import Runnable
+    from langchain_core.tracers.context import _configure_hooks as configure_hooks
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
     captured = instrument()
     methods = [
-        (BaseCallbackManager, "__init__"),
         (Runnable, "_call_with_config"),
         (BaseChatModel, "_generate_with_cache"),
         (BaseChatModel, "stream"),
@@ -729,12 +731,13 @@ def test_uninstrument_removes_every_wrapper_and_the_handler(
     assert all(isinstance(vars(cls)[name], wrapt.FunctionWrapper) for cls, name in methods)
     KotaemonInstrumentor().uninstrument()
     assert not any(isinstance(vars(cls)[name], wrapt.FunctionWrapper) for cls, name in methods)
-    assert not any(isinstance(h, TelemetryCallbackHandler) for h in CallbackManager(handlers=[]).handlers)
+    assert not any(isinstance(h, TelemetryCallbackHandler) for h in CallbackManager.configure().handlers)
+    assert not any(hook[0].get() is not None for hook in configure_hooks)  # our configure hook is gone
     simple_chain(model()).invoke({"question": QUESTION})
     assert captured.spans() == []
     instrument()  # instrumenting again adds exactly one handler, no stacked wrappers
-    assert len([h for h in CallbackManager(handlers=[]).handlers if isinstance(h, TelemetryCallbackHandler)]) == 1
-    assert not isinstance(vars(BaseCallbackManager)["__init__"].__wrapped__, wrapt.FunctionWrapper)
+    assert len([h for h in CallbackManager.configure().handlers if isinstance(h, TelemetryCallbackHandler)]) == 1
+    assert not isinstance(vars(Runnable)["_call_with_config"].__wrapped__, wrapt.FunctionWrapper)
 
 
 def test_runs_started_before_uninstrument_are_still_freed(
