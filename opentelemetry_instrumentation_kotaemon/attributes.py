@@ -154,6 +154,7 @@ METRIC_RETRIEVAL_DOCUMENTS = "kotaemon.retrieval.documents"
 METRIC_RETRIEVAL_EMPTY = "kotaemon.retrieval.empty"
 METRIC_RERANK_DOCUMENTS = "kotaemon.rerank.documents"
 METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
+METRIC_INDEXING_CHUNKS = "kotaemon.indexing.chunks"
 # Duration of each kind of step, in seconds: the conventions' metrics for tools, agents and workflows, ours for the
 # RAG steps they have none for (Prometheus: gen_ai_execute_tool_duration_seconds, kotaemon_retrieval_duration_seconds
 # and so on).
@@ -206,6 +207,8 @@ KOTAEMON_RETRY_ATTEMPTS = "kotaemon.retry.attempts"
 """Attempts a retry wrapper made (1 when the first one succeeded)."""
 KOTAEMON_INDEXING_FAILED_COUNT = "kotaemon.indexing.failed_count"
 """Files an indexing pipeline reported as failed (ktem indexes file by file and reports failures as values)."""
+KOTAEMON_INDEXING_CHUNK_COUNT = "kotaemon.indexing.chunk_count"
+"""Chunks a file was split into and stored (ktem's `IndexPipeline`, one per file)."""
 
 # --- Conversation and user (general and GenAI conventions, plain strings for the floor release)
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"

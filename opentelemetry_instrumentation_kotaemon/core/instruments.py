@@ -91,6 +91,9 @@ class Instruments:
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"
         )
+        self.indexing_chunks = meter.create_counter(
+            attr.METRIC_INDEXING_CHUNKS, unit="{chunk}", description="Chunks files were split into and stored"
+        )
         self.mcp_client_duration = _histogram(
             meter, attr.METRIC_MCP_CLIENT_OPERATION_DURATION, "s", "Duration of MCP requests, seen by the sender"
         )

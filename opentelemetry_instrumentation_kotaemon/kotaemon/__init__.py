@@ -16,16 +16,16 @@ import os
 import threading
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import wrapt
 
 from .. import attributes as attr
-from ..core.spans import ModelCall, Step
+from ..core.spans import IndexingStep, ModelCall, Step
 from ..core.streams import trace_async_generator, trace_generator
 from ..core.telemetry import LiveSpan, Telemetry, current_model_call, current_step
-from ..patching import Patcher, check_version
+from ..patching import Patcher, Target, check_version
 from . import models, threads
 from .classify import Family, family_of
 from .params import bind
@@ -34,6 +34,7 @@ from .steps import READINGS, StepReading, identify
 logger = logging.getLogger(__name__)
 
 _COMPONENT_MODULE = "kotaemon.base.component"
+_KTEM_FILE_PIPELINES = "ktem.index.file.pipelines"
 _METHODS = ("run", "invoke", "ainvoke", "stream", "astream")
 
 
@@ -42,6 +43,27 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     components = Components(telemetry)
     patcher.on_import(_COMPONENT_MODULE, components.attach)
     patcher.add_cleanup(components.detach)
+    patcher.patch([Target(_KTEM_FILE_PIPELINES, "IndexPipeline.handle_docs", _count_chunks)])
+
+
+def _count_chunks(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """ktem's `IndexPipeline.handle_docs` is a generator returning how many chunks of the file it stored: that
+    number goes on the file's indexing step."""
+    result = wrapped(*args, **kwargs)
+    try:
+        step = current_step()
+        if isinstance(step, IndexingStep) and inspect.isgenerator(result):
+            return _chunks_into(step, result)
+    except Exception:
+        logger.debug("failed to count ktem's chunks", exc_info=True)
+    return result
+
+
+def _chunks_into(step: IndexingStep, chunks: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    count = yield from chunks
+    if isinstance(count, int) and not isinstance(count, bool):
+        step.chunks = count
+    return count
 
 
 class _ModelReader:

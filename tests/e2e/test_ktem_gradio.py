@@ -219,6 +219,8 @@ def test_an_upload_is_one_trace_with_its_failed_file_marked(run: Run) -> None:
     assert batch.attributes["kotaemon.documents.count"] == 1
     assert "1 of 2 files failed: File notes.txt already indexed" in batch.status_message
     assert not first.is_error and embedding.parent_id == first.span_id
+    assert first.attributes["kotaemon.indexing.chunk_count"] == 2  # 18 words in chunks of 16
+    assert "kotaemon.indexing.chunk_count" not in second.attributes  # refused before it was split
     assert second.is_error and "already indexed" in second.status_message
     assert (
         batch.attributes["kotaemon.usage.embeddings.input_tokens"] == embedding.attributes["gen_ai.usage.input_tokens"]

@@ -81,6 +81,7 @@ COUNTERS = {
     attr.METRIC_ERRORS: "kotaemon_errors_total",
     attr.METRIC_RETRIEVAL_EMPTY: "kotaemon_retrieval_empty_total",
     attr.METRIC_INDEXING_DOCUMENTS: "kotaemon_indexing_documents_total",
+    attr.METRIC_INDEXING_CHUNKS: "kotaemon_indexing_chunks_total",
 }
 # opentelemetry-exporter-prometheus before 0.52b0 (OpenTelemetry 1.31; Kotaemon's lock has 0.48b0) names the labels of
 # every series of a metric after the attributes of its last data point, so series whose attribute keys differ (ours:
@@ -121,6 +122,7 @@ def record_rag_steps(telemetry: Telemetry) -> None:
     step(attr.KIND_TOOL, "WeatherTool", tool_name="get_weather", error=ValueError("no city"))
     step(attr.KIND_AGENT, "ReactAgent")
     step(attr.KIND_INDEXING, "IndexDocumentPipeline", documents=5)
+    step(attr.KIND_INDEXING, "IndexPipeline", chunks=12)
     call = ModelCall(operation=attr.OPERATION_CHAT, provider="openai", request_model="m-agent", streaming=True)
     scope = telemetry.start_model_call(call)
     assert scope is not None
@@ -373,8 +375,9 @@ STEP_TOTALS = {
     "gen_ai_execute_tool_duration_seconds_count": 2,
     "gen_ai_invoke_agent_duration_seconds_count": 1,
     "gen_ai_workflow_duration_seconds_count": 1,
-    "kotaemon_indexing_duration_seconds_count": 1,
+    "kotaemon_indexing_duration_seconds_count": 2,
     "kotaemon_indexing_documents_total": 5,
+    "kotaemon_indexing_chunks_total": 12,
     "kotaemon_errors_total": 2,
     "kotaemon_streams_abandoned_total": 1,
 }
@@ -402,6 +405,7 @@ def test_prometheus_scrapes_the_labels_of_rag_step_metrics(scrape: Scrape) -> No
     assert one(f"kotaemon_retrieval_empty_total{{{steps}}}") == {("VectorRetrieval", ""): 1}
     assert one(f"kotaemon_rerank_documents_sum{{{steps}}}") == {("CohereReranking", ""): 2}
     assert one(f"kotaemon_indexing_documents_total{{{steps}}}") == {("IndexDocumentPipeline", ""): 5}
+    assert one(f"kotaemon_indexing_chunks_total{{{steps}}}") == {("IndexPipeline", ""): 12}
     assert one(f"gen_ai_execute_tool_duration_seconds_count{{{steps}}}") == {
         ("WeatherTool", ""): 1,
         ("WeatherTool", "ValueError"): 1,
