@@ -14,6 +14,7 @@ from . import kotaemon as kotaemon_integration
 from . import langchain as langchain_integration
 from . import mcp as mcp_integration
 from . import openai as openai_integration
+from . import threads
 from .core.log_correlation import LogCorrelation
 from .core.telemetry import Telemetry
 from .patching import Patcher
@@ -34,8 +35,8 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces Kotaemon, LangChain, the OpenAI client and Gradio's queue, each patched when the app imports it.
 
     Settings come from the environment (see the README); `instrument()` also takes `tracer_provider`,
-    `meter_provider` and `logger_provider`. It also puts trace ids on the app's log records (unless `logging` is in
-    `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`).
+    `meter_provider` and `logger_provider`. It also carries the trace into threads and thread pools, and puts trace
+    ids on the app's log records (unless `threading` or `logging` is in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`).
     """
 
     # BaseInstrumentor is a singleton whose __init__ runs on every `KotaemonInstrumentor()`, so the state of
@@ -57,7 +58,12 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger_provider=kwargs.get("logger_provider"),
         )
         self._telemetry = telemetry
+        disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
         patchers = []
+        if "threading" not in disabled:
+            patcher = Patcher("threading")
+            patcher.patch(threads.TARGETS)
+            patchers.append(patcher)
         for library in settings.instrument:
             instrument_library = _INTEGRATIONS.get(library)
             if instrument_library is None:
@@ -69,7 +75,6 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             except Exception:  # one library's setup failing must not cost the others
                 logger.debug("could not instrument %s", library, exc_info=True)
         self._patchers = tuple(patchers)
-        disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
         if "logging" not in disabled:
             self._log_correlation = LogCorrelation()
             self._log_correlation.enable()

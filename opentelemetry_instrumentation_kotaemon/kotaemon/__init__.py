@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import threading
 import types
 import weakref
@@ -26,7 +25,7 @@ from ..core.spans import IndexingStep, ModelCall, Step
 from ..core.streams import trace_async_generator, trace_generator
 from ..core.telemetry import LiveSpan, Telemetry, current_model_call, current_step
 from ..patching import Patcher, Target, check_version
-from . import models, threads
+from . import models
 from .classify import Family, family_of
 from .params import bind
 from .steps import READINGS, StepReading, identify
@@ -171,7 +170,6 @@ class Components:
         self._applied: list[tuple[weakref.ref[type], str, Any]] = []
         self._families: weakref.WeakKeyDictionary[type, Family] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
-        self._threads: Patcher | None = None
         self._wrappers = {name: self._wrapper(name) for name in _METHODS}
 
     # --- classes
@@ -183,7 +181,6 @@ class Components:
             return
         check_version("kotaemon")
         check_version("theflow")
-        self._propagate_context_to_threads()
         self._base = base
         self._previous_hook = base.__dict__.get("__init_subclass__")
         components = self
@@ -239,19 +236,6 @@ class Components:
                     else:
                         delattr(base, "__init_subclass__")
             self._families = weakref.WeakKeyDictionary()
-        if self._threads is not None:
-            self._threads.unpatch()
-            self._threads = None
-
-    def _propagate_context_to_threads(self) -> None:
-        """Kotaemon runs retrieval, re-ranking, citations and tools in threads: keep them in the caller's trace
-        (see `threads`), until this integration is turned off; `threading` in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`
-        leaves threads alone."""
-        disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
-        if "threading" in {name.strip() for name in disabled.split(",")} or self._threads is not None:
-            return
-        self._threads = Patcher("threading")
-        self._threads.patch(threads.TARGETS)
 
     def _family(self, cls: type) -> Family:
         family = self._families.get(cls)

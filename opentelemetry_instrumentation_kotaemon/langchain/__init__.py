@@ -65,7 +65,7 @@ class _Hooks:
         """Register our handler with LangChain's configure hooks (in `module`, `langchain_core.tracers.context`);
         the function returned takes it out again. The hook's context variable defaults to the handler, so every
         thread and task sees it without setting it."""
-        handler_var = ContextVar("opentelemetry_kotaemon_handler", default=self.handler())
+        handler_var = ContextVar("opentelemetry_kotaemon_handler", default=self.handler())  # noqa: B039 (one handler for all, on purpose)
         module.register_configure_hook(handler_var, True)
         hooks: list[Any] = module._configure_hooks  # LangChain offers no way to unregister
 

@@ -398,7 +398,7 @@ def test_uninstrument_removes_every_wrapper_and_the_subclass_hook(traced: Captur
             return []
 
     assert "__init_subclass__" not in BaseComponent.__dict__
-    assert not _threads_carry_context()  # it was turned on for Kotaemon only
+    assert not _threads_carry_context()
     for cls in (BaseLLM, ChatOpenAI, After, VectorRetrieval, ReactAgent):
         for name in ("run", "invoke", "stream"):
             assert not isinstance(cls.__dict__.get(name), wrapt.FunctionWrapper), (cls, name)

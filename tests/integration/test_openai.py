@@ -15,6 +15,7 @@ import pytest
 from opentelemetry import context, trace
 from opentelemetry.trace import StatusCode
 
+from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
 from opentelemetry_instrumentation_kotaemon.openai import responses
 from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
 from tests.conftest import Captured
@@ -514,3 +515,23 @@ def test_azure_client_is_the_azure_openai_provider(instrument: Instrument, opena
     assert span.attributes["gen_ai.provider.name"] == "azure.ai.openai"
     (point,) = captured.points("gen_ai.client.operation.duration")
     assert point.attributes["gen_ai.provider.name"] == "azure.ai.openai"
+
+
+def test_calls_in_threads_and_pools_stay_in_the_callers_trace(instrument: Instrument, client: openai.OpenAI) -> None:
+    """Not only Kotaemon's threads: an app handing calls to a pool or a thread of its own keeps them in its trace."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    captured = instrument()
+    tracer = captured.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("request") as request, ThreadPoolExecutor(2) as pool:
+        pool.submit(chat, client, "pooled").result()
+        worker = threading.Thread(target=chat, args=(client, "threaded"))
+        worker.start()
+        worker.join()
+    by_model = {s.attributes["gen_ai.request.model"]: s for s in captured.spans() if s.name.startswith("chat ")}
+    assert {s.parent.span_id for s in by_model.values() if s.parent} == {request.get_span_context().span_id}
+    assert len(by_model) == 2
+    KotaemonInstrumentor().uninstrument()
+    assert not hasattr(ThreadPoolExecutor.submit, "__wrapped__")
+    assert not hasattr(threading.Thread.start, "__wrapped__")

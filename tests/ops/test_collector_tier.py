@@ -245,9 +245,9 @@ def test_tail_sampling_keeps_every_error_slow_and_debug_trace_whole(tier: Tier, 
         found = {t["traceID"]: t for t in tier.jaeger.traces(SERVICE, limit=5000)}
         missing.clear()
         for i in wanted:
-            spans = len(found[i]["spans"]) if i in found else 0
-            if spans != SPANS_PER_TRACE:
-                missing[i] = f"{kinds[i]}: {spans} of {SPANS_PER_TRACE} spans"
+            spans = sorted(s["operationName"] for s in found[i]["spans"]) if i in found else []
+            if len(spans) != SPANS_PER_TRACE:
+                missing[i] = f"{kinds[i]}: {len(spans)} of {SPANS_PER_TRACE} spans {spans}"
         return None if missing else found
 
     try:

@@ -1,8 +1,9 @@
-"""The caller's trace carried into threads.
+"""The caller's trace carried into threads, for every app this package instruments.
 
-Kotaemon runs hybrid search, re-ranking, citations and tools in `threading.Thread`s and `ThreadPoolExecutor`s; without
-this, the work in them starts traces of its own. The context current when a thread is started, or a function is
-submitted to a pool, is made current in that thread while it runs the work.
+Kotaemon runs hybrid search, re-ranking, citations and tools in `threading.Thread`s and `ThreadPoolExecutor`s, and
+apps hand model calls to pools of their own; without this, the work in them starts traces of its own. The context
+current when a thread is started, or a function is submitted to a pool, is made current in that thread while it runs
+the work: the job of `opentelemetry-instrumentation-threading`, without its dependency (see docs/install.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from opentelemetry import context
 
-from ..patching import Target
+from .patching import Target
 
 _CAPTURED = "_kotaemon_otel_context"
 
