@@ -134,7 +134,10 @@ GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
 GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
 GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
+GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"
+"""How many documents a retriever was asked for (on retrieval spans; `gen_ai.request.top_k` is a sampling setting)."""
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
+"""The documents a step returned, as JSON `{"id", "score", "content"}` objects (opt-in: content)."""
 GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"
 
 # --- Events

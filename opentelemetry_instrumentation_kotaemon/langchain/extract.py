@@ -258,16 +258,35 @@ def retriever_step(
     return step
 
 
+class _Documents:
+    """LangChain `Document`s: the id (`Document.id`, else an `id` in the metadata), the score a retriever or a
+    compressor left in the metadata (`score`, `relevance_score`) or on the document, the page content."""
+
+    def id(self, document: Any) -> str | None:
+        value = getattr(document, "id", None) or mapping(getattr(document, "metadata", None)).get("id")
+        return str(value) if value is not None and value != "" else None
+
+    def score(self, document: Any) -> float | None:
+        metadata = mapping(getattr(document, "metadata", None))
+        value = metadata.get("score")
+        if value is None:
+            value = metadata.get("relevance_score")
+        if value is None:  # a document subclass with its own field (read from the instance: no pydantic miss)
+            value = mapping(getattr(document, "__dict__", None)).get("score")
+        found = number(value)
+        return None if found is None else float(found)
+
+    def text(self, document: Any) -> str | None:
+        value = getattr(document, "page_content", None)
+        return value if isinstance(value, str) else None
+
+
+_DOCUMENTS = _Documents()
+
+
 def retriever_result(step: RetrievalStep, documents: Any, capture: bool) -> None:
-    """Document count and ids on the span; with content, each document's text too."""
+    """The documents found: counted now, read (ids, scores, texts) if the span records."""
     documents = items(documents)
     step.documents = len(documents)
-    ids = [
-        str(doc_id)
-        for d in documents
-        if (doc_id := getattr(d, "id", None) or mapping(getattr(d, "metadata", None)).get("id"))
-    ]
-    if ids:
-        step.document_ids = ids
-    if capture:
-        step.found = [{"id": getattr(d, "id", None), "content": getattr(d, "page_content", "")} for d in documents]
+    step.returned = documents
+    step.reader = _DOCUMENTS
