@@ -139,6 +139,8 @@ GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
 """The documents a step returned, as JSON `{"id", "score", "content"}` objects (opt-in: content)."""
 GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"
+GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
+"""The data source a retriever reads: ktem's file index id."""
 
 # --- Events
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"

@@ -3,6 +3,7 @@ and the call's arguments) and its result read into the typed step record of its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from .. import attributes as attr
 from ..core.spans import AgentStep, IndexingStep, RerankStep, RetrievalStep, Step, ToolStep, WorkflowStep
 from ..core.spans.step import DocumentsStep
+from ..core.telemetry import current_step
 from ..core.values import first_number, first_whole_number, nonempty_text, number
 from .classify import class_key
 from .params import setting, step_name
@@ -32,11 +34,28 @@ def _count(value: Any) -> int | None:
 # --- requests
 
 
+_KTEM_TABLE = re.compile(r"index__(.+)__(?:index|source)")
+"""ktem names its file index tables `index__{id}__index` and `index__{id}__source`."""
+
+
+def data_source_id(obj: Any) -> str | None:
+    """The ktem file index a retriever reads: its id, from the index tables ktem hands to the index's retrievers (the
+    retriever has no other link to its index). Within another retriever, the index that one reads."""
+    for name in ("Index", "Source"):
+        table = getattr(setting(obj, name), "__tablename__", None)
+        found = _KTEM_TABLE.fullmatch(table) if isinstance(table, str) else None
+        if found:
+            return found.group(1)
+    outer = current_step()
+    return outer.data_source_id if isinstance(outer, RetrievalStep) else None
+
+
 def retrieval_step(obj: Any, arguments: dict[str, Any], content: bool) -> RetrievalStep:
     step = RetrievalStep(
         **_identity(obj),
         top_k=first_whole_number(arguments.get("top_k"), setting(obj, "top_k")),
         mode=nonempty_text(setting(obj, "retrieval_mode")),
+        data_source_id=data_source_id(obj),
     )
     if content:
         query = arguments.get("text", arguments.get("query"))

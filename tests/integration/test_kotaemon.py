@@ -341,6 +341,24 @@ def test_retrieved_and_reranked_documents_are_id_and_score_objects(instrument: C
     assert [d["score"] for d in reranked] == [d.metadata["reranking_score"] for d in documents]  # the re-ranker's
 
 
+def test_ktem_retrievers_name_the_file_index_they_read(traced: Captured) -> None:
+    from ktem.index.file.index import FileIndex
+
+    index = FileIndex(app=None, id=3, name="File Collection", config={"embedding": FastEmbedEmbeddings()})
+    (retriever,) = index.get_retriever_pipelines({}, user_id=1)
+    VectorIndexing(vector_store=retriever.VS, doc_store=retriever.DS, embedding=FastEmbedEmbeddings())(DOCUMENTS)
+    traced.spans_exporter.clear()
+    retriever(text="what is the answer", doc_ids=["f1"])
+    vector_store, doc_store = stores()
+    VectorRetrieval(vector_store=vector_store, doc_store=doc_store, embedding=FastEmbedEmbeddings())("answer")
+    (ktem,) = by_name(traced, "retrieval DocumentRetrievalPipeline")
+    inner, plain = sorted(by_name(traced, "retrieval VectorRetrieval"), key=lambda s: s.start_time or 0)
+    assert ktem.attributes["gen_ai.data_source.id"] == "3"
+    assert parent_of(inner) == ktem.context.span_id
+    assert inner.attributes["gen_ai.data_source.id"] == "3"  # it searches the same index's stores
+    assert "gen_ai.data_source.id" not in plain.attributes  # a vector store of the app's own: no index to name
+
+
 def test_threads_are_left_alone_when_the_threading_instrumentation_is_disabled(
     instrument: Callable[..., Captured], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,12 +24,15 @@ class RetrievalStep(DocumentsStep):
     """How many documents it was asked for."""
     mode: str | None = None
     """How it searched: vector, text or hybrid."""
+    data_source_id: str | None = None
+    """The data source it reads, as the app identifies it (ktem's file index id)."""
     query: str | None = None
     """Content: the query text."""
 
     START_ATTRIBUTES: ClassVar[Fields] = (
         ("top_k", attr.GEN_AI_RETRIEVAL_TOP_K),
         ("mode", attr.KOTAEMON_RETRIEVAL_MODE),
+        ("data_source_id", attr.GEN_AI_DATA_SOURCE_ID),
     )
     START_CONTENT: ClassVar[Fields] = (("query", attr.GEN_AI_RETRIEVAL_QUERY_TEXT),)
 
