@@ -139,6 +139,8 @@ GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
 """The documents a step returned, as JSON `{"id", "score", "content"}` objects (opt-in: content)."""
 GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"
+GEN_AI_PROMPT_VERSION = "gen_ai.prompt.version"
+"""Version of the prompt template behind a model call (LangChain Hub commit, or `prompt_version` metadata)."""
 GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
 """The data source a retriever reads: ktem's file index id."""
 
@@ -199,8 +201,6 @@ KOTAEMON_INPUT_COUNT = "kotaemon.input.count"
 """Items (texts, documents, files) handed to an embedding or indexing step."""
 
 # --- LangChain (our own names where the conventions have none)
-KOTAEMON_PROMPT_VERSION = "kotaemon.prompt.version"
-"""Version of the prompt template behind a model call (LangChain Hub commit, or `prompt_version` metadata)."""
 KOTAEMON_FALLBACK_BRANCH = "kotaemon.fallback.branch"
 """Which branch of a fallback wrapper produced the answer: primary or fallback."""
 KOTAEMON_FALLBACK_INDEX = "kotaemon.fallback.index"

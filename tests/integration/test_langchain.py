@@ -609,9 +609,10 @@ def test_prompt_name_and_version_go_on_the_model_span(instrument: Instrument, mo
     assert len(captured.spans()) == 5  # two chains with a model each, one bare model
     spans = by_model(captured)
     assert spans["m-named"].attributes["gen_ai.prompt.name"] == "qa_prompt"
-    assert spans["m-named"].attributes["kotaemon.prompt.version"] == "v3"
+    assert spans["m-named"].attributes["gen_ai.prompt.version"] == "v3"
     assert spans["m-hub"].attributes["gen_ai.prompt.name"] == "team/rag-prompt"
-    assert spans["m-hub"].attributes["kotaemon.prompt.version"] == "c0ffee"
+    assert spans["m-hub"].attributes["gen_ai.prompt.version"] == "c0ffee"
+    assert not any("kotaemon.prompt.version" in s.attributes for s in captured.spans())  # the conventions' name now
     assert "gen_ai.prompt.name" not in spans["m-bare"].attributes
 
 

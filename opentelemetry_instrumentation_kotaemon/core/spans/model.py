@@ -140,7 +140,7 @@ class ModelCall:
         if self.prompt_name:
             values[attr.GEN_AI_PROMPT_NAME] = self.prompt_name
         if self.prompt_version:
-            values[attr.KOTAEMON_PROMPT_VERSION] = self.prompt_version
+            values[attr.GEN_AI_PROMPT_VERSION] = self.prompt_version
         return values
 
     def request_attributes(self) -> Attributes:
