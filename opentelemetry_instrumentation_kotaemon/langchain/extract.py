@@ -200,8 +200,8 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
     details = mapping(message_usage.get("input_token_details"))
     if call.cache_read_input_tokens is None:
         call.cache_read_input_tokens = whole_number(details.get("cache_read"))
-    if call.cache_creation_input_tokens is None:
-        call.cache_creation_input_tokens = whole_number(details.get("cache_creation"))
+    if call.cache_write_input_tokens is None:
+        call.cache_write_input_tokens = whole_number(details.get("cache_creation"))
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):

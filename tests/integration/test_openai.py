@@ -504,6 +504,17 @@ def test_stream_time_per_output_chunk(instrument: Instrument, client: openai.Ope
     assert point.count == 1 and 0 < point.sum < duration.sum
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_cache_reads_and_writes(instrument: Instrument, client: openai.OpenAI, stream: bool) -> None:
+    captured = instrument()
+    response = chat(client, "cached-tier", stream=stream)
+    if stream:
+        list(response)
+    attributes = captured.span().attributes
+    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
+    assert attributes["gen_ai.usage.cache_write.input_tokens"] == 2  # the client keeps it as an extra before 2.x
+
+
 def test_azure_client_is_the_azure_openai_provider(instrument: Instrument, openai_server: OpenAIServer) -> None:
     captured = instrument()
     azure = openai.AzureOpenAI(

@@ -96,7 +96,7 @@ class ModelCall:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_input_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
     reasoning_output_tokens: int | None = None
     embedding_dimensions: int | None = None
     system_fingerprint: str | None = None
@@ -254,7 +254,7 @@ _MERGED_FIELDS = (
     "input_tokens",
     "output_tokens",
     "cache_read_input_tokens",
-    "cache_creation_input_tokens",
+    "cache_write_input_tokens",
     "reasoning_output_tokens",
     "embedding_dimensions",
     "system_fingerprint",
@@ -283,7 +283,7 @@ _RESPONSE_FIELDS: tuple[tuple[str, str], ...] = (
     ("input_tokens", attr.GEN_AI_USAGE_INPUT_TOKENS),
     ("output_tokens", attr.GEN_AI_USAGE_OUTPUT_TOKENS),
     ("cache_read_input_tokens", attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-    ("cache_creation_input_tokens", attr.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+    ("cache_write_input_tokens", attr.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
     ("reasoning_output_tokens", attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
     ("embedding_dimensions", attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     ("system_fingerprint", attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
