@@ -46,7 +46,7 @@ def test_request_parameters_map_to_semconv(instrument: Instrument, client: opena
         client,
         top_p=0.9,
         stop=["END", "STOP"],
-        n=1,
+        n=2,
         frequency_penalty=0.5,
         presence_penalty=0.25,
         max_completion_tokens=99,
@@ -55,7 +55,7 @@ def test_request_parameters_map_to_semconv(instrument: Instrument, client: opena
     attributes = captured.span().attributes
     assert attributes["gen_ai.request.top_p"] == 0.9
     assert attributes["gen_ai.request.stop_sequences"] == ("END", "STOP")
-    assert attributes["gen_ai.request.choice.count"] == 1
+    assert attributes["gen_ai.request.choice.count"] == 2
     assert attributes["gen_ai.request.frequency_penalty"] == 0.5
     assert attributes["gen_ai.request.presence_penalty"] == 0.25
     assert attributes["gen_ai.request.max_tokens"] == 99
@@ -513,6 +513,23 @@ def test_cache_reads_and_writes(instrument: Instrument, client: openai.OpenAI, s
     attributes = captured.span().attributes
     assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
     assert attributes["gen_ai.usage.cache_write.input_tokens"] == 2  # the client keeps it as an extra before 2.x
+
+
+def test_service_tier_and_fingerprint_on_the_span_and_the_client_metrics(
+    instrument: Instrument, client: openai.OpenAI
+) -> None:
+    captured = instrument()
+    chat(client, "cached-tier", service_tier="priority")
+    chat(client, service_tier="auto", n=1)
+    tiered, default = sorted(captured.spans(), key=lambda s: s.start_time or 0)
+    assert tiered.attributes["openai.request.service_tier"] == "priority"
+    assert tiered.attributes["openai.response.service_tier"] == "priority"
+    assert "openai.request.service_tier" not in default.attributes  # `auto` is the default: not recorded
+    assert "gen_ai.request.choice.count" not in default.attributes  # recorded when not 1
+    for name in ("gen_ai.client.operation.duration", "gen_ai.client.token.usage"):
+        points = captured.points(name)
+        assert {p.attributes.get("openai.response.service_tier") for p in points} == {"priority", None}, name
+        assert {p.attributes["openai.response.system_fingerprint"] for p in points} == {"fp_test"}, name
 
 
 def test_azure_client_is_the_azure_openai_provider(instrument: Instrument, openai_server: OpenAIServer) -> None:

@@ -84,6 +84,8 @@ class ModelCall:
     presence_penalty: float | None = None
     encoding_formats: list[str] | None = None
     output_type: str | None = None
+    request_service_tier: str | None = None
+    """The service tier the request asked for (OpenAI), when not the default `auto`."""
     stream_usage_requested: bool = False
     # content (captured only when allowed)
     input_messages: list[dict[str, JSONValue]] | None = None
@@ -146,6 +148,8 @@ class ModelCall:
     def request_attributes(self) -> Attributes:
         """The request parameters, set once the span is known to record."""
         values = self._fields(_REQUEST_FIELDS)
+        if self.choice_count == 1:  # the conventions record a choice count other than 1 only
+            del values[attr.GEN_AI_REQUEST_CHOICE_COUNT]
         if self.streaming:
             values[attr.GEN_AI_REQUEST_STREAM] = True
         return values
@@ -218,6 +222,10 @@ class ModelCall:
         labels = self._identity({})
         if self.response_model:
             labels[attr.GEN_AI_RESPONSE_MODEL] = self.response_model
+        if self.service_tier:  # OpenAI's refinement of the client metrics
+            labels[attr.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
+        if self.system_fingerprint:
+            labels[attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = self.system_fingerprint
         if error_name is not None:
             labels[attr.ERROR_TYPE] = error_name
         return labels
@@ -259,6 +267,7 @@ _MERGED_FIELDS = (
     "embedding_dimensions",
     "system_fingerprint",
     "service_tier",
+    "request_service_tier",
     "output_messages",
     "time_to_first_chunk",
 )
@@ -288,5 +297,6 @@ _RESPONSE_FIELDS: tuple[tuple[str, str], ...] = (
     ("embedding_dimensions", attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     ("system_fingerprint", attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
     ("service_tier", attr.OPENAI_RESPONSE_SERVICE_TIER),
+    ("request_service_tier", attr.OPENAI_REQUEST_SERVICE_TIER),  # at the end: an inner client call may know it
     ("time_to_first_chunk", attr.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
 )
