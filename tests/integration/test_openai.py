@@ -250,6 +250,8 @@ def test_stream_ends_once_however_it_is_left(instrument: Instrument, client: ope
                 pass
     span = _stream_span(captured)
     assert span.attributes.get("kotaemon.stream.abandoned", False) is (leave != "exhaust")
+    # no finish reason came: the conventions' `error` stands for it
+    assert span.attributes["gen_ai.response.finish_reasons"] == (("stop",) if leave == "exhaust" else ("error",))
     assert span.status.status_code is StatusCode.UNSET
     abandoned = sum(p.value for p in captured.points("kotaemon.streams.abandoned"))
     assert abandoned == (0 if leave == "exhaust" else 1)
@@ -266,6 +268,21 @@ def test_stream_broken_midway_is_an_error(instrument: Instrument, client: openai
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == f"{type(error.value).__module__.split('.')[0]}.{type(error.value).__name__}"
     assert span.attributes["kotaemon.stream.chunk_count"] == 2
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
+
+
+def test_stream_left_early_reports_the_error_finish_reason_in_its_output(
+    instrument: Instrument, client: openai.OpenAI
+) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    stream = chat(client, stream=True, n=2)
+    next(stream)
+    next(stream)
+    stream.close()
+    span = _stream_span(captured)
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error", "error")  # one per choice asked for
+    (output,) = json.loads(span.attributes["gen_ai.output.messages"])  # the one choice that began
+    assert output["finish_reason"] == "error"
 
 
 def test_streamed_tool_call_is_assembled(instrument: Instrument, client: openai.OpenAI) -> None:

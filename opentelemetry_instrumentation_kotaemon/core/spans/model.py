@@ -14,6 +14,9 @@ JSONValue = Any
 """A value `json.dumps` accepts."""
 Attributes = dict[str, Any]
 
+FINISH_REASON_ERROR = "error"
+"""The conventions' finish reason for a generation that ended abnormally (reported or inferred)."""
+
 # Operations that describe the same kind of request: an inner call of the same family inside an outer one is the
 # same request seen from a lower layer (Kotaemon -> LangChain -> OpenAI client), so it is merged into the outer call,
 # not counted again.
@@ -124,6 +127,18 @@ class ModelCall:
             self.finish_reasons = list(inner.finish_reasons)
         self.retries += inner.retries
         self.stream_usage_requested = self.stream_usage_requested or inner.stream_usage_requested
+
+    def settle(self, failed: bool) -> None:
+        """What the end of the call implies. A stream that ended before its last event (left early, or failed) owed a
+        finish reason per choice: the conventions ask for `error` where none came, instead of leaving it out."""
+        if not self.streaming or not (self.abandoned or failed) or self.operation == attr.OPERATION_EMBEDDINGS:
+            return
+        missing = (self.choice_count or 1) - len(self.finish_reasons)
+        if missing > 0:
+            self.finish_reasons = [*self.finish_reasons, *([FINISH_REASON_ERROR] * missing)]
+        for message in self.output_messages or ():
+            if not message.finish_reason:
+                message.finish_reason = FINISH_REASON_ERROR
 
     # --- the span
 
