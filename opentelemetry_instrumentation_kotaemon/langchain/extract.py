@@ -91,6 +91,20 @@ def chain_step(name: str, kind: str | None, root: bool) -> AgentStep | WorkflowS
     return WorkflowStep(name=name, component=name, nested=True)
 
 
+CONVERSATION_KEYS = ("thread_id", "session_id", "conversation_id")
+"""Run metadata naming the conversation (LangGraph's thread, a message history's session), first found wins."""
+
+
+def conversation_id(metadata: Mapping[str, Any] | None) -> str | None:
+    """The conversation a root run belongs to, from its metadata."""
+    metadata = mapping(metadata)
+    for key in CONVERSATION_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return None
+
+
 def prompt_identity(name: str, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """A prompt template's name and version: LangChain Hub metadata, `prompt_*` metadata, or a custom run name."""
     metadata = mapping(metadata)
@@ -134,6 +148,7 @@ def model_call(
     )
     call.stop_sequences = _stop(metadata.get("ls_stop") or params.get("stop"))
     call.top_p = number(params.get("top_p"))
+    call.top_k = number(params.get("top_k"))
     call.seed = whole_number(params.get("seed"))
     call.frequency_penalty = number(params.get("frequency_penalty"))
     call.presence_penalty = number(params.get("presence_penalty"))

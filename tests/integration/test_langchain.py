@@ -434,6 +434,16 @@ def test_retrieved_documents_are_capped_and_stay_json_under_the_length_cap(instr
     assert all(d["content"].startswith(f"text {i}") and "[truncated" in d["content"] for i, d in enumerate(found))
 
 
+def test_conversation_from_the_root_run_metadata(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:
+    captured = instrument()
+    simple_chain(model()).invoke({"question": QUESTION}, config={"metadata": {"thread_id": "thread-7"}})
+    simple_chain(model()).invoke({"question": QUESTION})
+    spans = sorted(captured.spans(), key=lambda s: s.start_time or 0)
+    with_thread = [s for s in spans if s.attributes.get("gen_ai.conversation.id") == "thread-7"]
+    assert sorted(s.name for s in with_thread) == ["chat m-lc", "invoke_workflow RunnableSequence"]
+    assert len(spans) == 4  # the run without the metadata names no conversation
+
+
 def test_tool_span_and_content_policy(instrument: Instrument) -> None:
     captured = instrument()
     assert add.invoke({"a": 2, "b": 3}) == 5
