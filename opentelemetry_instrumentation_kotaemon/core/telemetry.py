@@ -186,6 +186,7 @@ class Telemetry:
             return
         duration = time.perf_counter() - scope.started
         try:
+            call.settle(failed=error is not None)
             error_name = error_type(error) if error is not None else None
             call.record_metrics(self.instruments, duration, error_name)
             root = scope.context.get(_ROOT_STEP_KEY)

@@ -3,6 +3,7 @@ and the call's arguments) and its result read into the typed step record of its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from .. import attributes as attr
 from ..core.spans import AgentStep, IndexingStep, RerankStep, RetrievalStep, Step, ToolStep, WorkflowStep
 from ..core.spans.step import DocumentsStep
-from ..core.values import first_number, nonempty_text, number
+from ..core.telemetry import current_step
+from ..core.values import first_number, first_whole_number, nonempty_text, number
 from .classify import class_key
 from .params import setting, step_name
 
@@ -32,11 +34,28 @@ def _count(value: Any) -> int | None:
 # --- requests
 
 
+_KTEM_TABLE = re.compile(r"index__(.+)__(?:index|source)")
+"""ktem names its file index tables `index__{id}__index` and `index__{id}__source`."""
+
+
+def data_source_id(obj: Any) -> str | None:
+    """The ktem file index a retriever reads: its id, from the index tables ktem hands to the index's retrievers (the
+    retriever has no other link to its index). Within another retriever, the index that one reads."""
+    for name in ("Index", "Source"):
+        table = getattr(setting(obj, name), "__tablename__", None)
+        found = _KTEM_TABLE.fullmatch(table) if isinstance(table, str) else None
+        if found:
+            return found.group(1)
+    outer = current_step()
+    return outer.data_source_id if isinstance(outer, RetrievalStep) else None
+
+
 def retrieval_step(obj: Any, arguments: dict[str, Any], content: bool) -> RetrievalStep:
     step = RetrievalStep(
         **_identity(obj),
-        top_k=first_number(arguments.get("top_k"), setting(obj, "top_k")),
+        top_k=first_whole_number(arguments.get("top_k"), setting(obj, "top_k")),
         mode=nonempty_text(setting(obj, "retrieval_mode")),
+        data_source_id=data_source_id(obj),
     )
     if content:
         query = arguments.get("text", arguments.get("query"))
@@ -123,45 +142,45 @@ def workflow_step(obj: Any, arguments: dict[str, Any], content: bool) -> Workflo
 # --- results
 
 
-def _doc_id(doc: Any) -> str | None:
-    value = getattr(doc, "doc_id", None) or getattr(doc, "id_", None)
-    return value if isinstance(value, str) else None
+class _Documents:
+    """Kotaemon documents (`Document`, `RetrievedDocument`): `doc_id`, the retrieval `score`, `text`."""
+
+    def id(self, document: Any) -> str | None:
+        value = getattr(document, "doc_id", None) or getattr(document, "id_", None)
+        return value if isinstance(value, str) and value else None
+
+    def score(self, document: Any) -> float | None:
+        value = number(getattr(document, "score", None))
+        return None if value is None else float(value)
+
+    def text(self, document: Any) -> str | None:
+        value = getattr(document, "text", None)
+        return value if isinstance(value, str) else str(document)
 
 
-def _document_json(doc: Any) -> dict[str, Any]:
-    doc_text = getattr(doc, "text", None)
-    item: dict[str, Any] = {"id": _doc_id(doc), "content": doc_text if isinstance(doc_text, str) else str(doc)}
-    score = number(getattr(doc, "score", None))
-    if score is not None:
-        item["score"] = score
-    return item
+class _Reranked(_Documents):
+    """Documents a re-ranker returned: the score is the re-ranker's, kept in the metadata."""
+
+    def score(self, document: Any) -> float | None:
+        metadata = getattr(document, "metadata", None)
+        if isinstance(metadata, dict):
+            for key in ("reranking_score", "llm_reranking_score", "llm_trulens_score"):
+                value = number(metadata.get(key))
+                if value is not None:
+                    return float(value)
+        return None
 
 
-def _rerank_score(doc: Any) -> float | None:
-    metadata = getattr(doc, "metadata", None)
-    if isinstance(metadata, dict):
-        for key in ("reranking_score", "llm_reranking_score", "llm_trulens_score"):
-            value = number(metadata.get(key))
-            if value is not None:
-                return float(value)
-    return None
+_DOCUMENTS = _Documents()
+_RERANKED = _Reranked()
 
 
 def documents_result(step: DocumentsStep, result: Any, content: bool) -> None:
-    """The documents a retriever or re-ranker returned: count, ids and scores (a re-ranker's own), content."""
-    documents = list(result) if isinstance(result, (list, tuple)) else []
-    step.documents = len(documents) if isinstance(result, (list, tuple)) else None
-    ids = [doc_id for d in documents if (doc_id := _doc_id(d))]
-    if documents and len(ids) == len(documents):
-        step.document_ids = ids
-    reranked = isinstance(step, RerankStep)
-    scores = [
-        s for d in documents if (s := _rerank_score(d) if reranked else number(getattr(d, "score", None))) is not None
-    ]
-    if documents and len(scores) == len(documents):
-        step.document_scores = [float(s) for s in scores]
-    if content and documents:
-        step.found = [_document_json(d) for d in documents]
+    """The documents a retriever or re-ranker returned: counted now, read (ids, scores, texts) if the span records."""
+    if isinstance(result, (list, tuple)):
+        step.documents = len(result)
+        step.returned = result
+        step.reader = _RERANKED if isinstance(step, RerankStep) else _DOCUMENTS
 
 
 def indexing_result(step: IndexingStep, result: Any, content: bool) -> None:

@@ -91,6 +91,20 @@ def chain_step(name: str, kind: str | None, root: bool) -> AgentStep | WorkflowS
     return WorkflowStep(name=name, component=name, nested=True)
 
 
+CONVERSATION_KEYS = ("thread_id", "session_id", "conversation_id")
+"""Run metadata naming the conversation (LangGraph's thread, a message history's session), first found wins."""
+
+
+def conversation_id(metadata: Mapping[str, Any] | None) -> str | None:
+    """The conversation a root run belongs to, from its metadata."""
+    metadata = mapping(metadata)
+    for key in CONVERSATION_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return None
+
+
 def prompt_identity(name: str, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """A prompt template's name and version: LangChain Hub metadata, `prompt_*` metadata, or a custom run name."""
     metadata = mapping(metadata)
@@ -134,6 +148,7 @@ def model_call(
     )
     call.stop_sequences = _stop(metadata.get("ls_stop") or params.get("stop"))
     call.top_p = number(params.get("top_p"))
+    call.top_k = number(params.get("top_k"))
     call.seed = whole_number(params.get("seed"))
     call.frequency_penalty = number(params.get("frequency_penalty"))
     call.presence_penalty = number(params.get("presence_penalty"))
@@ -200,8 +215,8 @@ def read_llm_result(call: ModelCall, response: Any, capture: bool) -> None:
     details = mapping(message_usage.get("input_token_details"))
     if call.cache_read_input_tokens is None:
         call.cache_read_input_tokens = whole_number(details.get("cache_read"))
-    if call.cache_creation_input_tokens is None:
-        call.cache_creation_input_tokens = whole_number(details.get("cache_creation"))
+    if call.cache_write_input_tokens is None:
+        call.cache_write_input_tokens = whole_number(details.get("cache_creation"))
     if call.response_model is None and isinstance(output.get("model_name"), str):
         call.response_model = output["model_name"]
     if call.response_id is None and isinstance(output.get("id"), str):
@@ -258,16 +273,35 @@ def retriever_step(
     return step
 
 
+class _Documents:
+    """LangChain `Document`s: the id (`Document.id`, else an `id` in the metadata), the score a retriever or a
+    compressor left in the metadata (`score`, `relevance_score`) or on the document, the page content."""
+
+    def id(self, document: Any) -> str | None:
+        value = getattr(document, "id", None) or mapping(getattr(document, "metadata", None)).get("id")
+        return str(value) if value is not None and value != "" else None
+
+    def score(self, document: Any) -> float | None:
+        metadata = mapping(getattr(document, "metadata", None))
+        value = metadata.get("score")
+        if value is None:
+            value = metadata.get("relevance_score")
+        if value is None:  # a document subclass with its own field (read from the instance: no pydantic miss)
+            value = mapping(getattr(document, "__dict__", None)).get("score")
+        found = number(value)
+        return None if found is None else float(found)
+
+    def text(self, document: Any) -> str | None:
+        value = getattr(document, "page_content", None)
+        return value if isinstance(value, str) else None
+
+
+_DOCUMENTS = _Documents()
+
+
 def retriever_result(step: RetrievalStep, documents: Any, capture: bool) -> None:
-    """Document count and ids on the span; with content, each document's text too."""
+    """The documents found: counted now, read (ids, scores, texts) if the span records."""
     documents = items(documents)
     step.documents = len(documents)
-    ids = [
-        str(doc_id)
-        for d in documents
-        if (doc_id := getattr(d, "id", None) or mapping(getattr(d, "metadata", None)).get("id"))
-    ]
-    if ids:
-        step.document_ids = ids
-    if capture:
-        step.found = [{"id": getattr(d, "id", None), "content": getattr(d, "page_content", "")} for d in documents]
+    step.returned = documents
+    step.reader = _DOCUMENTS

@@ -213,7 +213,12 @@ class RunTracker:
                 return
         root = parent_run_id is None
         traced = kind is not None or self.all_runnables or (root and not parser)
-        scope = self.start_step(extract.chain_step(name, kind, root), context) if traced else None
+        scope = None
+        if traced:
+            step = extract.chain_step(name, kind, root)
+            if root:
+                step.conversation_id = extract.conversation_id(kwargs.get("metadata"))
+            scope = self.start_step(step, context)
         self._open(run_id, scope, context, kind, parent, frame)
 
     def model_start(

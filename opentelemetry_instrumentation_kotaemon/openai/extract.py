@@ -16,7 +16,14 @@ from ..core.telemetry import Telemetry
 from ..core.values import items, text, whole_number
 from . import responses
 from .fields import field, given, given_number, given_whole_number
-from .requests import content_parts, input_messages, new_call, read_sampling_params, returns_http_response
+from .requests import (
+    content_parts,
+    input_messages,
+    new_call,
+    read_sampling_params,
+    read_service_tier,
+    returns_http_response,
+)
 from .streams import ChatStreamHandler, CompletionStreamHandler, ResponseStreamHandler, is_stream
 from .usage_chunk import UsageChunkReader
 
@@ -136,6 +143,7 @@ class OpenAIExtractor:
         call.top_p = given_number(kwargs.get("top_p"))
         call.max_tokens = given_whole_number(kwargs.get("max_output_tokens"))
         call.streaming = bool(given(kwargs.get("stream")))
+        read_service_tier(call, kwargs)
         if self.telemetry.captures_content:
             request_input = given(kwargs.get("input"))
             if isinstance(request_input, str):

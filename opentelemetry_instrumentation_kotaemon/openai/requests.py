@@ -90,6 +90,14 @@ def read_sampling_params(call: ModelCall, kwargs: dict[str, Any]) -> None:
             if value is not None:
                 setattr(call, field_name, value)
     call.streaming = bool(given(kwargs.get("stream")))
+    read_service_tier(call, kwargs)
+
+
+def read_service_tier(call: ModelCall, kwargs: dict[str, Any]) -> None:
+    """The service tier asked for, unless the default (`auto`)."""
+    tier = given(kwargs.get("service_tier"))
+    if isinstance(tier, str) and tier != "auto":
+        call.request_service_tier = tier
 
 
 def content_parts(content: Any) -> list[dict[str, Any]]:

@@ -28,13 +28,28 @@ def read_usage(call: ModelCall, usage: Any, names: tuple[str, str, str, str]) ->
     if tokens is not None:
         call.output_tokens = tokens
     details = field(usage, input_details)
-    cached = whole_number(field(details, "cached_tokens")) if details is not None else None
-    if cached is not None:
-        call.cache_read_input_tokens = cached
+    if details is not None:
+        cached = whole_number(field(details, "cached_tokens"))
+        if cached is not None:
+            call.cache_read_input_tokens = cached
+        written = whole_number(_declared_or_extra(details, "cache_write_tokens"))
+        if written is not None:
+            call.cache_write_input_tokens = written
     details = field(usage, output_details)
     reasoning = whole_number(field(details, "reasoning_tokens")) if details is not None else None
     if reasoning is not None:
         call.reasoning_output_tokens = reasoning
+
+
+def _declared_or_extra(obj: Any, name: str) -> Any:
+    """A field newer clients declare and older ones keep as an extra (or a dict key), read without a miss."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    value = getattr(obj, "__dict__", {}).get(name)
+    if value is None:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        value = extra.get(name) if isinstance(extra, dict) else None
+    return value
 
 
 def read_response_model(call: ModelCall, response: Any) -> None:

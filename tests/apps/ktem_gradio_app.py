@@ -29,6 +29,7 @@ USER_ID = "alice@example.com"
 
 vector_store, doc_store = InMemoryVectorStore(), InMemoryDocumentStore()
 sources: dict[str, str] = {}  # file name -> file id (ktem's Source table)
+INDEX_TABLE = type("IndexTable", (), {"__tablename__": "index__1__index"})  # ktem's tables are named after the index
 
 
 def llm(model: str) -> ChatOpenAI:
@@ -48,6 +49,7 @@ def submit_msg(chat_input, chat_history, user_id, conversation_id):
 
 def create_pipeline(user_id) -> FullQAPipeline:
     retriever = DocumentRetrievalPipeline(VS=vector_store, DS=doc_store, embedding=embedding(), user_id=user_id)
+    retriever.Index = INDEX_TABLE  # ktem hands a retriever its index's resources after building it
     retriever.set_run({".doc_ids": list(sources.values())}, temp=False)
     answering = AnswerWithContextPipeline(llm=llm("kt-answer"), enable_citation=True, enable_mindmap=True)
     return FullQAPipeline(retrievers=[retriever], answering_pipeline=answering)

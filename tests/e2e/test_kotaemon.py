@@ -65,7 +65,7 @@ def test_question_is_one_trace_in_the_order_it_ran(receiver: OtlpReceiver) -> No
     retrieval, answer = children(spans, top)
     assert retrieval.kind == CLIENT
     assert retrieval.attributes["kotaemon.step"] == "retriever"
-    assert retrieval.attributes["gen_ai.request.top_k"] == 2
+    assert retrieval.attributes["gen_ai.retrieval.top_k"] == 2
     assert retrieval.attributes["kotaemon.retrieval.mode"] == "hybrid"
     assert retrieval.attributes["kotaemon.documents.count"] == 2
     # the embedding runs in a thread of the hybrid search, the LLM re-ranker's calls in a thread pool

@@ -154,6 +154,14 @@ def test_conversation_and_user_on_every_span_of_a_question(run: Run) -> None:
     assert len(conversations) == 2  # the first session's two questions share one
 
 
+def test_retrievals_name_the_file_index_they_read(run: Run) -> None:
+    for question in run.events("chat_fn"):
+        retrievals = [s for s in run.below(question) if s.name.startswith("retrieval ")]
+        names = sorted(s.name for s in retrievals)
+        assert names == ["retrieval DocumentRetrievalPipeline", "retrieval VectorRetrieval"]
+        assert {s.attributes["gen_ai.data_source.id"] for s in retrievals} == {"1"}
+
+
 def test_follow_ups_are_traces_of_their_own_linked_to_their_question(run: Run) -> None:
     questions = run.events("chat_fn")
     for name in FOLLOW_UPS:

@@ -101,6 +101,7 @@ def test_stream_left_early_is_ended_and_marked(default_run: OtlpReceiver, model:
     span = one(default_run, model)
     assert span.attributes["kotaemon.stream.abandoned"] is True
     assert span.attributes["kotaemon.stream.chunk_count"] == 1
+    assert span.attributes["gen_ai.response.finish_reasons"] == ["error"]  # the conventions' value when none came
     assert span.status_code == 0
     assert span.end >= span.start
 

@@ -39,8 +39,8 @@ def test_kotaemon_zero_top_k_and_iterations_are_recorded(instrument: Callable[..
     TenSteps()(instruction="go", max_iterations=0)
     zero, default, agent = sorted(captured.spans(), key=lambda s: s.start_time or 0)
     assert zero.attributes is not None and default.attributes is not None and agent.attributes is not None
-    assert zero.attributes["gen_ai.request.top_k"] == 0
-    assert default.attributes["gen_ai.request.top_k"] == 5
+    assert zero.attributes["gen_ai.retrieval.top_k"] == 0
+    assert default.attributes["gen_ai.retrieval.top_k"] == 5
     assert agent.attributes["kotaemon.agent.max_iterations"] == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -310,8 +311,10 @@ def test_retrieval_with_both_reranker_families_and_threads(traced: Captured, ser
     assert judge.attributes["gen_ai.request.top_k"] == 2
     assert judge.attributes["kotaemon.documents.count"] == 2
     assert retrieval.attributes["kotaemon.documents.ids"] == tuple(d.doc_id for d in documents)
-    assert retrieval.attributes["gen_ai.request.top_k"] == 2
+    assert retrieval.attributes["gen_ai.retrieval.top_k"] == 2
+    assert "gen_ai.request.top_k" not in retrieval.attributes  # a sampling setting of models, not of retrievers
     assert "gen_ai.retrieval.query.text" not in retrieval.attributes
+    assert "gen_ai.retrieval.documents" not in retrieval.attributes  # opt-in: content
     kept = traced.points("kotaemon.rerank.documents")
     assert sorted((p.attributes["kotaemon.component"], p.sum) for p in kept) == [
         ("kotaemon.indices.rankings.llm.LLMReranking", 2),
@@ -319,6 +322,41 @@ def test_retrieval_with_both_reranker_families_and_threads(traced: Captured, ser
     ]
     assert total(traced.points("kotaemon.retrieval.duration")) == 1
     assert total(traced.points("kotaemon.rerank.duration")) == 2
+
+
+def test_retrieved_and_reranked_documents_are_id_and_score_objects(instrument: Callable[..., Captured]) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    vector_store, doc_store = stores()
+    captured.spans_exporter.clear()
+    retriever = VectorRetrieval(
+        vector_store=vector_store, doc_store=doc_store, embedding=FastEmbedEmbeddings(), rerankers=[CohereReranking()]
+    )
+    documents = retriever("what is the answer to everything")
+    (retrieval,) = by_name(captured, "retrieval VectorRetrieval")
+    found = json.loads(retrieval.attributes["gen_ai.retrieval.documents"])
+    assert found == [{"id": d.doc_id, "score": d.score, "content": d.text} for d in documents]
+    assert retrieval.attributes["kotaemon.documents.scores"] == tuple(d.score for d in documents)
+    (cohere,) = by_name(captured, "rerank CohereReranking")
+    reranked = json.loads(cohere.attributes["gen_ai.retrieval.documents"])
+    assert [d["score"] for d in reranked] == [d.metadata["reranking_score"] for d in documents]  # the re-ranker's
+
+
+def test_ktem_retrievers_name_the_file_index_they_read(traced: Captured) -> None:
+    from ktem.index.file.index import FileIndex
+
+    index = FileIndex(app=None, id=3, name="File Collection", config={"embedding": FastEmbedEmbeddings()})
+    (retriever,) = index.get_retriever_pipelines({}, user_id=1)
+    VectorIndexing(vector_store=retriever.VS, doc_store=retriever.DS, embedding=FastEmbedEmbeddings())(DOCUMENTS)
+    traced.spans_exporter.clear()
+    retriever(text="what is the answer", doc_ids=["f1"])
+    vector_store, doc_store = stores()
+    VectorRetrieval(vector_store=vector_store, doc_store=doc_store, embedding=FastEmbedEmbeddings())("answer")
+    (ktem,) = by_name(traced, "retrieval DocumentRetrievalPipeline")
+    inner, plain = sorted(by_name(traced, "retrieval VectorRetrieval"), key=lambda s: s.start_time or 0)
+    assert ktem.attributes["gen_ai.data_source.id"] == "3"
+    assert parent_of(inner) == ktem.context.span_id
+    assert inner.attributes["gen_ai.data_source.id"] == "3"  # it searches the same index's stores
+    assert "gen_ai.data_source.id" not in plain.attributes  # a vector store of the app's own: no index to name
 
 
 def test_threads_are_left_alone_when_the_threading_instrumentation_is_disabled(
@@ -368,7 +406,7 @@ def test_subclasses_defined_before_and_after_instrumentation_are_covered(
         "rerank LateIndexReranker",
     ]
     late = by_name(captured, "retrieval LateRetriever")[0]
-    assert late.attributes["gen_ai.request.top_k"] == 1  # bound from the call's keywords
+    assert late.attributes["gen_ai.retrieval.top_k"] == 1  # bound from the call's keywords
     assert late.attributes["kotaemon.documents.scores"] == (0.5,)
     (empty,) = captured.points("kotaemon.retrieval.empty")
     assert empty.value == 1 and empty.attributes["kotaemon.component"].endswith("EarlyRetriever")

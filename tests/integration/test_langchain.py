@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,6 +48,29 @@ class FixedRetriever(BaseRetriever):
             Document(page_content="The answer is 42 (mail bob@example.com).", metadata={"id": "doc-1"}),
             Document(page_content="Forty-two is the answer.", metadata={"id": "doc-2"}),
         ]
+
+
+class ScoredDocument(Document):
+    """A document type carrying its own score field (as some retrievers return)."""
+
+    score: float | None = None
+
+
+class ScoredRetriever(BaseRetriever):
+    """Returns documents with ids and scores in the places LangChain retrievers put them (no network)."""
+
+    documents: list[Document]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: Any = None) -> list[Document]:
+        return self.documents
+
+
+SCORED = [
+    Document(id="a", page_content="Alpha text.", metadata={"score": 0.9}),  # a vector store's similarity score
+    Document(page_content="Beta text.", metadata={"id": "b", "relevance_score": 0.5}),  # a compressor's score
+    ScoredDocument(id="c", page_content="Gamma text.", score=0.25),
+    Document(page_content="Delta text.", metadata={"score": float("nan")}),  # no id, a score JSON cannot carry
+]
 
 
 @tool
@@ -366,6 +390,60 @@ def test_rag_chain_content_is_captured_and_redacted_when_asked(
     assert REPLY in str(chat["gen_ai.output.messages"])
 
 
+def test_retrieved_documents_are_id_and_score_objects_with_content(instrument: Instrument) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    ScoredRetriever(documents=SCORED).invoke(QUESTION)
+    attributes = captured.span().attributes
+    assert json.loads(str(attributes["gen_ai.retrieval.documents"])) == [
+        {"id": "a", "score": 0.9, "content": "Alpha text."},
+        {"id": "b", "score": 0.5, "content": "Beta text."},
+        {"id": "c", "score": 0.25, "content": "Gamma text."},
+        {"content": "Delta text."},
+    ]
+    assert attributes["kotaemon.documents.count"] == 4
+    # parallel lists only when every document has an id (a score): a gap would shift the others
+    assert "kotaemon.documents.ids" not in attributes
+    assert "kotaemon.documents.scores" not in attributes
+
+
+def test_retrieved_documents_are_opt_in_ids_and_scores_are_not(instrument: Instrument) -> None:
+    captured = instrument()
+    ScoredRetriever(documents=SCORED[:3]).invoke(QUESTION)
+    attributes = captured.span().attributes
+    assert "gen_ai.retrieval.documents" not in attributes
+    assert attributes["kotaemon.documents.ids"] == ("a", "b", "c")
+    assert attributes["kotaemon.documents.scores"] == (0.9, 0.5, 0.25)
+
+
+def test_retrieved_documents_are_capped_and_stay_json_under_the_length_cap(instrument: Instrument) -> None:
+    captured = instrument(
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true", OTEL_KOTAEMON_CONTENT_MAX_LENGTH="12000"
+    )
+    many = [
+        Document(id=f"d{i}", page_content=f"text {i} " + "x" * 500, metadata={"score": i / 200}) for i in range(150)
+    ]
+    ScoredRetriever(documents=many).invoke(QUESTION)
+    attributes = captured.span().attributes
+    assert attributes["kotaemon.documents.count"] == 150  # the count is whole
+    assert attributes["kotaemon.documents.ids"] == tuple(f"d{i}" for i in range(100))  # the lists are capped
+    value = str(attributes["gen_ai.retrieval.documents"])
+    assert len(value) <= 12000
+    found = json.loads(value)  # cut texts, never a cut structure
+    assert [d["id"] for d in found] == [f"d{i}" for i in range(100)]
+    assert found[1]["score"] == 0.005
+    assert all(d["content"].startswith(f"text {i}") and "[truncated" in d["content"] for i, d in enumerate(found))
+
+
+def test_conversation_from_the_root_run_metadata(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:
+    captured = instrument()
+    simple_chain(model()).invoke({"question": QUESTION}, config={"metadata": {"thread_id": "thread-7"}})
+    simple_chain(model()).invoke({"question": QUESTION})
+    spans = sorted(captured.spans(), key=lambda s: s.start_time or 0)
+    with_thread = [s for s in spans if s.attributes.get("gen_ai.conversation.id") == "thread-7"]
+    assert sorted(s.name for s in with_thread) == ["chat m-lc", "invoke_workflow RunnableSequence"]
+    assert len(spans) == 4  # the run without the metadata names no conversation
+
+
 def test_tool_span_and_content_policy(instrument: Instrument) -> None:
     captured = instrument()
     assert add.invoke({"a": 2, "b": 3}) == 5
@@ -541,9 +619,10 @@ def test_prompt_name_and_version_go_on_the_model_span(instrument: Instrument, mo
     assert len(captured.spans()) == 5  # two chains with a model each, one bare model
     spans = by_model(captured)
     assert spans["m-named"].attributes["gen_ai.prompt.name"] == "qa_prompt"
-    assert spans["m-named"].attributes["kotaemon.prompt.version"] == "v3"
+    assert spans["m-named"].attributes["gen_ai.prompt.version"] == "v3"
     assert spans["m-hub"].attributes["gen_ai.prompt.name"] == "team/rag-prompt"
-    assert spans["m-hub"].attributes["kotaemon.prompt.version"] == "c0ffee"
+    assert spans["m-hub"].attributes["gen_ai.prompt.version"] == "c0ffee"
+    assert not any("kotaemon.prompt.version" in s.attributes for s in captured.spans())  # the conventions' name now
     assert "gen_ai.prompt.name" not in spans["m-bare"].attributes
 
 

@@ -47,7 +47,7 @@ def test_request_parameters_map_to_semconv(instrument: Instrument, client: opena
         client,
         top_p=0.9,
         stop=["END", "STOP"],
-        n=1,
+        n=2,
         frequency_penalty=0.5,
         presence_penalty=0.25,
         max_completion_tokens=99,
@@ -56,7 +56,7 @@ def test_request_parameters_map_to_semconv(instrument: Instrument, client: opena
     attributes = captured.span().attributes
     assert attributes["gen_ai.request.top_p"] == 0.9
     assert attributes["gen_ai.request.stop_sequences"] == ("END", "STOP")
-    assert attributes["gen_ai.request.choice.count"] == 1
+    assert attributes["gen_ai.request.choice.count"] == 2
     assert attributes["gen_ai.request.frequency_penalty"] == 0.5
     assert attributes["gen_ai.request.presence_penalty"] == 0.25
     assert attributes["gen_ai.request.max_tokens"] == 99
@@ -251,6 +251,8 @@ def test_stream_ends_once_however_it_is_left(instrument: Instrument, client: ope
                 pass
     span = _stream_span(captured)
     assert span.attributes.get("kotaemon.stream.abandoned", False) is (leave != "exhaust")
+    # no finish reason came: the conventions' `error` stands for it
+    assert span.attributes["gen_ai.response.finish_reasons"] == (("stop",) if leave == "exhaust" else ("error",))
     assert span.status.status_code is StatusCode.UNSET
     abandoned = sum(p.value for p in captured.points("kotaemon.streams.abandoned"))
     assert abandoned == (0 if leave == "exhaust" else 1)
@@ -267,6 +269,21 @@ def test_stream_broken_midway_is_an_error(instrument: Instrument, client: openai
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == f"{type(error.value).__module__.split('.')[0]}.{type(error.value).__name__}"
     assert span.attributes["kotaemon.stream.chunk_count"] == 2
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
+
+
+def test_stream_left_early_reports_the_error_finish_reason_in_its_output(
+    instrument: Instrument, client: openai.OpenAI
+) -> None:
+    captured = instrument(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    stream = chat(client, stream=True, n=2)
+    next(stream)
+    next(stream)
+    stream.close()
+    span = _stream_span(captured)
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error", "error")  # one per choice asked for
+    (output,) = json.loads(span.attributes["gen_ai.output.messages"])  # the one choice that began
+    assert output["finish_reason"] == "error"
 
 
 def test_streamed_tool_call_is_assembled(instrument: Instrument, client: openai.OpenAI) -> None:
@@ -503,6 +520,34 @@ def test_stream_time_per_output_chunk(instrument: Instrument, client: openai.Ope
     (point,) = captured.points("gen_ai.client.operation.time_per_output_chunk")
     (duration,) = captured.points("gen_ai.client.operation.duration")
     assert point.count == 1 and 0 < point.sum < duration.sum
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cache_reads_and_writes(instrument: Instrument, client: openai.OpenAI, stream: bool) -> None:
+    captured = instrument()
+    response = chat(client, "cached-tier", stream=stream)
+    if stream:
+        list(response)
+    attributes = captured.span().attributes
+    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
+    assert attributes["gen_ai.usage.cache_write.input_tokens"] == 2  # the client keeps it as an extra before 2.x
+
+
+def test_service_tier_and_fingerprint_on_the_span_and_the_client_metrics(
+    instrument: Instrument, client: openai.OpenAI
+) -> None:
+    captured = instrument()
+    chat(client, "cached-tier", service_tier="priority")
+    chat(client, service_tier="auto", n=1)
+    tiered, default = sorted(captured.spans(), key=lambda s: s.start_time or 0)
+    assert tiered.attributes["openai.request.service_tier"] == "priority"
+    assert tiered.attributes["openai.response.service_tier"] == "priority"
+    assert "openai.request.service_tier" not in default.attributes  # `auto` is the default: not recorded
+    assert "gen_ai.request.choice.count" not in default.attributes  # recorded when not 1
+    for name in ("gen_ai.client.operation.duration", "gen_ai.client.token.usage"):
+        points = captured.points(name)
+        assert {p.attributes.get("openai.response.service_tier") for p in points} == {"priority", None}, name
+        assert {p.attributes["openai.response.system_fingerprint"] for p in points} == {"fp_test"}, name
 
 
 def test_azure_client_is_the_azure_openai_provider(instrument: Instrument, openai_server: OpenAIServer) -> None:

@@ -117,7 +117,7 @@ def test_rag_question_is_one_trace_in_jaeger(jaeger: Jaeger) -> None:
     assert answer["gen_ai.operation.name"] == "chat" and answer["gen_ai.request.model"] == "kt-answer"
     assert answer["gen_ai.request.temperature"] == pytest.approx(0.2)
     assert answer["gen_ai.usage.input_tokens"] > 0 and answer["gen_ai.usage.output_tokens"] > 0
-    assert tags(retrieval)["gen_ai.request.top_k"] == 2 and tags(retrieval)["kotaemon.documents.count"] == 2
+    assert tags(retrieval)["gen_ai.retrieval.top_k"] == 2 and tags(retrieval)["kotaemon.documents.count"] == 2
     # durations: every child starts and ends inside its parent, the root takes the longest
     for span in spans.values():
         assert span["duration"] > 0

@@ -9,6 +9,7 @@ server-sent events when `stream` is true. The model name picks special behaviour
 - `no-usage`: answers without a `usage` object
 - `broken-stream`: a stream that stops after two chunks without ending properly (connection dropped)
 - `odd-shape`: a chat answer with no `choices` and no `usage`, and fields the client does not know
+- `cached-tier`: a chat answer whose usage reports cache reads and writes, from the `priority` service tier
 
 A chat request with `tools`, whose last message is not a tool result, gets a tool call back.
 Run it alone with `python -m tests.support.openai_server [port]`.
@@ -150,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = sum(count_tokens(_message_text(m.get("content"))) for m in messages)
         wants_tool = bool(body.get("tools")) and (not messages or messages[-1].get("role") != "tool")
         tool_name = body["tools"][0]["function"]["name"] if wants_tool else None
-        usage = (
+        usage: dict[str, Any] | None = (
             None
             if model == "no-usage"
             else {
@@ -159,12 +160,16 @@ class _Handler(BaseHTTPRequestHandler):
                 "total_tokens": prompt_tokens + count_tokens(TOOL_ARGUMENTS if wants_tool else REPLY),
             }
         )
+        if usage is not None and model == "cached-tier":
+            usage["prompt_tokens_details"] = {"cached_tokens": 3, "cache_write_tokens": 2}
         base = {
             "id": "chatcmpl-test123",
             "created": CREATED,
             "model": f"{model}-2024-01-01",
             "system_fingerprint": "fp_test",
         }
+        if model == "cached-tier":
+            base["service_tier"] = "priority"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = self._chat_chunks(base, wants_tool, tool_name, usage, include_usage)
@@ -195,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         base: dict[str, Any],
         wants_tool: bool,
         tool_name: str | None,
-        usage: dict[str, int] | None,
+        usage: dict[str, Any] | None,
         include_usage: bool,
     ) -> Iterator[dict[str, Any]]:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

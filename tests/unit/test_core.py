@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
 from opentelemetry_instrumentation_kotaemon.core.redaction import RULE_NAMES, Redactor
 from opentelemetry_instrumentation_kotaemon.core.spans import (
     AgentStep,
     ModelCall,
+    RetrievalStep,
     ToolStep,
     WorkflowStep,
 )
@@ -346,6 +350,44 @@ def test_step_content_only_when_captured(instrument: Instrument) -> None:
     assert on.attributes["gen_ai.tool.call.result"] == "found [REDACTED:email]"
     calls = captured.points("gen_ai.execute_tool.duration")
     assert sum(p.count for p in calls) == 2 and calls[0].attributes["gen_ai.tool.name"] == "search"
+
+
+class _CountingReader:
+    """Reads documents shaped `(id, score, text)`, counting the reads."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def id(self, document: Any) -> str | None:
+        self.reads += 1
+        return str(document[0])
+
+    def score(self, document: Any) -> float | None:
+        return float(document[1])
+
+    def text(self, document: Any) -> str | None:
+        return str(document[2])
+
+
+def test_documents_are_read_only_when_the_span_records(instrument: Instrument) -> None:
+    captured = instrument()
+    reader = _CountingReader()
+    for sampler in (ALWAYS_OFF, ALWAYS_ON):
+        provider = TracerProvider(sampler=sampler)
+        provider.add_span_processor(SimpleSpanProcessor(captured.spans_exporter))
+        settings = Settings(content_mode=ContentMode.SPAN)
+        telemetry = Telemetry(settings, tracer_provider=provider, meter_provider=captured.meter_provider)
+        scope = telemetry.start_step(RetrievalStep(name="search"))
+        assert scope is not None
+        scope.step.documents, scope.step.returned, scope.step.reader = 2, [("a", 0.5, "A"), ("b", 1, "B")], reader
+        scope.finish()
+        assert reader.reads == (0 if sampler is ALWAYS_OFF else 2)  # read once, for the ids, scores and content
+    (span,) = captured.spans()
+    assert span.attributes["kotaemon.documents.ids"] == ("a", "b")
+    assert span.attributes["gen_ai.retrieval.documents"] == (
+        '[{"id":"a","score":0.5,"content":"A"},{"id":"b","score":1.0,"content":"B"}]'
+    )
+    assert sum(p.sum for p in captured.points("kotaemon.retrieval.documents")) == 4  # counted either way
 
 
 def _numbers() -> Any:

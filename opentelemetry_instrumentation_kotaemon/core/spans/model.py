@@ -14,6 +14,9 @@ JSONValue = Any
 """A value `json.dumps` accepts."""
 Attributes = dict[str, Any]
 
+FINISH_REASON_ERROR = "error"
+"""The conventions' finish reason for a generation that ended abnormally (reported or inferred)."""
+
 # Operations that describe the same kind of request: an inner call of the same family inside an outer one is the
 # same request seen from a lower layer (Kotaemon -> LangChain -> OpenAI client), so it is merged into the outer call,
 # not counted again.
@@ -84,6 +87,8 @@ class ModelCall:
     presence_penalty: float | None = None
     encoding_formats: list[str] | None = None
     output_type: str | None = None
+    request_service_tier: str | None = None
+    """The service tier the request asked for (OpenAI), when not the default `auto`."""
     stream_usage_requested: bool = False
     # content (captured only when allowed)
     input_messages: list[dict[str, JSONValue]] | None = None
@@ -96,7 +101,7 @@ class ModelCall:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_input_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
     reasoning_output_tokens: int | None = None
     embedding_dimensions: int | None = None
     system_fingerprint: str | None = None
@@ -123,6 +128,18 @@ class ModelCall:
         self.retries += inner.retries
         self.stream_usage_requested = self.stream_usage_requested or inner.stream_usage_requested
 
+    def settle(self, failed: bool) -> None:
+        """What the end of the call implies. A stream that ended before its last event (left early, or failed) owed a
+        finish reason per choice: the conventions ask for `error` where none came, instead of leaving it out."""
+        if not self.streaming or not (self.abandoned or failed) or self.operation == attr.OPERATION_EMBEDDINGS:
+            return
+        missing = (self.choice_count or 1) - len(self.finish_reasons)
+        if missing > 0:
+            self.finish_reasons = [*self.finish_reasons, *([FINISH_REASON_ERROR] * missing)]
+        for message in self.output_messages or ():
+            if not message.finish_reason:
+                message.finish_reason = FINISH_REASON_ERROR
+
     # --- the span
 
     def span_name(self) -> str:
@@ -140,12 +157,14 @@ class ModelCall:
         if self.prompt_name:
             values[attr.GEN_AI_PROMPT_NAME] = self.prompt_name
         if self.prompt_version:
-            values[attr.KOTAEMON_PROMPT_VERSION] = self.prompt_version
+            values[attr.GEN_AI_PROMPT_VERSION] = self.prompt_version
         return values
 
     def request_attributes(self) -> Attributes:
         """The request parameters, set once the span is known to record."""
         values = self._fields(_REQUEST_FIELDS)
+        if self.choice_count == 1:  # the conventions record a choice count other than 1 only
+            del values[attr.GEN_AI_REQUEST_CHOICE_COUNT]
         if self.streaming:
             values[attr.GEN_AI_REQUEST_STREAM] = True
         return values
@@ -218,6 +237,10 @@ class ModelCall:
         labels = self._identity({})
         if self.response_model:
             labels[attr.GEN_AI_RESPONSE_MODEL] = self.response_model
+        if self.service_tier:  # OpenAI's refinement of the client metrics
+            labels[attr.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
+        if self.system_fingerprint:
+            labels[attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = self.system_fingerprint
         if error_name is not None:
             labels[attr.ERROR_TYPE] = error_name
         return labels
@@ -254,11 +277,12 @@ _MERGED_FIELDS = (
     "input_tokens",
     "output_tokens",
     "cache_read_input_tokens",
-    "cache_creation_input_tokens",
+    "cache_write_input_tokens",
     "reasoning_output_tokens",
     "embedding_dimensions",
     "system_fingerprint",
     "service_tier",
+    "request_service_tier",
     "output_messages",
     "time_to_first_chunk",
 )
@@ -283,10 +307,11 @@ _RESPONSE_FIELDS: tuple[tuple[str, str], ...] = (
     ("input_tokens", attr.GEN_AI_USAGE_INPUT_TOKENS),
     ("output_tokens", attr.GEN_AI_USAGE_OUTPUT_TOKENS),
     ("cache_read_input_tokens", attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-    ("cache_creation_input_tokens", attr.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+    ("cache_write_input_tokens", attr.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
     ("reasoning_output_tokens", attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
     ("embedding_dimensions", attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     ("system_fingerprint", attr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
     ("service_tier", attr.OPENAI_RESPONSE_SERVICE_TIER),
+    ("request_service_tier", attr.OPENAI_REQUEST_SERVICE_TIER),  # at the end: an inner client call may know it
     ("time_to_first_chunk", attr.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
 )

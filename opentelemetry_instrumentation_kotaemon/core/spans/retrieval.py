@@ -20,13 +20,20 @@ class RetrievalStep(DocumentsStep):
     OPERATION: ClassVar[str | None] = attr.OPERATION_RETRIEVAL
     SPAN_KIND: ClassVar[SpanKind] = SpanKind.CLIENT
 
-    top_k: int | float | None = None
+    top_k: int | None = None
+    """How many documents it was asked for."""
     mode: str | None = None
     """How it searched: vector, text or hybrid."""
+    data_source_id: str | None = None
+    """The data source it reads, as the app identifies it (ktem's file index id)."""
     query: str | None = None
     """Content: the query text."""
 
-    START_ATTRIBUTES: ClassVar[Fields] = (("top_k", attr.GEN_AI_REQUEST_TOP_K), ("mode", attr.KOTAEMON_RETRIEVAL_MODE))
+    START_ATTRIBUTES: ClassVar[Fields] = (
+        ("top_k", attr.GEN_AI_RETRIEVAL_TOP_K),
+        ("mode", attr.KOTAEMON_RETRIEVAL_MODE),
+        ("data_source_id", attr.GEN_AI_DATA_SOURCE_ID),
+    )
     START_CONTENT: ClassVar[Fields] = (("query", attr.GEN_AI_RETRIEVAL_QUERY_TEXT),)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from opentelemetry.trace import SpanKind
 
 from ... import attributes as attr
+from ..content import RetrievedDocuments
 from ..instruments import Instruments
 
 Attributes = dict[str, Any]
@@ -133,20 +136,81 @@ class Step:
         return None
 
 
+MAX_LISTED_DOCUMENTS = 100
+"""The most documents a step's span lists (ids, scores, `gen_ai.retrieval.documents`); the count is always whole."""
+
+
+class DocumentReader(Protocol):
+    """How an integration reads one document its components return: id, relevance score, text."""
+
+    def id(self, document: Any) -> str | None: ...
+
+    def score(self, document: Any) -> float | None: ...
+
+    def text(self, document: Any) -> str | None: ...
+
+
 @dataclass(slots=True, kw_only=True)
 class DocumentsStep(Step):
-    """A step that returns documents (retrieval, re-ranking): their count, ids, scores, and (content) the documents."""
+    """A step that returns documents (retrieval, re-ranking): their count, ids, scores, and (content) the documents.
+
+    The integration hands over the returned documents and how to read them; they are read only when the span records
+    (ids and scores at the end, texts only when content is captured), and only the first `MAX_LISTED_DOCUMENTS`.
+    """
 
     documents: int | None = None
     """Documents the step returned."""
-    document_ids: list[str] | None = None
-    document_scores: list[float] | None = None
-    found: list[dict[str, Any]] | None = None
-    """Content: each returned document as `{"id", "content", "score"?}`."""
+    returned: Sequence[Any] | None = None
+    """The documents the step returned, as its component returned them."""
+    reader: DocumentReader | None = None
+    """How to read `returned`."""
+    _listed: list[tuple[str | None, float | None]] | None = field(default=None, init=False, repr=False)
 
-    END_ATTRIBUTES: ClassVar[Fields] = (
-        ("documents", attr.KOTAEMON_DOCUMENT_COUNT),
-        ("document_ids", attr.KOTAEMON_DOCUMENT_IDS),
-        ("document_scores", attr.KOTAEMON_DOCUMENT_SCORES),
-    )
-    END_CONTENT: ClassVar[Fields] = (("found", attr.GEN_AI_RETRIEVAL_DOCUMENTS),)
+    END_ATTRIBUTES: ClassVar[Fields] = (("documents", attr.KOTAEMON_DOCUMENT_COUNT),)
+
+    def _identified(self) -> list[tuple[str | None, float | None]]:
+        """Id and score of each listed document, read once."""
+        if self._listed is None:
+            reader, returned = self.reader, self.returned
+            if reader is None or not returned:
+                self._listed = []
+            else:
+                self._listed = [(reader.id(d), _finite(reader.score(d))) for d in returned[:MAX_LISTED_DOCUMENTS]]
+        return self._listed
+
+    def _end_attributes(self, values: Attributes) -> None:
+        listed = self._identified()
+        if not listed:
+            return
+        ids = [doc_id for doc_id, _ in listed]
+        if all(ids):  # parallel lists: only when every listed document has one
+            values[attr.KOTAEMON_DOCUMENT_IDS] = ids
+        scores = [score for _, score in listed]
+        if all(score is not None for score in scores):
+            values[attr.KOTAEMON_DOCUMENT_SCORES] = scores
+
+    def end_content(self) -> Attributes:
+        values = Step.end_content(self)
+        listed = self._identified()
+        if listed and self.reader is not None and self.returned:
+            found = RetrievedDocuments()
+            for (doc_id, score), document in zip(listed, self.returned, strict=False):
+                item: dict[str, Any] = {}
+                if doc_id:
+                    item["id"] = doc_id
+                if score is not None:
+                    item["score"] = score
+                text = self.reader.text(document)
+                if text is not None:
+                    item["content"] = text
+                found.append(item)
+            values[attr.GEN_AI_RETRIEVAL_DOCUMENTS] = found
+        return values
+
+
+def _finite(value: Any) -> float | None:
+    """A score as a float, when it is a finite number (JSON has no NaN or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
