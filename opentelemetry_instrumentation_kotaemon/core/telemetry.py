@@ -87,6 +87,8 @@ class EventTrail:
 
     span_context: SpanContext
     identity: Identity | None
+    question: bool = False
+    """Whether `span_context` is a question's (passed down the chain) rather than the event just before."""
 
 
 class Telemetry:
@@ -324,6 +326,7 @@ class Telemetry:
             if span.is_recording():
                 if scope.status:
                     span.set_attribute(attr.KOTAEMON_APP_EVENT_STATUS, scope.status)
+                error = error or (scope.failure if scope.status == "failed" else None)
                 if error is not None:
                     self.record_error(span, error, None)
                 elif scope.status == "failed":
@@ -472,7 +475,7 @@ class LiveStep(LiveSpan):
 class LiveAppEvent(LiveSpan):
     """The live telemetry of one UI event; the steps it runs may tell it the conversation and user."""
 
-    __slots__ = ("asked", "event", "follows", "identity", "status")
+    __slots__ = ("asked", "event", "failure", "follows", "identity", "status")
 
     def __init__(
         self,
@@ -490,6 +493,8 @@ class LiveAppEvent(LiveSpan):
         """Whether a step of this event named the conversation (the event is a question)."""
         self.status: str | None = None
         """How the framework says the event ended (success, failed, cancelled), set before `finish()`."""
+        self.failure: BaseException | None = None
+        """The exception the event's function raised, which the framework caught and reported as `failed`."""
 
     def identify(self, identity: Identity) -> None:
         """Take the conversation and user a step below learned (it may run on another thread)."""
@@ -503,8 +508,10 @@ class LiveAppEvent(LiveSpan):
         """What an event chained after this one needs (None when this one has no span)."""
         if self.span is None:
             return None
-        if self.follows is not None and not self.asked:
-            return EventTrail(self.follows.span_context, self.identity)
+        if self.asked:
+            return EventTrail(self.span.get_span_context(), self.identity, question=True)
+        if self.follows is not None and self.follows.question:
+            return EventTrail(self.follows.span_context, self.identity, question=True)
         return EventTrail(self.span.get_span_context(), self.identity)
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
@@ -515,6 +522,12 @@ def current_model_call() -> ModelCall | None:
     """The model call whose span is current, if any (used to count client retries)."""
     scope = otel_context.get_value(_ACTIVE_CALL_KEY)
     return scope.call if isinstance(scope, LiveModelCall) else None
+
+
+def current_app_event() -> LiveAppEvent | None:
+    """The UI event being processed, if any."""
+    scope = otel_context.get_value(_APP_EVENT_KEY)
+    return scope if isinstance(scope, LiveAppEvent) else None
 
 
 def current_step() -> Step | None:

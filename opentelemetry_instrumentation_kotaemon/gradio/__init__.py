@@ -27,13 +27,14 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from ..core.spans import AppEvent
-from ..core.telemetry import EventTrail, LiveAppEvent, Telemetry
+from ..core.telemetry import EventTrail, LiveAppEvent, Telemetry, current_app_event
 from ..patching import Patcher, Target, check_version
 from . import extract
 
 logger = logging.getLogger(__name__)
 
 _MODULE = "gradio.queueing"
+_BLOCKS = "gradio.blocks"
 _CONTEXT_ATTRIBUTE = "_otel_kotaemon_context"
 _SESSIONS = 1024
 """Browser sessions whose last events are remembered for the events chained after them (oldest forgotten first)."""
@@ -46,6 +47,7 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
         [
             Target(_MODULE, "Event.__init__", events.on_created),
             Target(_MODULE, "Queue.process_events", events.on_process),
+            Target(_BLOCKS, "Blocks.process_api", events.on_api_call),
         ],
         before_wrapping=lambda: check_version("gradio"),
     )
@@ -82,6 +84,16 @@ class QueueEvents:
         if record is None or not isinstance(parent, otel_context.Context):
             return wrapped(*args, **kwargs)
         return self._process(wrapped(*args, **kwargs), instance, event, record, parent)
+
+    async def on_api_call(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        """Keep the exception an event's function raised: Gradio catches it and reports the event as failed."""
+        try:
+            return await wrapped(*args, **kwargs)
+        except Exception as error:
+            event = current_app_event()
+            if event is not None:
+                event.failure = error
+            raise
 
     async def _process(
         self, processing: Coroutine[Any, Any, Any], queue: Any, event: Any, record: AppEvent, parent: Any

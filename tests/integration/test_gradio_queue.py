@@ -22,6 +22,7 @@ use()
 
 with mock.patch.dict(os.environ, QUIET):
     import gradio as gr
+    import gradio.blocks
     import gradio.queueing
     from gradio_client import Client
 
@@ -60,10 +61,21 @@ def app(instrument: Callable[..., Captured], openai_server: OpenAIServer) -> Ite
     def fail_fn(question: str) -> str:
         raise ValueError("no answer")
 
+    def upload_started() -> str:
+        return "indexing"
+
+    def index_files() -> str:
+        return "indexed"
+
+    def list_files() -> str:
+        return "notes.txt"
+
     with mock.patch.dict(os.environ, QUIET), gr.Blocks() as demo:
         conversation, question, answer = gr.Textbox(), gr.Textbox(), gr.Textbox()
         question.submit(chat_fn, inputs=[conversation, question], outputs=answer, concurrency_limit=4)
         answer.change(fail_fn, inputs=[question], outputs=answer)
+        status, upload = gr.Textbox(), gr.Button()
+        upload.click(upload_started, outputs=status).then(index_files, outputs=status).then(list_files, outputs=status)
     demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         yield App(captured, demo.local_url)
@@ -104,15 +116,28 @@ def test_a_failed_event_is_marked_as_failed(app: App) -> None:
         app.client().predict("why?", api_name="/fail_fn")
     (event,) = app.events("fail_fn")
     assert event.status.status_code.name == "ERROR"
+    assert event.status.description == "ValueError: no answer"  # what the function raised, which Gradio caught
     assert event.attributes["kotaemon.app.event.status"] == "failed"
-    assert event.attributes["error.type"] == "failed"
+    assert event.attributes["error.type"] == "ValueError"
+
+
+def test_a_chain_without_a_question_links_each_event_to_the_one_before(app: App) -> None:
+    client = app.client()
+    for api_name in ("/upload_started", "/index_files", "/list_files"):
+        client.predict(api_name=api_name)
+    (started,) = app.events("upload_started")
+    (indexed,) = app.events("index_files")
+    (listed,) = app.events("list_files")
+    assert [link.context.span_id for link in indexed.links] == [started.context.span_id]
+    assert [link.context.span_id for link in listed.links] == [indexed.context.span_id]
 
 
 def test_uninstrument_restores_the_queue(instrument: Callable[..., Captured]) -> None:
-    queue, event = gradio.queueing.Queue, gradio.queueing.Event
-    original = (queue.__dict__["process_events"], event.__dict__["__init__"])
+    queue, event, blocks = gradio.queueing.Queue, gradio.queueing.Event, gradio.blocks.Blocks
+    original = (queue.__dict__["process_events"], event.__dict__["__init__"], blocks.__dict__["process_api"])
     instrument()
     assert isinstance(queue.__dict__["process_events"], wrapt.FunctionWrapper)
     assert isinstance(event.__dict__["__init__"], wrapt.FunctionWrapper)
+    assert isinstance(blocks.__dict__["process_api"], wrapt.FunctionWrapper)
     KotaemonInstrumentor().uninstrument()
-    assert (queue.__dict__["process_events"], event.__dict__["__init__"]) == original
+    assert (queue.__dict__["process_events"], event.__dict__["__init__"], blocks.__dict__["process_api"]) == original
