@@ -214,6 +214,8 @@ KOTAEMON_RETRY_ATTEMPTS = "kotaemon.retry.attempts"
 """Attempts a retry wrapper made (1 when the first one succeeded)."""
 KOTAEMON_INDEXING_FAILED_COUNT = "kotaemon.indexing.failed_count"
 """Files an indexing pipeline reported as failed (ktem indexes file by file and reports failures as values)."""
+KOTAEMON_RETRIEVAL_SKIPPED = "kotaemon.retrieval.skipped"
+"""True on a retrieval the app gave nothing to search (ktem: no file of its index selected); not in the metrics."""
 KOTAEMON_INDEXING_CHUNK_COUNT = "kotaemon.indexing.chunk_count"
 """Chunks a file was split into and stored (ktem's `IndexPipeline`, one per file)."""
 

@@ -38,24 +38,35 @@ _KTEM_TABLE = re.compile(r"index__(.+)__(?:index|source)")
 """ktem names its file index tables `index__{id}__index` and `index__{id}__source`."""
 
 
-def data_source_id(obj: Any) -> str | None:
-    """The ktem file index a retriever reads: its id, from the index tables ktem hands to the index's retrievers (the
-    retriever has no other link to its index). Within another retriever, the index that one reads."""
+def _file_index_id(obj: Any) -> str | None:
+    """The id of the ktem file index whose retriever `obj` is, from the index tables ktem hands to the index's
+    retrievers (the retriever has no other link to its index)."""
     for name in ("Index", "Source"):
         table = getattr(setting(obj, name), "__tablename__", None)
         found = _KTEM_TABLE.fullmatch(table) if isinstance(table, str) else None
         if found:
             return found.group(1)
-    outer = current_step()
-    return outer.data_source_id if isinstance(outer, RetrievalStep) else None
+    return None
+
+
+def data_source_id(obj: Any) -> str | None:
+    """The ktem file index a retriever reads; within another retriever, the index that one reads."""
+    found = _file_index_id(obj)
+    if found is None:
+        outer = current_step()
+        found = outer.data_source_id if isinstance(outer, RetrievalStep) else None
+    return found
 
 
 def retrieval_step(obj: Any, arguments: dict[str, Any], content: bool) -> RetrievalStep:
+    own_index = _file_index_id(obj)
     step = RetrievalStep(
         **_identity(obj),
         top_k=first_whole_number(arguments.get("top_k"), setting(obj, "top_k")),
         mode=nonempty_text(setting(obj, "retrieval_mode")),
-        data_source_id=data_source_id(obj),
+        data_source_id=own_index or data_source_id(obj),
+        # ktem's file index retrievers search the selected files (`doc_ids`, or `file_ids` for the graph ones)
+        nothing_selected=own_index is not None and not arguments.get("doc_ids") and not setting(obj, "file_ids"),
     )
     if content:
         query = arguments.get("text", arguments.get("query"))

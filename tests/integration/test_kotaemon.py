@@ -657,3 +657,23 @@ def test_content_is_captured_only_when_asked_and_keys_never(
     assert REPLY in llm.attributes["gen_ai.output.messages"]
     exported = repr([dict(s.attributes) for s in captured.spans()])
     assert API_KEY not in exported and "kotaemonSECRET" not in exported
+
+
+def test_a_ktem_retriever_with_no_file_selected_is_marked_skipped_and_left_out_of_the_metrics(
+    traced: Captured,
+) -> None:
+    from ktem.index.file.index import FileIndex
+
+    index = FileIndex(app=None, id=2, name="GraphRAG Collection", config={"embedding": FastEmbedEmbeddings()})
+    (retriever,) = index.get_retriever_pipelines({}, user_id=1)
+    VectorIndexing(vector_store=retriever.VS, doc_store=retriever.DS, embedding=FastEmbedEmbeddings())(DOCUMENTS)
+    traced.spans_exporter.clear()
+    assert retriever(text="what is the answer") == []  # ktem: "Skip retrieval because of no selected files"
+    assert retriever(text="what is the answer", doc_ids=["not-indexed"]) == []  # searched, found nothing
+    skipped, empty = sorted(by_name(traced, "retrieval DocumentRetrievalPipeline"), key=lambda s: s.start_time or 0)
+    assert skipped.attributes["kotaemon.retrieval.skipped"] is True
+    assert "kotaemon.retrieval.skipped" not in empty.attributes
+    ktem = "ktem.index.file.pipelines.DocumentRetrievalPipeline"
+    durations = traced.points("kotaemon.retrieval.duration")
+    assert [p.count for p in durations if p.attributes["kotaemon.component"] == ktem] == [1]  # the search only
+    assert [p.value for p in traced.points("kotaemon.retrieval.empty")] == [1]

@@ -28,6 +28,8 @@ class RetrievalStep(DocumentsStep):
     """The data source it reads, as the app identifies it (ktem's file index id)."""
     query: str | None = None
     """Content: the query text."""
+    nothing_selected: bool = False
+    """The app gave it nothing to search (ktem: no file of its index selected): an empty result is then a skip."""
 
     START_ATTRIBUTES: ClassVar[Fields] = (
         ("top_k", attr.GEN_AI_RETRIEVAL_TOP_K),
@@ -35,6 +37,21 @@ class RetrievalStep(DocumentsStep):
         ("data_source_id", attr.GEN_AI_DATA_SOURCE_ID),
     )
     START_CONTENT: ClassVar[Fields] = (("query", attr.GEN_AI_RETRIEVAL_QUERY_TEXT),)
+
+    @property
+    def skipped(self) -> bool:
+        """It had nothing to search and found nothing: not a retrieval that came back empty."""
+        return self.nothing_selected and self.documents == 0
+
+    def _end_attributes(self, values: Attributes) -> None:
+        DocumentsStep._end_attributes(self, values)
+        if self.skipped:
+            values[attr.KOTAEMON_RETRIEVAL_SKIPPED] = True
+
+    def record_metrics(self, instruments: Instruments, duration: float, error_name: str | None) -> None:
+        """A skipped retrieval is left out of every metric: it would count as empty and fast when nothing ran."""
+        if not self.skipped or error_name is not None:
+            DocumentsStep.record_metrics(self, instruments, duration, error_name)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is None:
