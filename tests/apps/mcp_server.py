@@ -1,7 +1,8 @@
 """An MCP server for the tests, run under `opentelemetry-instrument`: `mcp_server.py stdio|sse|http [port] --token T`
 (http: streamable HTTP, at /mcp).
 
-Tools: `search` (does traced work of its own), `add`, `fail` (raises), `crash` (the process dies mid-call).
+Tools: `search` (does traced work of its own), `add`, `weather` (takes the arguments the local OpenAI server's tool
+calls carry), `fail` (raises), `crash` (the process dies mid-call).
 One resource and one prompt. FastMCP on mcp 1.x, its successor MCPServer on mcp 2.
 """
 
@@ -32,6 +33,12 @@ def search(query: str) -> str:
 def add(a: int, b: int) -> int:
     """Adds two numbers."""
     return a + b
+
+
+@server.tool()
+def weather(city: str, unit: str) -> str:
+    """The weather in a city."""
+    return f"Sunny in {city}, 21 degrees {unit}."
 
 
 @server.tool()

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,14 +119,15 @@ def network_server(transport: str) -> Iterator[tuple[str, OtlpReceiver]]:
     """The server on its own, over SSE or streamable HTTP (`http`), under opentelemetry-instrument; stopped (and
     flushed) at the end. Yields its URL and the receiver its telemetry goes to."""
     port = free_port()
-    with OtlpReceiver() as receiver:
+    # its log goes to a file: a pipe nobody reads until the end fills up and blocks the server mid-request
+    with OtlpReceiver() as receiver, tempfile.TemporaryFile("w+") as log:
         env = instrumented_environment(receiver.endpoint, "", {"OTEL_SERVICE_NAME": "mcp-server", **secrets_env()})
         command = launch("mcp_server.py", transport, str(port), "--token", ARG_SECRET)
-        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as server:
+        with subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True) as server:
             try:
                 deadline = time.monotonic() + 60
                 while True:
-                    assert server.poll() is None, server.communicate()
+                    assert server.poll() is None, log.seek(0) or log.read()
                     try:
                         socket.create_connection(("127.0.0.1", port), timeout=1).close()
                         break
@@ -136,10 +138,10 @@ def network_server(transport: str) -> Iterator[tuple[str, OtlpReceiver]]:
             finally:
                 server.send_signal(signal.SIGINT)
                 try:
-                    server.communicate(timeout=30)
+                    server.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     server.kill()
-                    server.communicate()
+                    server.wait()
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +201,7 @@ def test_plain_client_results_unchanged(transport: str, request: pytest.FixtureR
         "found": "The answer to 'meaning of life' is 42.",
         "prompt": "Summarize: hello",
         "resource": "mode=test",
-        "tools": ["add", "crash", "fail", "search"],
+        "tools": ["add", "crash", "fail", "search", "weather"],
     }
     run = plain_run(request, transport)
     assert run.output == run.bare_output == expected
