@@ -12,14 +12,15 @@ TOOLS := $(VENV)/tools
 UV := $(TOOLS)/bin/uv
 LATEST := $(VENV)/latest
 LOCK := $(VENV)/lock
+ADAPTERS := $(VENV)/adapters
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer
+.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer
 
-test: lint typecheck test-lock test-latest install-check
+test: lint typecheck test-lock test-latest test-adapters install-check
 
 # Real backends for tests/ops, built with Go from their releases into a cache outside the clone (kept between runs on
 # one machine; Go keeps its module and build caches too). Cold, the first build takes minutes (see README).
@@ -75,6 +76,14 @@ $(LOCK)/.ready: pyproject.toml tests/requirements/lock.txt tests/requirements/ko
 	$(UV) pip check -p $(LOCK)
 	touch $@
 
+# LangChain's MCP adapters need mcp 1.x, the newest environment has mcp 2: the MCP tests in an environment of their own
+$(ADAPTERS)/.ready: pyproject.toml tests/requirements/latest.txt tests/requirements/adapters.txt | $(UV)
+	@test -n "$(PYTHON_LATEST)" || { echo "Python 3.13 not found (set PYTHON_LATEST)"; exit 1; }
+	$(UV) venv -q --allow-existing -p $(PYTHON_LATEST) $(ADAPTERS)
+	$(UV) pip install -q -p $(ADAPTERS) -r tests/requirements/adapters.txt -e .
+	$(UV) pip check -p $(ADAPTERS)
+	touch $@
+
 lint: | $(UV)
 	$(TOOLS)/bin/ruff check .
 	$(TOOLS)/bin/ruff format --check .
@@ -87,6 +96,11 @@ test-latest: $(LATEST)/.ready backends
 
 test-lock: $(LOCK)/.ready backends
 	$(LOCK)/bin/python -m pytest $(PYTEST_ARGS)
+
+MCP_TESTS := tests/integration/test_mcp.py tests/e2e/test_mcp_e2e.py tests/e2e/test_mcp_langchain.py
+
+test-adapters: $(ADAPTERS)/.ready
+	$(ADAPTERS)/bin/python -m pytest $(MCP_TESTS) $(PYTEST_ARGS)
 
 $(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready backends
 	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)

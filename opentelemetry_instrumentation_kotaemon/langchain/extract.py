@@ -248,7 +248,8 @@ def tool_step(
     description = serialized.get("description") if isinstance(serialized, Mapping) else None
     if isinstance(description, str) and description:
         step.description = description
-    call_id = mapping(kwargs.get("inputs")).get("tool_call_id")
+    # langchain-core 1.x hands the id of the model's tool call to the callback; older releases never do
+    call_id = kwargs.get("tool_call_id") or mapping(kwargs.get("inputs")).get("tool_call_id")
     if isinstance(call_id, str):
         step.call_id = call_id
     if capture:

@@ -11,6 +11,7 @@ tool call), so each request still has one client span.
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import Callable
@@ -53,13 +54,16 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
             Target("mcp.client.sse", "sse_client", hooks.transport("sse")),
             Target("mcp.client.streamable_http", "streamablehttp_client", hooks.transport("http")),
             Target("mcp.client.streamable_http", "streamable_http_client", hooks.transport("http")),
+            # streamable HTTP: the transport object holds the session id the server gave (`mcp-session-id`)
+            Target("mcp.client.streamable_http", "StreamableHTTPTransport.__init__", hooks.http_transport_created),
         ],
         before_wrapping=lambda: check_version("mcp"),
     )
 
 
 class _TransportContext:
-    """A transport's `async with` context that makes its description current for the sessions opened inside."""
+    """A transport's `async with` context that makes its description current for the sessions opened inside (and,
+    while it is entered, for the transport objects it creates)."""
 
     __slots__ = ("_inner", "_token", "_transport")
 
@@ -69,20 +73,25 @@ class _TransportContext:
         self._token: Any = None
 
     async def __aenter__(self) -> Any:
-        streams = await self._inner.__aenter__()
         try:
-            if isinstance(streams, tuple) and len(streams) > 2 and callable(streams[2]):
-                self._transport.session_id = streams[2]  # streamable HTTP: get_session_id
             self._token = extract.current_transport.set(self._transport)
         except Exception:
             logger.debug("failed to describe an MCP transport", exc_info=True)
-        return streams
+        try:
+            return await self._inner.__aenter__()
+        except BaseException:
+            self._reset()
+            raise
 
     async def __aexit__(self, *exc_info: Any) -> Any:
-        if self._token is not None:
-            with suppress(ValueError):  # exited in another context than the one it entered
-                extract.current_transport.reset(self._token)
+        self._reset()
         return await self._inner.__aexit__(*exc_info)
+
+    def _reset(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            with suppress(ValueError):  # exited in another context than the one it entered
+                extract.current_transport.reset(token)
 
 
 class Hooks:
@@ -110,6 +119,19 @@ class Hooks:
                 return inner
 
         return wrapper
+
+    @staticmethod
+    def http_transport_created(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """A streamable HTTP transport object: the transport being entered reads its session id from it."""
+        wrapped(*args, **kwargs)
+        try:
+            found = extract.current_transport.get()
+            if found is not None and found.session_id is None:
+                found.session_id = functools.partial(getattr, instance, "session_id", None)
+        except Exception:
+            logger.debug("failed to follow an MCP transport's session id", exc_info=True)
 
     def send_request(self, inject: bool) -> Wrapper:
         async def wrapper(
@@ -171,11 +193,15 @@ class Hooks:
 
     def _read_result(self, session: Any, scope: LiveMcpRequest, result: Any) -> None:
         try:
-            extract.result(scope.request, result, self.telemetry.captures_content)
-            if scope.request.method == "initialize":
-                version = extract.protocol_version(result)
-                known_transport, _ = self._sessions.get(session, (None, None))
-                self._sessions[session] = (known_transport, version)
+            request = scope.request
+            extract.result(request, result, self.telemetry.captures_content)
+            known_transport, _ = self._sessions.get(session, (None, None))
+            if request.method == "initialize":
+                self._sessions[session] = (known_transport, extract.protocol_version(result))
+            if request.session_id is None:  # streamable HTTP: the server names the session in its first answer
+                extract.add_session_id(request, known_transport)
+                if request.session_id is not None and scope.span is not None and scope.span.is_recording():
+                    scope.span.set_attribute(attr.MCP_SESSION_ID, request.session_id)
         except Exception:
             logger.debug("failed to read an MCP result", exc_info=True)
 

@@ -24,7 +24,7 @@ class Transport:
     server_address: str | None = None
     server_port: int | None = None
     session_id: Any = None
-    """A callable returning the session id (streamable HTTP), when the transport knows one."""
+    """A callable returning the session id (streamable HTTP: read from its transport object), when it has one."""
 
 
 current_transport: contextvars.ContextVar[Transport | None] = contextvars.ContextVar(
@@ -84,9 +84,14 @@ def add_transport(record: McpRequest, found: Transport | None) -> None:
     record.protocol_name = found.protocol_name
     record.server_address = found.server_address
     record.server_port = found.server_port
-    if callable(found.session_id):
+    add_session_id(record, found)
+
+
+def add_session_id(record: McpRequest, found: Transport | None) -> None:
+    """The session id the transport knows by now, if any (streamable HTTP, once the server has answered)."""
+    if found is not None and callable(found.session_id):
         session_id = found.session_id()
-        if isinstance(session_id, str):
+        if isinstance(session_id, str) and session_id:
             record.session_id = session_id
 
 

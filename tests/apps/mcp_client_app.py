@@ -3,6 +3,7 @@
 Usage: mcp_client_app.py MODE [BASE_URL_OR_SSE_URL]
   plain-stdio            a ClientSession on a stdio server: every kind of request, a failing tool
   plain-sse URL          the same over SSE
+  plain-http URL         the same over streamable HTTP
   crash-stdio            a tool call during which the stdio server dies
   kotaemon-stdio BASE    a Kotaemon ReAct agent with the server's tools (MCPTool), called from a running loop
   kotaemon-sse BASE URL  the same, the tools over SSE
@@ -19,6 +20,11 @@ from pathlib import Path
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
+
+try:
+    from mcp.client.streamable_http import streamable_http_client as http_client
+except ImportError:  # older mcp 1.x: only the older name (its streams come with a get_session_id)
+    from mcp.client.streamable_http import streamablehttp_client as http_client
 
 SERVER = str(Path(__file__).with_name("mcp_server.py"))
 API_KEY = "sk-proj-e2eSECRETkey0123456789abcdef"
@@ -50,7 +56,7 @@ def is_error(result) -> bool:
 
 
 async def plain(connection) -> dict:
-    async with connection as (read, write), ClientSession(read, write) as session:
+    async with connection as streams, ClientSession(streams[0], streams[1]) as session:
         await session.initialize()
         tools = await session.list_tools()
         added = await session.call_tool("add", {"a": 2, "b": 3})
@@ -102,6 +108,8 @@ def main() -> None:
         result = asyncio.run(plain(stdio()))
     elif mode == "plain-sse":
         result = asyncio.run(plain(sse_client(url=rest[0])))
+    elif mode == "plain-http":
+        result = asyncio.run(plain(http_client(rest[0])))
     elif mode == "crash-stdio":
         result = asyncio.run(crash())
     elif mode == "kotaemon-stdio":

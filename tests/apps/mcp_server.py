@@ -1,6 +1,8 @@
-"""An MCP server for the tests, run under `opentelemetry-instrument`: `mcp_server.py stdio|sse [port] --token T`.
+"""An MCP server for the tests, run under `opentelemetry-instrument`: `mcp_server.py stdio|sse|http [port] --token T`
+(http: streamable HTTP, at /mcp).
 
-Tools: `search` (does traced work of its own), `add`, `fail` (raises), `crash` (the process dies mid-call).
+Tools: `search` (does traced work of its own), `add`, `weather` (takes the arguments the local OpenAI server's tool
+calls carry), `fail` (raises), `crash` (the process dies mid-call).
 One resource and one prompt. FastMCP on mcp 1.x, its successor MCPServer on mcp 2.
 """
 
@@ -34,6 +36,12 @@ def add(a: int, b: int) -> int:
 
 
 @server.tool()
+def weather(city: str, unit: str) -> str:
+    """The weather in a city."""
+    return f"Sunny in {city}, 21 degrees {unit}."
+
+
+@server.tool()
 def fail(reason: str) -> str:
     """Always fails."""
     raise ValueError(f"cannot do it: {reason}")
@@ -63,13 +71,14 @@ def main() -> None:
     if "--token" in args:  # a secret on the command line, as real servers take API keys; never exported
         index = args.index("--token")
         del args[index : index + 2]
-    if args[0] == "sse":
+    if args[0] in ("sse", "http"):
+        transport = "sse" if args[0] == "sse" else "streamable-http"
         port = int(args[1])
         if hasattr(server.settings, "port"):
             server.settings.host, server.settings.port = "127.0.0.1", port
-            server.run(transport="sse")
+            server.run(transport=transport)
         else:  # mcp 2: host and port are arguments of run()
-            server.run(transport="sse", host="127.0.0.1", port=port)
+            server.run(transport=transport, host="127.0.0.1", port=port)
     else:
         server.run(transport="stdio")
 

@@ -1,10 +1,10 @@
 """End to end: MCP clients and an MCP server, each under `opentelemetry-instrument`, exporting to one receiver.
 
 The server (tests/apps/mcp_server.py: FastMCP on mcp 1.x, MCPServer on mcp 2) runs as the client's stdio
-subprocess, or on its own over SSE. Clients (tests/apps/mcp_client_app.py): a plain `ClientSession` making every
-kind of request, and a Kotaemon ReAct agent whose tools are `MCPTool`s, called from a running event loop (so
-MCPTool runs the call on a worker thread under `asyncio.run`). Each run is compared with the same run without
-instrumentation.
+subprocess, or on its own over SSE or streamable HTTP. Clients (tests/apps/mcp_client_app.py): a plain
+`ClientSession` making every kind of request, and a Kotaemon ReAct agent whose tools are `MCPTool`s, called from a
+running event loop (so MCPTool runs the call on a worker thread under `asyncio.run`). Each run is compared with the
+same run without instrumentation.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -112,32 +114,46 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def sse_server() -> Iterator[tuple[str, OtlpReceiver]]:
-    """The server on its own, over SSE, under opentelemetry-instrument; stopped (and flushed) at the end."""
+@contextmanager
+def network_server(transport: str) -> Iterator[tuple[str, OtlpReceiver]]:
+    """The server on its own, over SSE or streamable HTTP (`http`), under opentelemetry-instrument; stopped (and
+    flushed) at the end. Yields its URL and the receiver its telemetry goes to."""
     port = free_port()
-    with OtlpReceiver() as receiver:
+    # its log goes to a file: a pipe nobody reads until the end fills up and blocks the server mid-request
+    with OtlpReceiver() as receiver, tempfile.TemporaryFile("w+") as log:
         env = instrumented_environment(receiver.endpoint, "", {"OTEL_SERVICE_NAME": "mcp-server", **secrets_env()})
-        command = launch("mcp_server.py", "sse", str(port), "--token", ARG_SECRET)
-        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as server:
+        command = launch("mcp_server.py", transport, str(port), "--token", ARG_SECRET)
+        with subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True) as server:
             try:
                 deadline = time.monotonic() + 60
                 while True:
-                    assert server.poll() is None, server.communicate()
+                    assert server.poll() is None, log.seek(0) or log.read()
                     try:
                         socket.create_connection(("127.0.0.1", port), timeout=1).close()
                         break
                     except OSError:
-                        assert time.monotonic() < deadline, "the SSE server did not start"
+                        assert time.monotonic() < deadline, f"the {transport} server did not start"
                         time.sleep(0.1)  # polling for the port, not timing anything
-                yield f"http://127.0.0.1:{port}/sse", receiver
+                yield f"http://127.0.0.1:{port}/{'sse' if transport == 'sse' else 'mcp'}", receiver
             finally:
                 server.send_signal(signal.SIGINT)
                 try:
-                    server.communicate(timeout=30)
+                    server.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     server.kill()
-                    server.communicate()
+                    server.wait()
+
+
+@pytest.fixture(scope="module")
+def sse_server() -> Iterator[tuple[str, OtlpReceiver]]:
+    with network_server("sse") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def http_server() -> Iterator[tuple[str, OtlpReceiver]]:
+    with network_server("http") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -149,35 +165,53 @@ def plain_stdio() -> Iterator[Run]:
         yield run
 
 
-@pytest.fixture(scope="module")
-def plain_sse(sse_server: tuple[str, OtlpReceiver]) -> Iterator[Run]:
-    url, receiver = sse_server
-    bare = run_bare("plain-sse", url, env={})
+def plain_network_run(mode: str, served: tuple[str, OtlpReceiver]) -> Run:
+    url, receiver = served
+    bare = run_bare(mode, url, env={})
     receiver.clear()
-    result = run_instrumented("mcp_client_app.py", "plain-sse", url, receiver=receiver)
+    result = run_instrumented("mcp_client_app.py", mode, url, receiver=receiver)
     run = Run(receiver, printed(result), bare)
     run.wait_for("mcp-server", "prompts/get summarize")
-    yield run
+    return run
 
 
-def test_plain_client_results_unchanged(plain_stdio: Run, plain_sse: Run) -> None:
+@pytest.fixture(scope="module")
+def plain_sse(sse_server: tuple[str, OtlpReceiver]) -> Run:
+    return plain_network_run("plain-sse", sse_server)
+
+
+@pytest.fixture(scope="module")
+def plain_http(http_server: tuple[str, OtlpReceiver]) -> Run:
+    return plain_network_run("plain-http", http_server)
+
+
+TRANSPORTS = ["stdio", "sse", "http"]
+
+
+def plain_run(request: pytest.FixtureRequest, transport: str) -> Run:
+    run: Run = request.getfixturevalue(f"plain_{transport}")
+    return run
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_plain_client_results_unchanged(transport: str, request: pytest.FixtureRequest) -> None:
     expected = {
         "added": "5",
         "failed": True,
         "found": "The answer to 'meaning of life' is 42.",
         "prompt": "Summarize: hello",
         "resource": "mode=test",
-        "tools": ["add", "crash", "fail", "search"],
+        "tools": ["add", "crash", "fail", "search", "weather"],
     }
-    for run in (plain_stdio, plain_sse):
-        assert run.output == run.bare_output == expected
+    run = plain_run(request, transport)
+    assert run.output == run.bare_output == expected
 
 
-@pytest.mark.parametrize("transport", ["stdio", "sse"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_each_request_is_one_client_span_continued_by_the_server(
-    transport: str, plain_stdio: Run, plain_sse: Run
+    transport: str, request: pytest.FixtureRequest
 ) -> None:
-    run = plain_stdio if transport == "stdio" else plain_sse
+    run = plain_run(request, transport)
     clients = [s for s in run.spans("e2e-app") if s.kind == CLIENT]
     assert sorted(s.name for s in clients) == sorted(REQUESTS)
     for client in clients:
@@ -191,13 +225,24 @@ def test_each_request_is_one_client_span_continued_by_the_server(
         assert server.trace_id == client.trace_id
         assert server.attributes["mcp.method.name"] == attributes["mcp.method.name"]
         assert server.attributes["jsonrpc.request.id"] == attributes["jsonrpc.request.id"]
-    if transport == "sse":
+    if transport != "stdio":
         call = run.client("tools/call add")
         assert call.attributes["server.address"] == "127.0.0.1"
         assert isinstance(call.attributes["server.port"], int)
         assert call.attributes["network.protocol.name"] == "http"
         if not MCP_2:
             assert run.server_child(call).attributes["mcp.session.id"]
+
+
+def test_streamable_http_requests_carry_the_session_id(plain_http: Run) -> None:
+    """Streamable HTTP names the session (the server's `mcp-session-id` header, first sent with the answer to
+    `initialize`); stdio and SSE clients have none."""
+    clients = [s for s in plain_http.spans("e2e-app") if s.kind == CLIENT]
+    session_ids = {s.attributes.get("mcp.session.id") for s in clients}
+    assert len(session_ids) == 1 and None not in session_ids, session_ids
+    if not MCP_2:  # mcp 2's own server spans do not report it
+        call = plain_http.client("tools/call add")
+        assert plain_http.server_child(call).attributes["mcp.session.id"] == call.attributes["mcp.session.id"]
 
 
 def test_tool_resource_and_prompt_attributes(plain_stdio: Run) -> None:
@@ -220,15 +265,16 @@ def test_tool_handler_work_appears_under_the_callers_span(plain_stdio: Run) -> N
     assert work.parent_id == server.span_id and work.trace_id == server.trace_id
 
 
-def test_tool_error_is_marked_on_both_sides(plain_stdio: Run, plain_sse: Run) -> None:
-    for run in (plain_stdio, plain_sse):
-        client = run.client("tools/call fail")
-        server = run.server_child(client)
-        for span in (client, server):
-            assert span.status_code == STATUS_ERROR
-            assert span.attributes["error.type"] == "tool_error"
-        for name in ("tools/call add", "tools/call search"):
-            assert run.client(name).status_code != STATUS_ERROR
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_tool_error_is_marked_on_both_sides(transport: str, request: pytest.FixtureRequest) -> None:
+    run = plain_run(request, transport)
+    client = run.client("tools/call fail")
+    server = run.server_child(client)
+    for span in (client, server):
+        assert span.status_code == STATUS_ERROR
+        assert span.attributes["error.type"] == "tool_error"
+    for name in ("tools/call add", "tools/call search"):
+        assert run.client(name).status_code != STATUS_ERROR
 
 
 def test_client_duration_metric(plain_stdio: Run) -> None:
@@ -260,12 +306,12 @@ def exported_text(receiver: OtlpReceiver) -> str:
     return "\n".join(parts)
 
 
-def test_nothing_secret_is_exported(plain_stdio: Run, plain_sse: Run) -> None:
-    for run in (plain_stdio, plain_sse):
-        text = exported_text(run.receiver)
-        assert "mcp.method.name" in text  # the check reads the real export
-        for secret in (ARG_SECRET, ENV_SECRET, "--token", "mcp_server.py"):
-            assert secret not in text
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_nothing_secret_is_exported(transport: str, request: pytest.FixtureRequest) -> None:
+    text = exported_text(plain_run(request, transport).receiver)
+    assert "mcp.method.name" in text  # the check reads the real export
+    for secret in (ARG_SECRET, ENV_SECRET, "--token", "mcp_server.py"):
+        assert secret not in text
 
 
 def test_server_dying_mid_call_is_marked() -> None:
