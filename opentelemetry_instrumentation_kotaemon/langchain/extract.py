@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import attributes as attr
 from ..core.content import text_part
 from ..core.spans import AgentStep, ModelCall, OutputMessage, RetrievalStep, ToolCall, ToolStep, WorkflowStep
 from ..core.values import MESSAGE_ROLES, first_number, first_whole_number, items, mapping, number, whole_number
@@ -258,7 +259,11 @@ def tool_step(
 
 
 def tool_result(step: ToolStep, output: Any, capture: bool) -> None:
-    """The tool's result, only when content is captured."""
+    """The tool's result (only when content is captured); a `ToolMessage` with status "error" (a tool error LangChain
+    turned into the answer, `handle_tool_error`) marks the step failed."""
+    if getattr(output, "status", None) == "error":
+        step.error_type = attr.ERROR_TYPE_TOOL_ERROR
+        step.failure = str(getattr(output, "content", "")) or attr.ERROR_TYPE_TOOL_ERROR
     if capture:
         step.result = str(getattr(output, "content", output))
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry import propagate
 
+from .. import attributes as attr
 from ..core.spans.mcp import McpRequest
 
 _RESULT_CONTENT_METHODS = frozenset({"tools/call"})
@@ -108,7 +109,7 @@ def result(record: McpRequest, value: Any, captures_content: bool) -> None:
     if is_error is None:
         is_error = getattr(value, "is_error", None)
     if is_error is True:
-        record.error_type = "tool_error"
+        record.error_type = attr.ERROR_TYPE_TOOL_ERROR
         return
     if captures_content and record.method in _RESULT_CONTENT_METHODS:
         record.result = _tool_result_content(value)

@@ -479,6 +479,26 @@ def test_tool_error_is_an_error_span(instrument: Instrument) -> None:
     assert [p.attributes["error.type"] for p in captured.points("kotaemon.errors")] == ["ValueError"]
 
 
+def test_a_tool_error_handed_back_as_the_answer_is_an_error_span(instrument: Instrument) -> None:
+    from langchain_core.tools import ToolException
+
+    captured = instrument()
+
+    @tool
+    def lookup(city: str) -> str:
+        """Fails, and LangChain hands the error back to the model as the tool's answer."""
+        raise ToolException(f"no weather for {city}")
+
+    lookup.handle_tool_error = True
+    message = lookup.invoke({"name": "lookup", "args": {"city": "Oz"}, "id": "call-1", "type": "tool_call"})
+    assert message.status == "error" and message.content == "no weather for Oz"  # the app gets what it got before
+    span = captured.span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "no weather for Oz"
+    assert span.attributes["error.type"] == "tool_error"
+    assert [p.attributes["error.type"] for p in captured.points("gen_ai.execute_tool.duration")] == ["tool_error"]
+
+
 def test_client_calls_inside_tools_and_lambdas_nest_under_them(
     instrument: Instrument, openai_server: OpenAIServer, detach_errors: Callable[[], list[str]]
 ) -> None:
