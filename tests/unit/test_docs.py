@@ -53,3 +53,19 @@ def test_the_anchors_other_pages_link_to_exist() -> None:
     for page, ids in anchors.items():
         text = (REPO / "docs" / page).read_text()
         assert all(f'<a id="{anchor}"></a>' in text for anchor in ids), page
+
+
+def _report_figure(report: str, title: str, config: str) -> str:
+    """What `config` adds per call on the path `title` of the instruction report, as printed there (+1,215k)."""
+    section = report.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    (row,) = [line for line in section.splitlines() if line.startswith(f"| {config}: ")]
+    return row.split(" | ")[1].split(" (")[0]
+
+
+def test_the_readme_quotes_the_current_instruction_report() -> None:
+    report = (REPO / "benchmarks" / "instructions.md").read_text()
+    line = " ".join(README.read_text().split("[benchmarks/instructions.md]", 1)[1].split("\n\n", 1)[0].split())
+    configs = ("ours", "official", "openllmetry", "openinference")
+    for title in ("OpenAI chat", "LangChain RAG chain"):
+        quoted = re.findall(r"\+[\d,]+k", line.split(title, 1)[1])[: len(configs)]
+        assert quoted == [_report_figure(report, title, config) for config in configs], title
