@@ -62,11 +62,11 @@ def instrumented_server_env() -> dict[str, str]:
     return {**secrets_env(), "APP_MCP_LAUNCHER": str(Path(sys.executable).with_name("opentelemetry-instrument"))}
 
 
-def run_bare(*args: str, env: dict[str, str]) -> dict[str, object]:
+def run_bare(*args: str, env: dict[str, str], app: str = "mcp_client_app.py") -> dict[str, object]:
     """The same app without instrumentation (nor an instrumented server); returns what it printed."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APP_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APP_", "OPENAI_"))}
     result = subprocess.run(
-        [sys.executable, str(APPS / "mcp_client_app.py"), *args],
+        [sys.executable, str(APPS / app), *args],
         env={**clean, **env},
         capture_output=True,
         text=True,

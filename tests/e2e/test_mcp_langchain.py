@@ -11,10 +11,6 @@ The adapters need langchain-core 1.x and mcp 1.x: they run in their own environm
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -30,9 +26,10 @@ from tests.e2e.test_mcp_e2e import (
     instrumented_server_env,
     network_server,
     printed,
+    run_bare,
     secrets_env,
 )
-from tests.support.e2e import APPS, run_instrumented
+from tests.support.e2e import run_instrumented
 from tests.support.openai_server import OpenAIServer
 from tests.support.otlp_receiver import OtlpReceiver, Span
 
@@ -56,23 +53,9 @@ EXPECTED = {
 }
 
 
-def run_bare(*args: str, env: dict[str, str]) -> dict[str, object]:
-    """The same app without instrumentation (nor an instrumented server); returns what it printed."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APP_", "OPENAI_"))}
-    result = subprocess.run(
-        [sys.executable, str(APPS / "mcp_langchain_app.py"), *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 def langchain_run(receiver: OtlpReceiver, transport: str, *args: str, env: dict[str, str]) -> Run:
     with OpenAIServer() as model_server:
-        bare = run_bare(model_server.base_url, transport, *args, env=secrets_env())
+        bare = run_bare(model_server.base_url, transport, *args, env=secrets_env(), app="mcp_langchain_app.py")
         receiver.clear()
         result = run_instrumented(
             "mcp_langchain_app.py", model_server.base_url, transport, *args, receiver=receiver, env=env
