@@ -3,6 +3,7 @@ uninstrument. (tests/e2e/test_ktem_gradio.py runs the ktem-like app under `opent
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -76,11 +77,17 @@ def app(instrument: Callable[..., Captured], openai_server: OpenAIServer) -> Ite
         answer.change(fail_fn, inputs=[question], outputs=answer)
         status, upload = gr.Textbox(), gr.Button()
         upload.click(upload_started, outputs=status).then(index_files, outputs=status).then(list_files, outputs=status)
+    # Gradio 4 makes its stop event with asyncio.get_event_loop(), which raises (and Gradio keeps None) once an
+    # earlier test's asyncio.run() has left the main thread without a loop
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         yield App(captured, demo.local_url)
     finally:
         demo.close()
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def test_concurrent_questions_stay_in_their_own_traces(app: App) -> None:
