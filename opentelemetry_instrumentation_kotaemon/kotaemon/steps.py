@@ -49,13 +49,10 @@ def _file_index_id(obj: Any) -> str | None:
     return None
 
 
-def data_source_id(obj: Any) -> str | None:
-    """The ktem file index a retriever reads; within another retriever, the index that one reads."""
-    found = _file_index_id(obj)
-    if found is None:
-        outer = current_step()
-        found = outer.data_source_id if isinstance(outer, RetrievalStep) else None
-    return found
+def _outer_data_source_id() -> str | None:
+    """The data source of the retrieval this one runs inside (a ktem retriever's own vector retrieval), if any."""
+    outer = current_step()
+    return outer.data_source_id if isinstance(outer, RetrievalStep) else None
 
 
 def retrieval_step(obj: Any, arguments: dict[str, Any], content: bool) -> RetrievalStep:
@@ -64,7 +61,7 @@ def retrieval_step(obj: Any, arguments: dict[str, Any], content: bool) -> Retrie
         **_identity(obj),
         top_k=first_whole_number(arguments.get("top_k"), setting(obj, "top_k")),
         mode=nonempty_text(setting(obj, "retrieval_mode")),
-        data_source_id=own_index or data_source_id(obj),
+        data_source_id=own_index or _outer_data_source_id(),
         # ktem's file index retrievers search the selected files (`doc_ids`, or `file_ids` for the graph ones)
         nothing_selected=own_index is not None and not arguments.get("doc_ids") and not setting(obj, "file_ids"),
     )
