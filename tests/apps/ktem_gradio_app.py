@@ -3,8 +3,11 @@
 A question is a chain of queued events, as in ktem's chat page: `submit_msg` (starts a conversation) ->
 `chat_fn` (a generator streaming the reasoning pipeline, `pipeline.stream(message, conv_id, history)`) -> a
 `.then()` lambda -> `check_and_suggest_name_conv` -> `suggest_chat_conv` -> `persist_data_source`. A file upload runs
-`index_fn_file_with_default_loaders`, which consumes the indexing pipeline's stream as ktem does. The user id and the
-conversation id live in `gr.State`s, filled per browser session.
+`index_fn_file_with_default_loaders`, which consumes the indexing pipeline's stream as ktem does, then `load_files`.
+Questions search two file indexes, as ktem searches every index: the first with the uploaded files selected, the
+second with none (ktem's retriever then returns nothing at once). `create_llm` fails as ktem's does on a bad
+spec (a `gr.Error` over a `KeyError`). The user id and the conversation id live in `gr.State`s, filled per browser
+session.
 
 Usage: ktem_gradio_app.py BASE_URL PORT (stop it with SIGINT, as Ctrl+C).
 """
@@ -29,7 +32,9 @@ USER_ID = "alice@example.com"
 
 vector_store, doc_store = InMemoryVectorStore(), InMemoryDocumentStore()
 sources: dict[str, str] = {}  # file name -> file id (ktem's Source table)
-INDEX_TABLE = type("IndexTable", (), {"__tablename__": "index__1__index"})  # ktem's tables are named after the index
+# ktem's tables are named after their index
+INDEX_TABLE = type("IndexTable", (), {"__tablename__": "index__1__index"})
+EMPTY_INDEX_TABLE = type("IndexTable", (), {"__tablename__": "index__2__index"})
 
 
 def llm(model: str) -> ChatOpenAI:
@@ -47,12 +52,20 @@ def submit_msg(chat_input, chat_history, user_id, conversation_id):
     return "", [*chat_history, [chat_input, None]], conversation_id
 
 
-def create_pipeline(user_id) -> FullQAPipeline:
+def file_retriever(user_id, table, selected) -> DocumentRetrievalPipeline:
     retriever = DocumentRetrievalPipeline(VS=vector_store, DS=doc_store, embedding=embedding(), user_id=user_id)
-    retriever.Index = INDEX_TABLE  # ktem hands a retriever its index's resources after building it
-    retriever.set_run({".doc_ids": list(sources.values())}, temp=False)
+    retriever.Index = table  # ktem hands a retriever its index's resources after building it
+    retriever.set_run({".doc_ids": selected}, temp=False)
+    return retriever
+
+
+def create_pipeline(user_id) -> FullQAPipeline:
+    retrievers = [
+        file_retriever(user_id, INDEX_TABLE, list(sources.values())),
+        file_retriever(user_id, EMPTY_INDEX_TABLE, []),
+    ]
     answering = AnswerWithContextPipeline(llm=llm("kt-answer"), enable_citation=True, enable_mindmap=True)
-    return FullQAPipeline(retrievers=[retriever], answering_pipeline=answering)
+    return FullQAPipeline(retrievers=retrievers, answering_pipeline=answering)
 
 
 def chat_fn(conversation_id, chat_history, user_id):
@@ -104,6 +117,17 @@ def index_fn(files, user_id):
     return results
 
 
+def load_files(user_id):
+    return "\n".join(sorted(sources))
+
+
+def create_llm(spec):
+    try:
+        return {"openai": "ChatOpenAI"}[spec]
+    except KeyError as error:
+        raise gr.Error(f"Unknown LLM vendor: {spec}") from error
+
+
 def upload_started():
     return "Please wait for the indexing process to complete before adding your question."
 
@@ -143,9 +167,12 @@ with gr.Blocks() as demo:
         .success(suggest_chat_conv, inputs=[chatbot], outputs=[suggestions])
         .then(persist_data_source, inputs=[conversation_id, user_id, chatbot], outputs=[saved])
     )
+    file_list = gr.Textbox()
     upload.upload(upload_started, outputs=upload_status).then(
         index_fn_file_with_default_loaders, inputs=[upload, user_id], outputs=[upload_status]
-    )
+    ).then(load_files, inputs=[user_id], outputs=[file_list])
+    llm_spec, llm_created = gr.Textbox(), gr.Textbox()
+    llm_spec.submit(create_llm, inputs=[llm_spec], outputs=[llm_created])
 
 if __name__ == "__main__":
     demo.queue().launch(server_name="127.0.0.1", server_port=PORT)

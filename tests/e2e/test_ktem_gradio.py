@@ -103,6 +103,8 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             assert [answer for _, answer in history] == [history[0][1]] * 2 and "42" in history[0][1]
             remote = app.client(headers={"traceparent": f"00-{REMOTE_TRACE}-{REMOTE_PARENT}-01"})
             ask(remote, "Where do cats sleep?", [])
+            with pytest.raises(Exception, match="Unknown LLM vendor"):
+                session.predict("nope", api_name="/create_llm")
         finally:
             app.stop()
         run = Run(fastapi, list(receiver.spans))
@@ -157,9 +159,24 @@ def test_conversation_and_user_on_every_span_of_a_question(run: Run) -> None:
 def test_retrievals_name_the_file_index_they_read(run: Run) -> None:
     for question in run.events("chat_fn"):
         retrievals = [s for s in run.below(question) if s.name.startswith("retrieval ")]
-        names = sorted(s.name for s in retrievals)
-        assert names == ["retrieval DocumentRetrievalPipeline", "retrieval VectorRetrieval"]
-        assert {s.attributes["gen_ai.data_source.id"] for s in retrievals} == {"1"}
+        by_index = {
+            index: sorted(s.name for s in retrievals if s.attributes["gen_ai.data_source.id"] == index)
+            for index in ("1", "2")
+        }
+        assert by_index == {
+            "1": ["retrieval DocumentRetrievalPipeline", "retrieval VectorRetrieval"],
+            "2": ["retrieval DocumentRetrievalPipeline"],  # no file of index 2 selected: it searched nothing
+        }
+        assert [
+            s.attributes.get("kotaemon.retrieval.skipped")
+            for s in retrievals
+            if s.attributes["gen_ai.data_source.id"] == "2"
+        ] == [True]
+        assert not any(
+            s.attributes.get("kotaemon.retrieval.skipped")
+            for s in retrievals
+            if s.attributes["gen_ai.data_source.id"] == "1"
+        )
 
 
 def test_follow_ups_are_traces_of_their_own_linked_to_their_question(run: Run) -> None:
@@ -212,8 +229,10 @@ def test_tokens_of_a_question_are_counted_once_embeddings_included(run: Run) -> 
 def test_an_upload_is_one_trace_with_its_failed_file_marked(run: Run) -> None:
     (started,) = run.events("upload_started")
     (indexing,) = run.events("index_fn_file_with_default_loaders")
+    (listed,) = run.events("load_files")
     assert indexing.trace_id != started.trace_id
     assert indexing.links == [(started.trace_id, started.span_id)]
+    assert listed.links == [(indexing.trace_id, indexing.span_id)]  # no question in this chain: the event before
     spans = run.below(indexing)
     assert [s.name for s in sorted(spans, key=lambda s: s.start)] == [
         "gradio index_fn_file_with_default_loaders",
@@ -235,6 +254,14 @@ def test_an_upload_is_one_trace_with_its_failed_file_marked(run: Run) -> None:
     )
     assert all(s.attributes["user.id"] == HASHED_USER for s in spans)
     assert not indexing.is_error and indexing.attributes["kotaemon.app.event.status"] == "success"
+
+
+def test_a_failed_event_carries_the_exception_its_function_raised(run: Run) -> None:
+    (event,) = run.events("create_llm")
+    assert event.is_error
+    assert event.attributes["error.type"] == "gradio.exceptions.Error"
+    assert "Unknown LLM vendor: nope" in event.status_message
+    assert event.attributes["kotaemon.app.event.status"] == "failed"
 
 
 def test_an_incoming_trace_context_is_continued(run: Run) -> None:

@@ -85,9 +85,11 @@ class GradioApp:
 
 
 def upload(client: Client, *paths: Path) -> str:
-    """ktem's quick upload: the upload event, then the indexing event chained after it."""
+    """ktem's quick upload: the upload event, the indexing event chained after it, then the file list."""
     client.predict(api_name="/upload_started")
-    return str(client.predict([handle_file(str(p)) for p in paths], api_name="/index_fn_file_with_default_loaders"))
+    status = str(client.predict([handle_file(str(p)) for p in paths], api_name="/index_fn_file_with_default_loaders"))
+    client.predict(api_name="/load_files")
+    return status
 
 
 def ask(client: Client, question: str, history: list[Any]) -> list[Any]:
