@@ -80,6 +80,23 @@ def printed(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return json.loads(result.stdout.splitlines()[-1])
 
 
+def compared_run(
+    receiver: OtlpReceiver,
+    *args: str,
+    bare_env: dict[str, str],
+    env: dict[str, str],
+    last_span: str,
+    app: str = "mcp_client_app.py",
+) -> Run:
+    """The app run bare, then under `opentelemetry-instrument`, until the server has exported `last_span`."""
+    bare = run_bare(*args, env=bare_env, app=app)
+    receiver.clear()
+    result = run_instrumented(app, *args, receiver=receiver, env=env)
+    run = Run(receiver, printed(result), bare)
+    run.wait_for("mcp-server", last_span)
+    return run
+
+
 @dataclass
 class Run:
     receiver: OtlpReceiver
@@ -159,20 +176,18 @@ def http_server() -> Iterator[tuple[str, OtlpReceiver]]:
 @pytest.fixture(scope="module")
 def plain_stdio() -> Iterator[Run]:
     with OtlpReceiver() as receiver:
-        result = run_instrumented("mcp_client_app.py", "plain-stdio", receiver=receiver, env=instrumented_server_env())
-        run = Run(receiver, printed(result), run_bare("plain-stdio", env=secrets_env()))
-        run.wait_for("mcp-server", "prompts/get summarize")
-        yield run
+        yield compared_run(
+            receiver,
+            "plain-stdio",
+            bare_env=secrets_env(),
+            env=instrumented_server_env(),
+            last_span="prompts/get summarize",
+        )
 
 
 def plain_network_run(mode: str, served: tuple[str, OtlpReceiver]) -> Run:
     url, receiver = served
-    bare = run_bare(mode, url, env={})
-    receiver.clear()
-    result = run_instrumented("mcp_client_app.py", mode, url, receiver=receiver)
-    run = Run(receiver, printed(result), bare)
-    run.wait_for("mcp-server", "prompts/get summarize")
-    return run
+    return compared_run(receiver, mode, url, bare_env={}, env={}, last_span="prompts/get summarize")
 
 
 @pytest.fixture(scope="module")
@@ -333,15 +348,15 @@ def test_server_dying_mid_call_is_marked() -> None:
 
 def kotaemon_run(receiver: OtlpReceiver, *args: str) -> Run:
     with react_server() as model_server:
-        env = {**kotaemon_environment(), **instrumented_server_env()}
-        bare = run_bare(args[0], model_server.base_url, *args[1:], env={**kotaemon_environment(), **secrets_env()})
-        receiver.clear()
-        result = run_instrumented(
-            "mcp_client_app.py", args[0], model_server.base_url, *args[1:], receiver=receiver, env=env
+        return compared_run(
+            receiver,
+            args[0],
+            model_server.base_url,
+            *args[1:],
+            bare_env={**kotaemon_environment(), **secrets_env()},
+            env={**kotaemon_environment(), **instrumented_server_env()},
+            last_span="tools/call search",
         )
-    run = Run(receiver, printed(result), bare)
-    run.wait_for("mcp-server", "tools/call search")
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,12 @@ from tests.e2e.test_mcp_e2e import (
     SERVER,
     STATUS_ERROR,
     Run,
+    compared_run,
     exported_text,
     instrumented_server_env,
     network_server,
-    printed,
-    run_bare,
     secrets_env,
 )
-from tests.support.e2e import run_instrumented
 from tests.support.openai_server import OpenAIServer
 from tests.support.otlp_receiver import OtlpReceiver, Span
 
@@ -55,14 +53,16 @@ EXPECTED = {
 
 def langchain_run(receiver: OtlpReceiver, transport: str, *args: str, env: dict[str, str]) -> Run:
     with OpenAIServer() as model_server:
-        bare = run_bare(model_server.base_url, transport, *args, env=secrets_env(), app="mcp_langchain_app.py")
-        receiver.clear()
-        result = run_instrumented(
-            "mcp_langchain_app.py", model_server.base_url, transport, *args, receiver=receiver, env=env
+        return compared_run(
+            receiver,
+            model_server.base_url,
+            transport,
+            *args,
+            bare_env=secrets_env(),
+            env=env,
+            last_span="tools/call search",
+            app="mcp_langchain_app.py",
         )
-    run = Run(receiver, printed(result), bare)
-    run.wait_for("mcp-server", "tools/call search")
-    return run
 
 
 @pytest.fixture(scope="module")
