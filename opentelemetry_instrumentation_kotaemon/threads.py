@@ -9,6 +9,7 @@ the work: the job of `opentelemetry-instrumentation-threading`, without its depe
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,8 @@ def _run_in_captured(wrapped: Callable[..., Any], instance: Any, args: tuple[Any
 def _submit_in_current(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    if not args or not callable(args[0]):
+    if not args or not callable(args[0]) or type(getattr(args[0], "__self__", None)) is contextvars.Context:
+        # A pool that runs its work in a copy of the submitter's contextvars (LangChain's does) carries the trace.
         return wrapped(*args, **kwargs)
     function, captured = args[0], context.get_current()
 

@@ -68,10 +68,9 @@ class OpenAIExtractor:
             return None
         responses.read_identity(call, result)
         responses.read_usage(call, field(result, "usage"), responses.CHAT_USAGE)
-        outputs = [responses.chat_output(choice) for choice in items(choices)]
-        call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
-        if self.telemetry.captures_content:
-            call.output_messages = outputs
+        call.finish_reasons = responses.finish_reasons(choices)
+        if self.telemetry.captures_content:  # the messages are built only to be exported
+            call.output_messages = [responses.chat_output(choice) for choice in items(choices)]
         return None
 
     # --- legacy completions
@@ -95,13 +94,12 @@ class OpenAIExtractor:
             return None
         responses.read_identity(call, result)
         responses.read_usage(call, field(result, "usage"), responses.CHAT_USAGE)
-        outputs = [
-            OutputMessage(text=text(field(c, "text")) or "", finish_reason=text(field(c, "finish_reason")))
-            for c in items(choices)
-        ]
-        call.finish_reasons = [o.finish_reason for o in outputs if o.finish_reason]
+        call.finish_reasons = responses.finish_reasons(choices)
         if self.telemetry.captures_content:
-            call.output_messages = outputs
+            call.output_messages = [
+                OutputMessage(text=text(field(c, "text")) or "", finish_reason=text(field(c, "finish_reason")))
+                for c in items(choices)
+            ]
         return None
 
     # --- embeddings

@@ -73,6 +73,11 @@ def read_identity(call: ModelCall, response: Any, fingerprint: bool = True) -> N
         call.service_tier = tier
 
 
+def finish_reasons(choices: Any) -> list[str]:
+    """The finish reason of each choice that has one (chat and legacy completions)."""
+    return [reason for choice in items(choices) if (reason := text(field(choice, "finish_reason")))]
+
+
 def chat_output(choice: Any) -> OutputMessage:
     message = field(choice, "message")
     output = OutputMessage(finish_reason=text(field(choice, "finish_reason")))

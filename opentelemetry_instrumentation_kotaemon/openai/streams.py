@@ -49,7 +49,8 @@ class ChatStreamHandler:
         self.choices: dict[int, _ChoiceBuffer] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
-        if isinstance(chunk, dict):  # a raw chunk: the usage-only chunk we asked for, left undecoded
+        raw = isinstance(chunk, dict)  # a raw chunk: the usage-only chunk we asked for, left undecoded
+        if raw:
             choices, usage = chunk.get("choices"), chunk.get("usage")
         else:
             choices, usage = getattr(chunk, "choices", None), getattr(chunk, "usage", None)
@@ -65,7 +66,7 @@ class ChatStreamHandler:
             if isinstance(choices, (list, tuple)):
                 capture = self.capture
                 for choice in choices:
-                    reason = field(choice, "finish_reason")
+                    reason = field(choice, "finish_reason") if raw else getattr(choice, "finish_reason", None)
                     if reason or capture:
                         self._read_choice(choice, text(reason))
         except Exception:

@@ -564,6 +564,7 @@ def test_azure_client_is_the_azure_openai_provider(instrument: Instrument, opena
 
 def test_calls_in_threads_and_pools_stay_in_the_callers_trace(instrument: Instrument, client: openai.OpenAI) -> None:
     """Not only Kotaemon's threads: an app handing calls to a pool or a thread of its own keeps them in its trace."""
+    import contextvars
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -571,12 +572,14 @@ def test_calls_in_threads_and_pools_stay_in_the_callers_trace(instrument: Instru
     tracer = captured.tracer_provider.get_tracer("app")
     with tracer.start_as_current_span("request") as request, ThreadPoolExecutor(2) as pool:
         pool.submit(chat, client, "pooled").result()
+        # What LangChain's pool does: the work runs in a copy of the submitter's contextvars, left as it is.
+        pool.submit(contextvars.copy_context().run, chat, client, "copied").result()
         worker = threading.Thread(target=chat, args=(client, "threaded"))
         worker.start()
         worker.join()
     by_model = {s.attributes["gen_ai.request.model"]: s for s in captured.spans() if s.name.startswith("chat ")}
     assert {s.parent.span_id for s in by_model.values() if s.parent} == {request.get_span_context().span_id}
-    assert len(by_model) == 2
+    assert len(by_model) == 3
     KotaemonInstrumentor().uninstrument()
     assert not hasattr(ThreadPoolExecutor.submit, "__wrapped__")
     assert not hasattr(threading.Thread.start, "__wrapped__")
