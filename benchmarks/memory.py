@@ -79,17 +79,19 @@ def _rss() -> int:
 
 def _bookkeeping() -> dict[str, int]:
     """The size of every table the instrumentation keeps between calls."""
-    from langchain_core.callbacks import CallbackManager
-
     from opentelemetry_instrumentation_kotaemon.kotaemon import Components
-    from opentelemetry_instrumentation_kotaemon.langchain.handler import TelemetryCallbackHandler
+    from opentelemetry_instrumentation_kotaemon.langchain.runs import RunTracker
     from opentelemetry_instrumentation_kotaemon.openai import requests as openai_requests
 
-    handlers = [h for h in CallbackManager(handlers=[]).handlers if isinstance(h, TelemetryCallbackHandler)]
-    families = [len(c._families) for c in gc.get_objects() if isinstance(c, Components)]
+    # Found among all objects: our handler joins runs through LangChain's configure hook, not a manager's handlers.
+    tracked = gc.get_objects()
+    trackers = [t for t in tracked if isinstance(t, RunTracker)]
+    if not trackers:
+        raise RuntimeError("no LangChain run tracker: the LangChain instrumentation is not on")
+    families = [len(c._families) for c in tracked if isinstance(c, Components)]
     return {
-        "LangChain runs": sum(len(h.tracker) for h in handlers),
-        "LangChain decisions": sum(len(h.tracker._decisions) for h in handlers),
+        "LangChain runs": sum(len(t) for t in trackers),
+        "LangChain decisions": sum(len(t._decisions) for t in trackers),
         "OpenAI server cache": len(openai_requests.SERVERS),
         "Kotaemon family cache": sum(families),
     }
