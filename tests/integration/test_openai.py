@@ -101,6 +101,26 @@ def test_usage_chunk_is_shown_when_the_app_asked_for_it(
     assert attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
 
 
+def test_usage_request_goes_with_the_apps_extra_body(
+    instrument: Instrument, client: openai.OpenAI, openai_server: OpenAIServer
+) -> None:
+    """Our usage request travels in the extra body, next to the app's own fields, which stay as the app sent them;
+    an app whose extra body says what it wants of `stream_options` is left to it."""
+    plain = [c.model_dump() for c in chat(client, model="extra-plain", stream=True, extra_body={"user_tag": "a"})]
+    captured = instrument()
+    extra = {"user_tag": "a"}
+    chunks = [c.model_dump() for c in chat(client, model="extra-ours", stream=True, extra_body=extra)]
+    asked = [c.model_dump() for c in chat(client, model="extra-own", stream=True, extra_body={"stream_options": None})]
+    bodies = {b.get("model"): b for _, b, _ in openai_server.requests}
+    assert bodies["extra-ours"]["stream_options"] == {"include_usage": True}
+    assert bodies["extra-ours"]["user_tag"] == "a" and extra == {"user_tag": "a"}
+    assert [c["choices"] for c in chunks] == [c["choices"] for c in plain]  # the usage chunk stays hidden
+    assert bodies["extra-own"]["stream_options"] is None and all(c["choices"] for c in asked)
+    by_model = {s.attributes["gen_ai.request.model"]: s.attributes for s in captured.spans()}
+    assert by_model["extra-ours"]["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
+    assert "gen_ai.usage.output_tokens" not in by_model["extra-own"]
+
+
 class CountsBuiltChunks:
     """Mixed into a real client: counts the stream chunks it builds into models."""
 
