@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import overhead  # the benchmark's own modules, next to this file
 import paths
-from instructions import callgrind
+from instructions import callgrind, under_callgrind
 
 VARIANTS = ("bare", "dispatch", "ours-no-metrics", "ours-unsampled", "ours-langchain-only", "ours")
 
@@ -100,21 +99,7 @@ def measure(variant: str, operation: str, base_url: str, calls: int, warmup: int
         folder = Path(name)
         command = [sys.executable, __file__, "--worker", variant, "--operation", operation, "--base-url", base_url]
         command += ["--warmup", str(warmup)]
-        process = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={folder}/callgrind.%p",
-                *command,
-            ],
-            cwd=overhead.REPO,
-            env={**overhead.worker_environment(), "PYTHONHASHSEED": "0"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process = under_callgrind(command, folder)
         assert process.stdin is not None and process.stdout is not None
         try:
             if process.stdout.readline().strip() != "ready":

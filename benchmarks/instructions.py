@@ -59,6 +59,26 @@ def callgrind(command: str, pid: int, folder: Path) -> int | None:
     raise RuntimeError(f"no total in {dumps[-1]}")
 
 
+def under_callgrind(command: list[str], folder: Path, package_copy: Path | None = None) -> subprocess.Popen[str]:
+    """Start a benchmark worker under callgrind, counting nothing until told (`--instr=on`), talking over its
+    standard input and output; its dumps go to `folder`."""
+    return subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={folder}/callgrind.%p",
+            *command,
+        ],
+        cwd=overhead.REPO,
+        env={**overhead.worker_environment(package_copy), "PYTHONHASHSEED": "0"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def measure(config: str, sink: overhead.Service, server: overhead.Service, args: argparse.Namespace) -> dict[str, Any]:
     """Instructions and exported spans per call of each path the configuration traces, under callgrind."""
     worker_config, package_copy = (
@@ -70,21 +90,7 @@ def measure(config: str, sink: overhead.Service, server: overhead.Service, args:
         command = overhead.worker_command("serve", worker_config, server, sink, args)
         command[-1] = f"--operations={','.join(operations)}"
         command += [f"--service-name={config}", "--no-timers"]
-        process = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={folder}/callgrind.%p",
-                *command,
-            ],
-            cwd=overhead.REPO,
-            env={**overhead.worker_environment(package_copy), "PYTHONHASHSEED": "0"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process = under_callgrind(command, folder, package_copy)
         assert process.stdin is not None and process.stdout is not None
 
         def ask(line: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import subprocess
 import sys
 import tempfile
 from importlib import metadata
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import overhead  # the benchmark's own module, next to this file
-from instructions import dump_total
+from instructions import callgrind, under_callgrind
 
 RESULTS = overhead.REPO / "benchmarks" / "mcp_instructions.md"
 CONFIGS = ("bare", "bare-span", "ours")
@@ -91,24 +90,17 @@ def measure(config: str, sink: overhead.Service, args: argparse.Namespace) -> fl
     with tempfile.TemporaryDirectory(prefix="callgrind-") as name:
         folder = Path(name)
         command = [sys.executable, __file__, "worker", config, sink.address, str(args.warmup)]
-        process = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.%p", *command],
-            cwd=overhead.REPO,
-            env={**overhead.worker_environment(), "PYTHONHASHSEED": "0"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process = under_callgrind(command, folder)
         assert process.stdin is not None and process.stdout is not None
         try:
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"the {config} worker did not start")
-            dump_total(process.pid, folder)
+            callgrind("--instr=on", process.pid, folder)
+            callgrind("--dump", process.pid, folder)  # zero the counters: only the calls below count
             process.stdin.write(f"run {args.calls}\n")
             process.stdin.flush()
             assert process.stdout.readline().strip() == "done"
-            return dump_total(process.pid, folder) / args.calls
+            return (callgrind("--dump", process.pid, folder) or 0) / args.calls
         finally:
             process.stdin.close()
             process.wait(timeout=600)
