@@ -840,7 +840,9 @@ def goal_lines(run: Run) -> list[str]:
         grows = per_call >= MEMORY_GROWTH_LIMIT or last["rss"] - first["rss"] >= 2**20
         lines.append(
             f"- memory: ours {'GROWS' if grows else 'does not grow'} per call ({per_call:+,.2f} B of traced memory per "
-            f"call, RSS {(last['rss'] - first['rss']) / 2**20:+,.1f} MiB between the two readings; see below)"
+            f"call, RSS {(last['rss'] - first['rss']) / 2**20:+,.1f} MiB between the two readings; see below). A short "
+            "run: `memory.md` follows one process over 20,000 and 100,000 OpenAI calls and 100,000 LangChain chain "
+            "runs, counting Python's allocated blocks"
         )
     return lines
 
