@@ -134,12 +134,14 @@ bench-instructions: $(VENV)/bench/.ready
 bench-mcp-instructions: $(LOCK)/.ready
 	$(LOCK)/bin/python benchmarks/mcp_instructions.py $(BENCH_ARGS)
 
-# Every benchmark report, benchmarks/*.md and their .json: instructions (against our package at BENCH_BASELINE too,
-# when set), CPU time, and memory over 100,000 LangChain chain runs. About an hour on a busy 2-core machine.
+# Every path's report, benchmarks/*.md and their .json: instructions (against our package at BENCH_BASELINE too,
+# when set), CPU time, instructions per MCP tool call, and memory over 100,000 LangChain chain runs. About an hour
+# on a busy 2-core machine.
 BENCH_BASELINE ?=
-bench-reports: $(VENV)/bench/.ready $(LATEST)/.ready
+bench-reports: $(VENV)/bench/.ready $(LATEST)/.ready $(LOCK)/.ready
 	$(VENV)/bench/bin/python benchmarks/instructions.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 	$(VENV)/bench/bin/python benchmarks/overhead.py --calls 300 --rounds 3 --memory-calls 2000
+	$(LOCK)/bin/python benchmarks/mcp_instructions.py --calls 100
 	$(LATEST)/bin/python benchmarks/memory.py --calls 20000 --langchain-runs 100000 --kotaemon-calls 500 \
 		--output benchmarks/memory.md
 
