@@ -6,6 +6,7 @@ Each test gets the marker of its folder (`unit`, `integration`, `e2e`, `ops`), s
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ LAYERS = ("unit", "integration", "e2e", "ops")
 TESTS = Path(__file__).resolve().parent
 # fixtures that start a server: a unit test must not need one
 _SERVER_FIXTURES = {"openai_server", "server"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Apps under test are stopped with Ctrl+C (SIGINT). A suite started as a background job of a non-interactive
+    shell ignores SIGINT, and so would every app it starts: give it back its default handler, as in a terminal."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
