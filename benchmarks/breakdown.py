@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import overhead  # the benchmark's own modules, next to this file
 import paths
-from instructions import callgrind, under_callgrind
+from instructions import count_window
 
 VARIANTS = ("bare", "dispatch", "ours-no-metrics", "ours-unsampled", "ours-langchain-only", "ours")
 
@@ -95,25 +94,9 @@ def worker(variant: str, operation: str, base_url: str, warmup: int) -> None:
 
 def measure(variant: str, operation: str, base_url: str, calls: int, warmup: int) -> float:
     """Instructions per call of one variant, in a window of `calls` calls."""
-    with tempfile.TemporaryDirectory(prefix="callgrind-") as name:
-        folder = Path(name)
-        command = [sys.executable, __file__, "--worker", variant, "--operation", operation, "--base-url", base_url]
-        command += ["--warmup", str(warmup)]
-        process = under_callgrind(command, folder)
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"the {variant} worker did not start")
-            callgrind("--instr=on", process.pid, folder)
-            callgrind("--dump", process.pid, folder)  # zero the counters
-            process.stdin.write(f"{calls}\n")
-            process.stdin.flush()
-            process.stdout.readline()
-            total = callgrind("--dump", process.pid, folder) or 0
-        finally:
-            process.stdin.close()
-            process.wait(timeout=300)
-    return total / calls
+    command = [sys.executable, __file__, "--worker", variant, "--operation", operation, "--base-url", base_url]
+    command += ["--warmup", str(warmup)]
+    return count_window(command, str(calls), variant) / calls
 
 
 def main(argv: Sequence[str]) -> None:

@@ -79,6 +79,28 @@ def under_callgrind(command: list[str], folder: Path, package_copy: Path | None 
     )
 
 
+def count_window(command: list[str], request: str, name: str, timeout: float = 300) -> int:
+    """Start a worker under callgrind and count the instructions of one window: from after its warm-up (it prints
+    `ready`) until it answers `request` (one line each way, `done` expected)."""
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as folder_name:
+        folder = Path(folder_name)
+        process = under_callgrind(command, folder)
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"the {name} worker did not start")
+            callgrind("--instr=on", process.pid, folder)
+            callgrind("--dump", process.pid, folder)  # zero the counters: only the window below counts
+            process.stdin.write(request + "\n")
+            process.stdin.flush()
+            if process.stdout.readline().strip() != "done":
+                raise RuntimeError(f"the {name} worker did not finish its window")
+            return callgrind("--dump", process.pid, folder) or 0
+        finally:
+            process.stdin.close()
+            process.wait(timeout=timeout)
+
+
 def measure(config: str, sink: overhead.Service, server: overhead.Service, args: argparse.Namespace) -> dict[str, Any]:
     """Instructions and exported spans per call of each path the configuration traces, under callgrind."""
     worker_config, package_copy = (

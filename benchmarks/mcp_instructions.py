@@ -18,14 +18,13 @@ import argparse
 import asyncio
 import platform
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import overhead  # the benchmark's own module, next to this file
-from instructions import callgrind, under_callgrind
+from instructions import count_window
 
 RESULTS = overhead.REPO / "benchmarks" / "mcp_instructions.md"
 CONFIGS = ("bare", "bare-span", "ours")
@@ -87,23 +86,8 @@ def serve(config: str, endpoint: str, warmup: int) -> None:
 
 def measure(config: str, sink: overhead.Service, args: argparse.Namespace) -> float:
     """Instructions per tool call in one configuration's worker, exporter threads included."""
-    with tempfile.TemporaryDirectory(prefix="callgrind-") as name:
-        folder = Path(name)
-        command = [sys.executable, __file__, "worker", config, sink.address, str(args.warmup)]
-        process = under_callgrind(command, folder)
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"the {config} worker did not start")
-            callgrind("--instr=on", process.pid, folder)
-            callgrind("--dump", process.pid, folder)  # zero the counters: only the calls below count
-            process.stdin.write(f"run {args.calls}\n")
-            process.stdin.flush()
-            assert process.stdout.readline().strip() == "done"
-            return (callgrind("--dump", process.pid, folder) or 0) / args.calls
-        finally:
-            process.stdin.close()
-            process.wait(timeout=600)
+    command = [sys.executable, __file__, "worker", config, sink.address, str(args.warmup)]
+    return count_window(command, f"run {args.calls}", config, timeout=600) / args.calls
 
 
 def main(argv: list[str]) -> None:
