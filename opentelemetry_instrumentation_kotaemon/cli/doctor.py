@@ -14,10 +14,8 @@ from importlib import metadata
 
 from ..sdk.distro import DEFAULTS
 from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
-from ..version import __version__
+from ..version import DISTRIBUTION, __version__
 from ..versions import SUPPORTED_LIBRARIES, in_range
-
-DISTRIBUTION = "opentelemetry-instrumentation-kotaemon"
 
 # Other packages that trace the same calls; installed beside us, each call is traced twice.
 DUPLICATES = {

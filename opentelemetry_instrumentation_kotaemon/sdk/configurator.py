@@ -1,7 +1,8 @@
 """The configurator that `opentelemetry-instrument` loads for this package.
 
 It is the SDK's own, so every standard `OTEL_*` variable keeps working; on older SDKs and exporters it also supplies
-what those lack (see `shims`), redacts exported log records and reports export failures in a few clear lines.
+what those lack (see `shims`), names this package as the distro on the resource (`telemetry.distro.name` and
+`.version`), redacts exported log records and reports export failures in a few clear lines.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from opentelemetry.sdk import _configuration as sdk_configuration
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
+from ..attributes import TELEMETRY_DISTRO_NAME, TELEMETRY_DISTRO_VERSION
+from ..version import DISTRIBUTION, __version__
 from . import export_errors
 from .shims import (
     SDK_TAKES_BUCKET_ADVICE,
@@ -27,6 +30,8 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
     """Sets up the SDK (tracer, meter and logger providers, exporters) from the environment."""
 
     def _configure(self, **kwargs: Any) -> None:
+        distro = {TELEMETRY_DISTRO_NAME: DISTRIBUTION, TELEMETRY_DISTRO_VERSION: __version__}
+        kwargs["resource_attributes"] = {**distro, **(kwargs.get("resource_attributes") or {})}
         # For the length of the SDK's setup, its steps are replaced by the same steps plus what old SDKs lack:
         # exporters whose retries end within their timeout (before 1.35), and histogram views (before 1.28, which
         # ignore bucket advice; the metrics step's signature there is `(exporters_or_readers, resource)`).

@@ -9,6 +9,7 @@ import pytest
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes
 
 from opentelemetry_instrumentation_kotaemon.core.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
+from opentelemetry_instrumentation_kotaemon.version import __version__
 from tests.support.e2e import FAKE_API_KEY, run_instrumented
 from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
 from tests.support.otlp_receiver import OtlpReceiver, Span
@@ -47,6 +48,10 @@ def test_resource_scope_and_distro_defaults(default_run: OtlpReceiver) -> None:
     assert span.scope == "opentelemetry_instrumentation_kotaemon"
     # exported over OTLP/HTTP without the app or the user choosing an exporter: our distro's defaults
     assert default_run.points, "no metrics arrived"
+    # the distro that set up the SDK, on every signal's resource
+    for resource in (span.resource, *(point.resource for point in default_run.points)):
+        assert resource["telemetry.distro.name"] == "opentelemetry-instrumentation-kotaemon"
+        assert resource["telemetry.distro.version"] == __version__
 
 
 def test_sync_chat(default_run: OtlpReceiver) -> None:

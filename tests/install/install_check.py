@@ -1,21 +1,31 @@
-"""What `pip install opentelemetry-instrumentation-kotaemon` gives a user, tried as users do.
+"""What `pip install opentelemetry-instrumentation-kotaemon` gives a user, tried as users do, with the wheel that
+`make dist` built (and checked).
 
-The wheel is built, then installed by name (the README's install line, the wheel found through `--find-links`) with
-pip (the one a new venv comes with) and with uv, into venvs that hold:
+The wheel is installed by name (the README's install line, the wheel found through `--find-links`) with pip (the one
+a new venv comes with) and with uv, into venvs that hold:
 - nothing (Python 3.11; on 3.13 with the extra `http`);
 - the newest official GenAI instrumentations;
 - the newest FastAPI instrumentation;
 - Kotaemon's locked OpenTelemetry, OpenAI and LangChain (`tests/requirements/kotaemon-lock-constraints.txt`).
 In each: no package already installed changes version, `pip check` (`uv pip check`) is clean, the OpenTelemetry
 packages are of one release family (1.N.P with 0.(N+21)bP), and `opentelemetry-instrument python app.py` exports its
-spans through this package's file exporter. Packages come from the registry, through the pip and uv caches.
+spans through this package's file exporter.
 
-Usage: python tests/install/install_check.py [--uv UV] [--python311 PATH] [--python313 PATH] [--only NAME ...]
+The smoke run, on every Python the classifiers name: the wheel and `openai` installed with pip into a venv of their
+own (on 3.11 within Kotaemon's lock constraints, elsewhere the newest releases), `opentelemetry-kotaemon doctor`, and
+`examples/openai_app.py` under `opentelemetry-instrument`, exporting over OTLP/gRPC (the default) to a local receiver
+(`smoke.py`): its spans and metrics must arrive, named for this version. These venvs are kept and reused while the
+wheel, the interpreter and the requirements stay the same. Packages come from the registry, through the pip and uv
+caches.
+
+Usage: python tests/install/install_check.py --dist DIST --python 3.11=PATH [--python VERSION=PATH ...]
+       [--uv UV] [--only NAME ...] [--smoke-venvs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -27,11 +37,18 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "opentelemetry-instrumentation-kotaemon"
+SCOPE = "opentelemetry_instrumentation_kotaemon"
 LOCK_CONSTRAINTS = REPO / "tests" / "requirements" / "kotaemon-lock-constraints.txt"
 APP = Path(__file__).with_name("app.py")
+SMOKE = Path(__file__).with_name("smoke.py")
+SMOKE_REQUIREMENTS = ["openai"]  # the library of the example app
+SMOKE_SPANS = {"chat m-tool", "chat m-stream", "embeddings m-embed", "chat m-async"}
+SMOKE_METRICS = {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"}
+LOCK_PYTHON = "3.11"
 GENAI = [
     "opentelemetry-instrumentation-openai-v2",
     "opentelemetry-instrumentation-google-genai",
@@ -70,10 +87,9 @@ class Case:
 
 @dataclass
 class Outcome:
-    case: Case
+    title: str
     problems: list[str]
-    before: dict[str, str]
-    after: dict[str, str]
+    notes: list[str]
     seconds: float
 
 
@@ -163,7 +179,78 @@ def try_case(case: Case, uv: str, pythons: dict[str, str], wheels: Path, work: P
     if len(families) != 1:
         problems.append(f"OpenTelemetry packages of {len(families)} release families: {families}")
     problems += _run_app(venv, work)
-    return Outcome(case, problems, before, after, time.monotonic() - started)
+    notes = [f"before: {otel(before) or 'no OpenTelemetry'}", f"after:  {otel(after)}"]
+    return Outcome(case.title, problems, notes, time.monotonic() - started)
+
+
+def smoke_venv(version: str, python: str, wheel: Path, uv: str, venvs: Path) -> tuple[Path, bool]:
+    """The venv of one smoke run, and whether it was reused: made (pip itself from uv's cache, then the wheel and the
+    requirements installed with pip) unless one made from the same wheel, interpreter and requirements is there."""
+    constraints = LOCK_CONSTRAINTS if version == LOCK_PYTHON else None
+    key = hashlib.sha256()
+    for part in (
+        wheel.read_bytes(),
+        must([python, "-c", "import sys; print(sys.version)"]).stdout.encode(),
+        " ".join(SMOKE_REQUIREMENTS).encode(),
+        constraints.read_bytes() if constraints else b"",
+    ):
+        key.update(hashlib.sha256(part).digest())
+    venv = venvs / version
+    stamp = venv / "smoke-key"
+    if stamp.exists() and stamp.read_text() == key.hexdigest():
+        return venv, True
+    shutil.rmtree(venv, ignore_errors=True)
+    must([uv, "venv", "-q", "--seed", "-p", python, str(venv)])
+    options = ["-c", str(constraints)] if constraints else []
+    must([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel), *SMOKE_REQUIREMENTS, *options])
+    stamp.write_text(key.hexdigest())
+    return venv, False
+
+
+def try_smoke(version: str, python: str, wheel: Path, uv: str, venvs: Path) -> Outcome:
+    started = time.monotonic()
+    venv, reused = smoke_venv(version, python, wheel, uv, venvs)
+    installed = Installer("pip", uv, venv).versions()
+    package_version = installed.get(PACKAGE, "?")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    doctor = run([str(venv / "bin" / "opentelemetry-kotaemon"), "doctor"], env=environment, timeout=60)
+    problems = []
+    if doctor.returncode != 0 or not doctor.stdout.startswith(f"{PACKAGE} {package_version} on Python {version}."):
+        problems.append(f"doctor ({doctor.returncode}): {doctor.stdout} {doctor.stderr}")
+    smoke = run([str(venv / "bin" / "python"), str(SMOKE)], env=environment, timeout=300)
+    if smoke.returncode != 0:
+        problems.append(f"smoke.py failed ({smoke.returncode}): {smoke.stdout} {smoke.stderr}")
+    else:
+        problems += smoke_problems(json.loads(smoke.stdout), package_version)
+    notes = [f"{'venv reused' if reused else 'venv made'}: {otel(installed)} openai={installed.get('openai')}"]
+    return Outcome(f"smoke / pip / Python {version}", problems, notes, time.monotonic() - started)
+
+
+def smoke_problems(report: dict[str, Any], version: str) -> list[str]:
+    """What is wrong in what the example app exported (see smoke.py for the report)."""
+    if report["returncode"] != 0 or "embeddings" not in report["stdout"]:
+        return [f"the app failed ({report['returncode']}): {report['stdout']} {report['stderr']}"]
+    problems = []
+    spans = report["spans"]
+    missing = SMOKE_SPANS - {span["name"] for span in spans}
+    if missing:
+        problems.append(f"spans missing: {sorted(missing)}; arrived: {sorted({span['name'] for span in spans})}")
+    identity = {
+        "service.name": "wheel-smoke",
+        "telemetry.distro.name": PACKAGE,
+        "telemetry.distro.version": version,
+    }
+    for span in spans:
+        seen = {key: span["resource"].get(key) for key in identity}
+        if seen != identity or (span["scope"], span["scope_version"]) != (SCOPE, version):
+            problems.append(f"span {span['name']}: resource {seen}, scope {span['scope']} {span['scope_version']}")
+            break
+    if SMOKE_METRICS - set(report["metrics"]):
+        problems.append(f"metrics missing: {sorted(SMOKE_METRICS - set(report['metrics']))}")
+    complaints = [line for line in report["stderr"].splitlines() if line.strip() and "pkg_resources" not in line]
+    if complaints:
+        problems.append("the app's standard error: " + " | ".join(complaints))
+    return problems
 
 
 def _run_app(venv: Path, work: Path) -> list[str]:
@@ -213,13 +300,22 @@ def otel(versions: dict[str, str]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dist", type=Path, required=True, help="the folder holding the wheel `make dist` built")
     parser.add_argument("--uv", default=shutil.which("uv") or "uv")
-    parser.add_argument("--python311", default=shutil.which("python3.11") or "python3.11")
-    parser.add_argument("--python313", default=shutil.which("python3.13") or "python3.13")
-    parser.add_argument("--only", nargs="*", help="case names to try (fresh, genai, fastapi, kotaemon-lock)")
-    parser.add_argument("--keep", action="store_true", help="keep the venvs (their folder is printed)")
+    parser.add_argument("--python", action="append", default=[], help="VERSION=PATH of an interpreter, once each")
+    parser.add_argument("--only", nargs="*", help="checks to run (fresh, genai, fastapi, kotaemon-lock, smoke)")
+    parser.add_argument("--smoke-venvs", type=Path, default=REPO / ".venv" / "smoke", help="where smoke venvs stay")
+    parser.add_argument("--keep", action="store_true", help="keep the install cases' venvs (their folder is printed)")
     options = parser.parse_args()
-    pythons = {"3.11": options.python311, "3.13": options.python313}
+    pythons = dict(entry.partition("=")[::2] for entry in options.python)
+    missing = [version for version, path in pythons.items() if not path]
+    if missing:
+        print(f"Python {', '.join(missing)} not found: install it (pyenv) or give its path (see the Makefile)")
+        return 1
+    wheels = sorted(options.dist.glob("*.whl"))
+    if len(wheels) != 1:
+        print(f"expected one wheel in {options.dist} (make dist), found {[p.name for p in wheels]}")
+        return 1
     cases = [
         case
         for installer in ("pip", "uv")
@@ -232,32 +328,45 @@ def main() -> int:
         )
         if not options.only or case.name in options.only
     ]
+    smoke = not options.only or "smoke" in options.only
+    needed = {case.python for case in cases} | (set(pythons) if smoke else set())
+    if needed - set(pythons):
+        print(f"no --python given for {', '.join(sorted(needed - set(pythons)))}")
+        return 1
     started = time.monotonic()
+    print(f"checking {wheels[0].name}")
     work = Path(tempfile.mkdtemp(prefix="install-check-"))
     try:
-        wheels = work / "wheels"
-        must([options.uv, "build", "-q", "--wheel", "-o", str(wheels), str(REPO)])
-        print(f"built {', '.join(p.name for p in wheels.glob('*.whl'))} in {time.monotonic() - started:.0f} s")
-        failed = 0
+        outcomes = []
         for case in cases:
             try:
-                outcome = try_case(case, options.uv, pythons, wheels, work)
+                outcomes.append(try_case(case, options.uv, pythons, options.dist, work))
             except Exception as error:  # a failed install is this case's failure, not the end of the check
-                outcome = Outcome(case, [str(error)], {}, {}, 0.0)
-            failed += bool(outcome.problems)
-            print(f"{'FAIL' if outcome.problems else 'ok  '} {case.title} ({outcome.seconds:.0f} s)")
-            print(f"     before: {otel(outcome.before) or 'no OpenTelemetry'}")
-            print(f"     after:  {otel(outcome.after)}")
-            for problem in outcome.problems:
-                print(f"     problem: {problem}")
+                outcomes.append(Outcome(case.title, [str(error)], [], 0.0))
+            report(outcomes[-1])
+        for version, python in sorted(pythons.items()) if smoke else ():
+            try:
+                outcomes.append(try_smoke(version, python, wheels[0], options.uv, options.smoke_venvs))
+            except Exception as error:
+                outcomes.append(Outcome(f"smoke / pip / Python {version}", [str(error)], [], 0.0))
+            report(outcomes[-1])
+        failed = sum(bool(outcome.problems) for outcome in outcomes)
         print(f"install check took {time.monotonic() - started:.0f} s")
-        print(f"{len(cases) - failed} passed, {failed} failed")
+        print(f"{len(outcomes) - failed} passed, {failed} failed")
         return 1 if failed else 0
     finally:
         if options.keep:
             print(f"venvs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def report(outcome: Outcome) -> None:
+    print(f"{'FAIL' if outcome.problems else 'ok  '} {outcome.title} ({outcome.seconds:.0f} s)")
+    for line in outcome.notes:
+        print(f"     {line}")
+    for problem in outcome.problems:
+        print(f"     problem: {problem}")
 
 
 if __name__ == "__main__":
