@@ -49,6 +49,29 @@ class BaseChatOpenAI(ChatLLM):
             additional_kwargs=additional,
         )
 
+    def request_params(self, model, kwargs):
+        """What Kotaemon's `prepare_params` builds, the same in `ChatOpenAI` and `AzureChatOpenAI` (upstream writes it
+        out in each): the Params that are set, then the call's keyword arguments."""
+        kwargs.pop("tools_pydantic", None)
+        params = {
+            "model": model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "n": self.n,
+            "stop": self.stop,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
+            "tool_choice": self.tool_choice,
+            "tools": self.tools,
+            "logprobs": self.logprobs,
+            "logit_bias": self.logit_bias,
+            "top_logprobs": self.top_logprobs,
+            "top_p": self.top_p,
+        }
+        params = {k: v for k, v in params.items() if v is not None}
+        params.update(kwargs)
+        return params
+
     def prepare_client(self, async_version: bool = False):
         raise NotImplementedError
 
@@ -101,22 +124,7 @@ class ChatOpenAI(BaseChatOpenAI):
         return cls(api_key=self.api_key, base_url=self.base_url, max_retries=0)
 
     def prepare_params(self, **kwargs):
-        kwargs.pop("tools_pydantic", None)
-        params = {
-            "model": self.model,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "n": self.n,
-            "stop": self.stop,
-            "frequency_penalty": self.frequency_penalty,
-            "presence_penalty": self.presence_penalty,
-            "tool_choice": self.tool_choice,
-            "tools": self.tools,
-            "top_p": self.top_p,
-        }
-        params = {k: v for k, v in params.items() if v is not None}
-        params.update(kwargs)
-        return params
+        return self.request_params(self.model, kwargs)
 
     def openai_response(self, client, **kwargs):
         return client.chat.completions.create(**self.prepare_params(**kwargs))
@@ -171,25 +179,7 @@ class AzureChatOpenAI(BaseChatOpenAI):
         return cls(**params)
 
     def prepare_params(self, **kwargs):
-        kwargs.pop("tools_pydantic", None)
-        params = {
-            "model": self.azure_deployment,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "n": self.n,
-            "stop": self.stop,
-            "frequency_penalty": self.frequency_penalty,
-            "presence_penalty": self.presence_penalty,
-            "tool_choice": self.tool_choice,
-            "tools": self.tools,
-            "logprobs": self.logprobs,
-            "logit_bias": self.logit_bias,
-            "top_logprobs": self.top_logprobs,
-            "top_p": self.top_p,
-        }
-        params = {k: v for k, v in params.items() if v is not None}
-        params.update(kwargs)
-        return params
+        return self.request_params(self.azure_deployment, kwargs)
 
     def openai_response(self, client, **kwargs):
         return client.chat.completions.create(**self.prepare_params(**kwargs))
