@@ -22,6 +22,7 @@ from opentelemetry_instrumentation_kotaemon.cli.view import ExportedSpan, print_
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import run_instrumented
+from tests.support.openai_server import ASK_STREAM_USAGE
 from tests.support.otlp_receiver import OtlpReceiver
 
 REAL_CHAT_MODEL = "gpt-4o-mini"
@@ -117,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = parser.parse_args(argv).real
     env = {"OTEL_SERVICE_NAME": "kotaemon-demo", **environment()}
     if not real:
+        env.update(ASK_STREAM_USAGE)
         with react_server() as server:
             print(f"OpenAI-compatible demo server on {server.base_url}: no API key, no network, no backend needed.")
+            print("Streams are asked for their usage as on api.openai.com (OTEL_KOTAEMON_OPENAI_STREAM_USAGE=always).")
             for example in EXAMPLES:
                 arguments = [a.format(base_url=server.base_url) for a in example.arguments]
                 show(example, arguments, server.base_url, env)

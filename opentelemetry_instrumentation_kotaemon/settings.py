@@ -34,7 +34,8 @@ OTEL_KOTAEMON_REDACT_PATTERNS = "OTEL_KOTAEMON_REDACT_PATTERNS"
 OTEL_KOTAEMON_CONTENT_MAX_LENGTH = "OTEL_KOTAEMON_CONTENT_MAX_LENGTH"
 """Longest captured content value, in characters, before it is cut. Default 8192."""
 OTEL_KOTAEMON_OPENAI_STREAM_USAGE = "OTEL_KOTAEMON_OPENAI_STREAM_USAGE"
-"""Ask OpenAI for usage on streamed chat calls that did not ask for it (true/false). Default true."""
+"""Where to ask OpenAI for usage on streamed chat calls that did not ask for it: `auto` (endpoints known to accept
+`stream_options`), `always`, `never`; `true`/`false` read as `always`/`never`. Default auto."""
 OTEL_KOTAEMON_INSTRUMENT = "OTEL_KOTAEMON_INSTRUMENT"
 """Comma list of the libraries to instrument (openai, kotaemon, langchain, gradio, mcp). Default: all installed."""
 OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
@@ -100,6 +101,23 @@ _CONTENT_ALIASES = {
     **{mode.value: mode for mode in ContentMode},
 }
 
+
+class StreamUsage(enum.Enum):
+    """Which streamed chat calls we ask for their usage (`OTEL_KOTAEMON_OPENAI_STREAM_USAGE`)."""
+
+    AUTO = "auto"
+    """Where the endpoint is known to accept `stream_options`: api.openai.com, Azure API versions from 2024-09-01."""
+    ALWAYS = "always"
+    """Everywhere; an endpoint that refuses it gets the call again without it, and is not asked again."""
+    NEVER = "never"
+
+
+_STREAM_USAGE_ALIASES = {
+    **dict.fromkeys(TRUE_VALUES, StreamUsage.ALWAYS),
+    **dict.fromkeys(FALSE_VALUES, StreamUsage.NEVER),
+    **{mode.value: mode for mode in StreamUsage},
+}
+
 _warned: set[tuple[str, str]] = set()
 
 
@@ -157,6 +175,19 @@ def read_content_mode(env: Mapping[str, str]) -> ContentMode:
         expected = "true, false, " + ", ".join(m.value for m in ContentMode)
         warn_invalid(CAPTURE_MESSAGE_CONTENT, raw, ContentMode.NONE.value, expected)
         return ContentMode.NONE
+    return mode
+
+
+def read_stream_usage(env: Mapping[str, str]) -> StreamUsage:
+    """Which streamed chat calls are asked for their usage: auto, always or never (true, false: always, never)."""
+    raw = _read(env, OTEL_KOTAEMON_OPENAI_STREAM_USAGE)
+    if raw is None:
+        return StreamUsage.AUTO
+    mode = _STREAM_USAGE_ALIASES.get(raw.lower())
+    if mode is None:
+        expected = "auto, always or never (true and false read as always and never)"
+        warn_invalid(OTEL_KOTAEMON_OPENAI_STREAM_USAGE, raw, StreamUsage.AUTO.value, expected)
+        return StreamUsage.AUTO
     return mode
 
 
@@ -228,7 +259,7 @@ class Settings:
     redact: tuple[str, ...] = REDACTION_RULES
     redact_patterns: tuple[re.Pattern[str], ...] = ()
     content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH
-    openai_stream_usage: bool = True
+    openai_stream_usage: StreamUsage = StreamUsage.AUTO
     instrument: tuple[str, ...] = KNOWN_LIBRARIES
     trace_all_steps: bool = False
     baggage_keys: tuple[str, ...] = DEFAULT_BAGGAGE_KEYS
@@ -244,7 +275,7 @@ class Settings:
             redact=read_name_list(env, OTEL_KOTAEMON_REDACT, REDACTION_RULES, REDACTION_RULES),
             redact_patterns=read_patterns(env, OTEL_KOTAEMON_REDACT_PATTERNS),
             content_max_length=read_int(env, OTEL_KOTAEMON_CONTENT_MAX_LENGTH, DEFAULT_CONTENT_MAX_LENGTH, 16),
-            openai_stream_usage=read_bool(env, OTEL_KOTAEMON_OPENAI_STREAM_USAGE, True),
+            openai_stream_usage=read_stream_usage(env),
             instrument=read_name_list(env, OTEL_KOTAEMON_INSTRUMENT, KNOWN_LIBRARIES, KNOWN_LIBRARIES),
             trace_all_steps=read_bool(env, OTEL_KOTAEMON_TRACE_ALL_STEPS, False),
             baggage_keys=read_list(env, OTEL_KOTAEMON_BAGGAGE_KEYS, DEFAULT_BAGGAGE_KEYS),

@@ -4,6 +4,10 @@ An integration supplies two plain functions: `build` turns the call's arguments 
 may return adjusted keyword arguments), `read_result` fills the record from the result and returns a
 `ChunkHandler` when the result is a stream. Any error inside them is logged at debug level and the user's call
 goes ahead untouched.
+
+An integration that adjusts arguments also supplies `refused`, which tells whether an error is the server refusing
+the adjustment: the call is then made again, once, with the app's own arguments, under the same span, and the app
+sees only the outcome of that call.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 Build = Callable[[Any, tuple[Any, ...], dict[str, Any]], tuple[ModelCall, dict[str, Any]]]
 ReadResult = Callable[[ModelCall, Any], "ChunkHandler | None"]
+Refused = Callable[[ModelCall, Any, dict[str, Any], BaseException], bool]
+"""(call, instance, the app's kwargs, error): whether `error` is the server refusing what `build` changed."""
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
@@ -49,27 +55,80 @@ def _complete(scope: LiveModelCall, result: Any, read_result: ReadResult, proxy:
     return proxy(result, scope, handler)
 
 
-def traced_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> Wrapper:
+def _is_refusal(refused: Refused, call: ModelCall, instance: Any, kwargs: dict[str, Any], error: BaseException) -> bool:
+    try:
+        return refused(call, instance, kwargs, error)
+    except Exception:
+        logger.debug("failed to read a model call's error", exc_info=True)
+        return False
+
+
+def _call_changed(
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    changed: dict[str, Any],
+    call: ModelCall,
+    refused: Refused,
+) -> Any:
+    """The call with our `changed` arguments; when the server refuses the change, the call as the app made it."""
+    try:
+        return wrapped(*args, **changed)
+    except Exception as error:
+        if not _is_refusal(refused, call, instance, kwargs, error):
+            raise
+    return wrapped(*args, **kwargs)  # outside the handler: an error of this call is not chained to the refusal
+
+
+async def _acall_changed(
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    changed: dict[str, Any],
+    call: ModelCall,
+    refused: Refused,
+) -> Any:
+    """`_call_changed` for a coroutine."""
+    try:
+        return await wrapped(*args, **changed)
+    except Exception as error:
+        if not _is_refusal(refused, call, instance, kwargs, error):
+            raise
+    return await wrapped(*args, **kwargs)
+
+
+def traced_call(telemetry: Telemetry, build: Build, read_result: ReadResult, refused: Refused | None = None) -> Wrapper:
     """A wrapt wrapper for a synchronous model call."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
         if scope is None:
             return wrapped(*args, **kwargs)
-        result = scope.run(wrapped, *args, **call_kwargs)
+        if refused is None or call_kwargs is kwargs:
+            result = scope.run(wrapped, *args, **call_kwargs)
+        else:
+            result = scope.run(_call_changed, wrapped, instance, args, kwargs, call_kwargs, scope.call, refused)
         return _complete(scope, result, read_result, SyncStreamProxy)
 
     return wrapper
 
 
-def traced_async_call(telemetry: Telemetry, build: Build, read_result: ReadResult) -> Wrapper:
+def traced_async_call(
+    telemetry: Telemetry, build: Build, read_result: ReadResult, refused: Refused | None = None
+) -> Wrapper:
     """A wrapt wrapper for an asynchronous model call."""
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         scope, call_kwargs = _start(telemetry, build, instance, args, kwargs)
         if scope is None:
             return await wrapped(*args, **kwargs)
-        result = await scope.run_async(wrapped(*args, **call_kwargs))
+        if refused is None or call_kwargs is kwargs:
+            awaitable = wrapped(*args, **call_kwargs)
+        else:
+            awaitable = _acall_changed(wrapped, instance, args, kwargs, call_kwargs, scope.call, refused)
+        result = await scope.run_async(awaitable)
         return _complete(scope, result, read_result, AsyncStreamProxy)
 
     return wrapper

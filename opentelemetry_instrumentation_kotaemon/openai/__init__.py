@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..core.calls import Build, ReadResult, traced_async_call, traced_call
+from ..core.calls import Build, ReadResult, Refused, traced_async_call, traced_call
 from ..core.telemetry import Telemetry, current_model_call
 from ..patching import Patcher, Target, check_version
 from .extract import OpenAIExtractor
@@ -29,18 +29,18 @@ def _count_retry(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ..
 
 def _targets(telemetry: Telemetry) -> list[Target]:
     extract = OpenAIExtractor(telemetry)
-    methods: list[tuple[str, str, Build, ReadResult]] = [
-        (_CHAT, "create", extract.chat_request, extract.chat_result),
-        (_CHAT, "parse", extract.chat_request, extract.chat_result),
-        (_COMPLETIONS, "create", extract.completion_request, extract.completion_result),
-        (_EMBEDDINGS, "create", extract.embeddings_request, extract.embeddings_result),
-        (_RESPONSES, "create", extract.responses_request, extract.responses_result),
+    methods: list[tuple[str, str, Build, ReadResult, Refused | None]] = [
+        (_CHAT, "create", extract.chat_request, extract.chat_result, extract.chat_refused),
+        (_CHAT, "parse", extract.chat_request, extract.chat_result, extract.chat_refused),
+        (_COMPLETIONS, "create", extract.completion_request, extract.completion_result, None),
+        (_EMBEDDINGS, "create", extract.embeddings_request, extract.embeddings_result, None),
+        (_RESPONSES, "create", extract.responses_request, extract.responses_result, None),
     ]
     targets = []
-    for module, method, build, read in methods:
+    for module, method, build, read, refused in methods:
         sync_class, async_class = ("Responses", "AsyncResponses") if module == _RESPONSES else _class_names(module)
-        targets.append(Target(module, f"{sync_class}.{method}", traced_call(telemetry, build, read)))
-        targets.append(Target(module, f"{async_class}.{method}", traced_async_call(telemetry, build, read)))
+        targets.append(Target(module, f"{sync_class}.{method}", traced_call(telemetry, build, read, refused)))
+        targets.append(Target(module, f"{async_class}.{method}", traced_async_call(telemetry, build, read, refused)))
     # The client's own retry loop: one span per logical call, with the number of retries on it.
     targets.append(Target(_CLIENT, "SyncAPIClient._sleep_for_retry", _count_retry))
     targets.append(Target(_CLIENT, "AsyncAPIClient._sleep_for_retry", _count_retry))

@@ -27,6 +27,7 @@ from .requests import (
 )
 from .streams import ChatStreamHandler, CompletionStreamHandler, ResponseStreamHandler, is_stream
 from .usage_chunk import UsageChunkReader
+from .usage_requests import UsageRequests
 
 
 class OpenAIExtractor:
@@ -34,6 +35,7 @@ class OpenAIExtractor:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+        self.usage_requests = UsageRequests(telemetry.settings.openai_stream_usage)
 
     def chat_request(
         self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -51,12 +53,17 @@ class OpenAIExtractor:
                 call.tool_definitions = list(items(tools))
         if (
             call.streaming
-            and self.telemetry.settings.openai_stream_usage
             and given(kwargs.get("stream_options")) is None
             and not returns_http_response(kwargs)
+            and self.usage_requests.asks(getattr(instance, "_client", None), kwargs)
         ):
             kwargs = self._with_usage_request(call, kwargs)
         return call, kwargs
+
+    def chat_refused(self, call: ModelCall, instance: Any, kwargs: dict[str, Any], error: BaseException) -> bool:
+        """Whether `error` is the server refusing the usage request we added (the call is then made as the app made
+        it)."""
+        return self.usage_requests.refused(call, instance, kwargs, error)
 
     @staticmethod
     def _with_usage_request(call: ModelCall, kwargs: dict[str, Any]) -> dict[str, Any]:

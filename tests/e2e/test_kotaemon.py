@@ -14,6 +14,7 @@ import pytest
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import FAKE_API_KEY, run_instrumented
+from tests.support.openai_server import ASK_STREAM_USAGE
 from tests.support.otlp_receiver import OtlpReceiver, Span
 
 INTERNAL, CLIENT = 1, 3
@@ -22,7 +23,8 @@ INTERNAL, CLIENT = 1, 3
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[OtlpReceiver]:
     with react_server() as server, OtlpReceiver() as receiver:
-        run_instrumented("examples/kotaemon_rag_app.py", server.base_url, receiver=receiver, env=environment())
+        env = {**environment(), **ASK_STREAM_USAGE}  # streams asked for their usage as on api.openai.com
+        run_instrumented("examples/kotaemon_rag_app.py", server.base_url, receiver=receiver, env=env)
         yield receiver
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.e2e import run_instrumented
-from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
+from tests.support.openai_server import ASK_STREAM_USAGE, REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
 from tests.support.otlp_receiver import OtlpReceiver, Span
 
 CLIENT = 3  # SpanKind.CLIENT in OTLP
@@ -23,7 +23,9 @@ def server() -> Iterator[OpenAIServer]:
 @pytest.fixture(scope="module")
 def app_run(server: OpenAIServer) -> Iterator[tuple[OtlpReceiver, str]]:
     with OtlpReceiver() as receiver:
-        result = run_instrumented("examples/langchain_app.py", receiver=receiver, base_url=server.base_url)
+        result = run_instrumented(
+            "examples/langchain_app.py", receiver=receiver, base_url=server.base_url, env=ASK_STREAM_USAGE
+        )
         yield receiver, result.stderr
 
 

@@ -11,7 +11,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes
 from opentelemetry_instrumentation_kotaemon.core.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
 from opentelemetry_instrumentation_kotaemon.version import __version__
 from tests.support.e2e import FAKE_API_KEY, run_instrumented
-from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
+from tests.support.openai_server import ASK_STREAM_USAGE, REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
 from tests.support.otlp_receiver import OtlpReceiver, Span
 
 CLIENT = 3
@@ -26,9 +26,9 @@ def server() -> Iterator[OpenAIServer]:
 
 @pytest.fixture(scope="module")
 def default_run(server: OpenAIServer) -> Iterator[OtlpReceiver]:
-    """Every scenario once, with default settings (content off)."""
+    """Every scenario once, with default settings (content off), streams asked for their usage as on api.openai.com."""
     with OtlpReceiver() as receiver:
-        run_instrumented("openai_app.py", receiver=receiver, base_url=server.base_url)
+        run_instrumented("openai_app.py", receiver=receiver, base_url=server.base_url, env=ASK_STREAM_USAGE)
         yield receiver
 
 

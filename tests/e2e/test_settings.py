@@ -90,8 +90,9 @@ def bad_content_values_fall_back(run: Run) -> None:
     assert "[REDACTED:email]" in value and CARD in value  # the one known rule
     assert KEY in value  # no extra pattern
     assert "truncated" not in value  # the default length
-    assert run.request("m-stream-full")["stream_options"] == {"include_usage": True}
-    assert run.span("chat m-stream-full").attributes["gen_ai.usage.output_tokens"] > 0
+    # the stream usage request: `auto`, which does not ask this server (127.0.0.1), so no token counts
+    assert "stream_options" not in run.request("m-stream-full")
+    assert "gen_ai.usage.output_tokens" not in run.span("chat m-stream-full").attributes
 
 
 def _debug_span(run: Run) -> dict[str, Any]:

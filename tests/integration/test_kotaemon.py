@@ -14,7 +14,7 @@ import wrapt
 from tests.conftest import Captured
 from tests.kotaemon_standin import use
 from tests.kotaemon_standin.react_server import REACT_MODEL, react_server
-from tests.support.openai_server import REPLY, OpenAIServer, count_tokens
+from tests.support.openai_server import ASK_STREAM_USAGE, REPLY, OpenAIServer, count_tokens
 
 use()
 
@@ -130,7 +130,10 @@ def test_endpoint_llm_invoke_run_and_ainvoke_invoke_are_one_span(traced: Capture
         assert span.attributes["gen_ai.usage.input_tokens"] == count_tokens("hi")
 
 
-def test_llm_stream_is_one_span_ended_with_the_stream(traced: Captured, server: OpenAIServer) -> None:
+def test_llm_stream_is_one_span_ended_with_the_stream(
+    instrument: Callable[..., Captured], server: OpenAIServer
+) -> None:
+    traced = instrument(**ASK_STREAM_USAGE)
     chunks = [c.text for c in chat(server).stream("hi")]
     assert "".join(chunks) == REPLY
     span = traced.span()
@@ -140,7 +143,11 @@ def test_llm_stream_is_one_span_ended_with_the_stream(traced: Captured, server: 
     assert span.attributes["gen_ai.usage.output_tokens"] == count_tokens(REPLY)
 
 
-def test_llm_astream_is_one_span_ended_with_the_stream(traced: Captured, server: OpenAIServer) -> None:
+def test_llm_astream_is_one_span_ended_with_the_stream(
+    instrument: Callable[..., Captured], server: OpenAIServer
+) -> None:
+    traced = instrument(**ASK_STREAM_USAGE)
+
     async def read() -> list[str]:
         return [c.text async for c in chat(server).astream("hi")]
 

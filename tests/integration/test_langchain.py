@@ -33,7 +33,7 @@ from opentelemetry_instrumentation_kotaemon.langchain import runs
 from opentelemetry_instrumentation_kotaemon.langchain.handler import TelemetryCallbackHandler
 from opentelemetry_instrumentation_kotaemon.settings import Settings
 from tests.conftest import Captured
-from tests.support.openai_server import REPLY, OpenAIServer, count_tokens
+from tests.support.openai_server import ASK_STREAM_USAGE, REPLY, OpenAIServer, count_tokens
 
 Instrument = Callable[..., Captured]
 API_KEY = "sk-proj-unitSECRET0123456789abcdefgh"
@@ -242,7 +242,7 @@ def test_chain_nests_under_the_app_span(instrument: Instrument, model: Callable[
 def test_async_invoke_stream_and_batch_keep_each_model_under_its_chain(
     instrument: Instrument, model: Callable[..., ChatOpenAI], detach_errors: Callable[[], list[str]]
 ) -> None:
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
     chain = simple_chain(model())
 
     async def main() -> None:
@@ -266,7 +266,7 @@ def test_async_invoke_stream_and_batch_keep_each_model_under_its_chain(
 
 
 def test_stream_records_time_to_first_chunk(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
     chunks = list(simple_chain(model()).stream({"question": QUESTION}))
     assert "".join(chunks) == REPLY
     chat = by_name(captured)["chat m-lc"]

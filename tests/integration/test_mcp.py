@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -170,3 +171,111 @@ def test_uninstrument_removes_every_wrapper(instrument: Callable[..., Captured])
     assert not isinstance(owner.__dict__["send_request"], wrapt.FunctionWrapper)
     asyncio.run(call("add", {"a": 1, "b": 1}))
     assert not captured.spans()
+
+
+# --- what we add to an MCP request, through a strict gate (mcp 1.x: mcp 2 adds the trace context itself)
+
+_META_KEY = re.compile(
+    r"(?:[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*/)?"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)?"
+)
+"""A `_meta` key as the MCP specification allows it: an optional prefix (`labels.separated.by.dots/`), then a name."""
+_PARAMS = {
+    "initialize": {"protocolVersion", "capabilities", "clientInfo"},
+    "notifications/initialized": set(),
+    "tools/call": {"name", "arguments"},
+    "tools/list": {"cursor"},
+}
+"""The params fields the protocol defines for the methods the strict gate lets through (and `_meta`, for all)."""
+_CONTEXT_KEYS = ("traceparent", "tracestate", "baggage")
+
+
+def refusal(payload: dict[str, Any]) -> str | None:
+    """Why a strict server refuses a client message: a method it does not serve, a params field the protocol does not
+    define, a `_meta` key the protocol's key format does not allow; None when it takes it."""
+    known = _PARAMS.get(payload.get("method", ""))
+    if known is None:
+        return f"method not served: {payload.get('method')}"
+    params = payload.get("params") or {}
+    unknown = sorted(set(params) - known - {"_meta"})
+    if unknown:
+        return f"unknown params: {', '.join(unknown)}"
+    bad = [key for key in params.get("_meta") or {} if not _META_KEY.fullmatch(key)]
+    return f"invalid _meta keys: {', '.join(bad)}" if bad else None
+
+
+@asynccontextmanager
+async def strict_session(seen: list[dict[str, Any]]) -> AsyncIterator[Any]:
+    """An initialized client session on the test server through a strict gate: each message the client sends is
+    recorded as its JSON in `seen`; one the gate refuses (`refusal`) does not reach the server, and a request gets
+    the JSON-RPC error -32602 instead."""
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.shared.memory import create_client_server_memory_streams
+    from mcp.shared.message import SessionMessage
+    from mcp.types import ErrorData, JSONRPCError, JSONRPCMessage
+
+    server = make_server()._mcp_server
+    async with create_client_server_memory_streams() as ((client_read, to_server), (server_read, server_write)):
+        client_write, gate_read = anyio.create_memory_object_stream[Any](1)
+
+        async def gate() -> None:
+            async for message in gate_read:
+                payload = message.message.model_dump(by_alias=True, mode="json", exclude_none=True)
+                seen.append(payload)
+                reason = refusal(payload)
+                if reason is None:
+                    await to_server.send(message)
+                elif "id" in payload:
+                    error = JSONRPCError(jsonrpc="2.0", id=payload["id"], error=ErrorData(code=-32602, message=reason))
+                    await server_write.send(SessionMessage(JSONRPCMessage(error)))
+
+        async with anyio.create_task_group() as tasks, client_write, gate_read:
+            tasks.start_soon(lambda: server.run(server_read, server_write, server.create_initialization_options()))
+            tasks.start_soon(gate)
+            try:
+                async with ClientSession(client_read, client_write) as session:
+                    await session.initialize()
+                    yield session
+            finally:
+                tasks.cancel_scope.cancel()
+
+
+def test_the_strict_gate_refuses_what_the_protocol_does_not_define() -> None:
+    assert refusal({"method": "tools/call", "params": {"name": "add", "arguments": {}}}) is None
+    assert refusal({"method": "tools/call", "params": {"name": "add", "_meta": {"io.example/trace-id": "1"}}}) is None
+    assert refusal({"method": "tools/call", "params": {"name": "add", "trace": "1"}}) == "unknown params: trace"
+    assert refusal({"method": "tools/call", "params": {"name": "add", "_meta": {"-x": 1}}}) == "invalid _meta keys: -x"
+    assert refusal({"method": "resources/list"}) == "method not served: resources/list"
+
+
+@only_mcp_1
+def test_mcp_requests_change_only_by_the_trace_context_in_meta(instrument: Callable[..., Captured]) -> None:
+    """The only change to an MCP request is the trace context in `params._meta` (W3C `traceparent`, and `tracestate`
+    and `baggage` when there are any): a strict server takes it, and the app's result is the same. The MCP client is
+    asynchronous only (Kotaemon's `MCPTool` runs it in `asyncio.run`, as here)."""
+
+    async def add(seen: list[dict[str, Any]]) -> Any:
+        async with strict_session(seen) as session:
+            return await session.call_tool("add", {"a": 2, "b": 3})
+
+    bare_seen: list[dict[str, Any]] = []
+    bare = asyncio.run(add(bare_seen))
+    captured = instrument()
+    traced_seen: list[dict[str, Any]] = []
+    traced = asyncio.run(add(traced_seen))
+    assert not failed(bare) and not failed(traced) and result_text(traced) == result_text(bare) == "5"
+
+    def without_context(payload: dict[str, Any]) -> dict[str, Any]:
+        """The message without the trace context (and without the params object only it needed)."""
+        payload = dict(payload)
+        params = dict(payload.pop("params", None) or {})
+        meta = {k: v for k, v in (params.pop("_meta", None) or {}).items() if k not in _CONTEXT_KEYS}
+        if meta:
+            params["_meta"] = meta
+        return {**payload, "params": params} if params else payload
+
+    assert [without_context(payload) for payload in traced_seen] == bare_seen
+    (tool_call,) = [payload for payload in traced_seen if payload["method"] == "tools/call"]
+    span = by_name(captured, "tools/call add", SpanKind.CLIENT)
+    assert tool_call["params"]["_meta"]["traceparent"].split("-")[1] == format(span.context.trace_id, "032x")

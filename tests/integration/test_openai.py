@@ -19,7 +19,7 @@ from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
 from opentelemetry_instrumentation_kotaemon.openai import responses
 from opentelemetry_instrumentation_kotaemon.openai.extract import OpenAIExtractor
 from tests.conftest import Captured
-from tests.support.openai_server import REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
+from tests.support.openai_server import ASK_STREAM_USAGE, REPLY, TOOL_ARGUMENTS, OpenAIServer, count_tokens
 
 Instrument = Callable[..., Captured]
 MESSAGES = [{"role": "user", "content": "What is the answer?"}]
@@ -107,7 +107,7 @@ def test_usage_request_goes_with_the_apps_extra_body(
     """Our usage request travels in the extra body, next to the app's own fields, which stay as the app sent them;
     an app whose extra body says what it wants of `stream_options` is left to it."""
     plain = [c.model_dump() for c in chat(client, model="extra-plain", stream=True, extra_body={"user_tag": "a"})]
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
     extra = {"user_tag": "a"}
     chunks = [c.model_dump() for c in chat(client, model="extra-ours", stream=True, extra_body=extra)]
     asked = [c.model_dump() for c in chat(client, model="extra-own", stream=True, extra_body={"stream_options": None})]
@@ -145,7 +145,7 @@ def test_usage_chunk_we_asked_for_is_never_built_into_a_model(
     client = CountingClient(base_url=openai_server.base_url, api_key=API_KEY)
     plain = list(chat(client, stream=True))
     built_plain, client.built = client.built, 0
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
     stream = chat(client, stream=True)
     assert stream._client.base_url == client.base_url  # read through before the stream starts
     chunks = list(stream)
@@ -162,7 +162,7 @@ def test_async_usage_chunk_we_asked_for_is_never_built_into_a_model(
     instrument: Instrument, openai_server: OpenAIServer
 ) -> None:
     client = AsyncCountingClient(base_url=openai_server.base_url, api_key=API_KEY)
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
 
     async def run() -> list[Any]:
         stream = await client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
@@ -215,7 +215,7 @@ def test_stream_helper_is_one_traced_call_and_sees_the_same_events(
     instrument: Instrument, client: openai.OpenAI
 ) -> None:
     plain_kinds, plain_final = _helper_events(client)
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
     kinds, final = _helper_events(client)
     assert kinds == plain_kinds and "content.done" in kinds  # our usage request stays invisible to the helper
     assert final.model_dump() == plain_final.model_dump()
@@ -339,7 +339,7 @@ def test_tool_result_messages_are_captured(instrument: Instrument, client: opena
 
 
 def test_async_stream_and_context_manager(instrument: Instrument, async_client: openai.AsyncOpenAI) -> None:
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
 
     async def run() -> None:
         stream = await async_client.chat.completions.create(model="a-full", messages=MESSAGES, stream=True)
@@ -544,7 +544,7 @@ def test_stream_time_per_output_chunk(instrument: Instrument, client: openai.Ope
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_cache_reads_and_writes(instrument: Instrument, client: openai.OpenAI, stream: bool) -> None:
-    captured = instrument()
+    captured = instrument(**ASK_STREAM_USAGE)
     response = chat(client, "cached-tier", stream=stream)
     if stream:
         list(response)

@@ -12,6 +12,12 @@ server-sent events when `stream` is true. The model name picks special behaviour
 - `cached-tier`: a chat answer whose usage reports cache reads and writes, from the `priority` service tier
 
 A chat request with `tools`, whose last message is not a tool result, gets a tool call back.
+
+Azure OpenAI's URLs are answered too (`/openai/deployments/{deployment}/chat/completions?api-version=...`). A strict
+server (`OpenAIServer(strict=True)`) refuses, as Azure OpenAI does, any argument it does not know with HTTP 400
+`Unrecognized request argument supplied: <name>`. It knows the arguments of the OpenAI API (`KNOWN_ARGUMENTS`);
+`stream_options` only on an Azure API version from `STREAM_OPTIONS_SINCE`: an Azure resource on an older version, and
+on `/v1` an OpenAI-compatible server that does not know the argument.
 Run it alone with `python -m tests.support.openai_server [port]`.
 """
 
@@ -28,11 +34,58 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 REPLY = "The answer is 42, as the retrieved documents say."
 TOOL_ARGUMENTS = '{"city": "Paris", "unit": "celsius"}'
 EMBEDDING_DIMENSIONS = 8
 CREATED = 1_700_000_000
+
+
+ASK_STREAM_USAGE = {"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "always"}
+"""The setting under which streams against this server are asked for their usage, as on api.openai.com (by default
+only endpoints known to accept the question are asked, and this server on 127.0.0.1 is none of them)."""
+STREAM_OPTIONS_SINCE = "2024-09-01"
+"""The first Azure OpenAI API version a strict server accepts `stream_options` on."""
+_BASE_ARGUMENTS = frozenset({"model", "user", "stream", "stream_options"})
+KNOWN_ARGUMENTS = {
+    "chat/completions": _BASE_ARGUMENTS
+    | {
+        "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "metadata", "modalities", "moderation", "n", "parallel_tool_calls",
+        "prediction", "presence_penalty", "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention",
+        "reasoning_effort", "response_format", "safety_identifier", "seed", "service_tier", "stop", "store",
+        "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "verbosity", "web_search_options",
+    },
+    "completions": _BASE_ARGUMENTS
+    | {
+        "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n",
+        "presence_penalty", "seed", "stop", "suffix", "temperature", "top_p",
+    },
+    "embeddings": frozenset({"model", "user", "input", "dimensions", "encoding_format"}),
+    "responses": _BASE_ARGUMENTS
+    | {
+        "input", "instructions", "background", "conversation", "include", "max_output_tokens", "max_tool_calls",
+        "metadata", "parallel_tool_calls", "previous_response_id", "prompt", "prompt_cache_key", "reasoning",
+        "safety_identifier", "service_tier", "store", "temperature", "text", "tool_choice", "tools", "top_logprobs",
+        "top_p", "truncation",
+    },
+}  # fmt: skip
+"""Request arguments a strict server knows, by route: the OpenAI API's, as the client sends them."""
+
+
+def route_of(path: str) -> str:
+    """The operation a URL path asks for (a key of `KNOWN_ARGUMENTS`), under `/v1` or an Azure deployment; else ''."""
+    path = path.rstrip("/")
+    return next((route for route in KNOWN_ARGUMENTS if path.endswith("/" + route)), "")
+
+
+def unknown_argument(route: str, body: dict[str, Any], api_version: str | None) -> str | None:
+    """The first argument of `body` a strict server does not know on `route`, if any."""
+    known = KNOWN_ARGUMENTS.get(route, frozenset())
+    if api_version is None or api_version[:10] < STREAM_OPTIONS_SINCE:
+        known = known - {"stream_options"}
+    return next((name for name in body if name not in known), None)
 
 
 def count_tokens(text: str) -> int:
@@ -72,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         self.server.record(self.path, body, dict(self.headers))
+        if self.server.strict and self._refused(body):
+            return
         model = str(body.get("model", ""))
         if model == "error-500":
             self._json(
@@ -89,17 +144,32 @@ class _Handler(BaseHTTPRequestHandler):
         delay = _slow_seconds(model)
         if delay:
             time.sleep(delay)
-        route = self.path.split("?")[0].rstrip("/")
-        if route.endswith("/chat/completions"):
+        route = route_of(urlsplit(self.path).path)
+        if route == "chat/completions":
             self._chat(body, model, delay)
-        elif route.endswith("/completions"):
+        elif route == "completions":
             self._completion(body, model, delay)
-        elif route.endswith("/embeddings"):
+        elif route == "embeddings":
             self._embeddings(body, model)
-        elif route.endswith("/responses"):
+        elif route == "responses":
             self._responses(body, model, delay)
         else:
-            self._json({"error": {"message": f"no route {route}"}}, 404)
+            self._json({"error": {"message": f"no route {self.path}"}}, 404)
+
+    def _refused(self, body: dict[str, Any]) -> bool:
+        """Answer as a strict server a request it cannot take: an Azure URL without an API version, an argument it
+        does not know."""
+        url = urlsplit(self.path)
+        versions = parse_qs(url.query).get("api-version")
+        if url.path.startswith("/openai/") and not versions:
+            self._json({"error": {"code": "404", "message": "Resource not found"}}, 404)
+            return True
+        name = unknown_argument(route_of(url.path), body, versions[0] if versions else None)
+        if name is None:
+            return False
+        error = {"message": f"Unrecognized request argument supplied: {name}", "type": "invalid_request_error"}
+        self._json({"error": {**error, "param": None, "code": None}}, 400)
+        return True
 
     # --- transport
 
@@ -352,20 +422,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class OpenAIServer(ThreadingHTTPServer):
-    """The server; `base_url` is what an OpenAI client's `base_url` should be set to."""
+    """The server; `base_url` is what an OpenAI client's `base_url` should be set to, `url` an Azure client's
+    `azure_endpoint`. A `strict` server refuses the arguments it does not know (see the module's docstring)."""
 
     daemon_threads = True
     request_queue_size = 128  # many clients may connect at once (concurrent calls, pools, exporters)
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, strict: bool = False) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        self.strict = strict
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+        return f"{self.url}/v1"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # clients that stop reading are expected
@@ -393,7 +469,7 @@ class OpenAIServer(ThreadingHTTPServer):
 
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = OpenAIServer(port)
+    server = OpenAIServer(port, strict="--strict" in sys.argv[2:])
     print(server.base_url, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

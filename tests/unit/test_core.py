@@ -32,7 +32,7 @@ from opentelemetry_instrumentation_kotaemon.openai.streams import (
     CompletionStreamHandler,
     ResponseStreamHandler,
 )
-from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
+from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings, StreamUsage
 from tests.conftest import Captured
 
 Instrument = Callable[..., Captured]
@@ -143,7 +143,12 @@ def test_rules_can_be_chosen() -> None:
         ({"OTEL_KOTAEMON_REDACT": "none"}, "redact", ()),
         ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redact", ("email", "phone")),
         ({"OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "500"}, "content_max_length", 500),
-        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", False),
+        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", StreamUsage.NEVER),
+        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "True"}, "openai_stream_usage", StreamUsage.ALWAYS),
+        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "Always"}, "openai_stream_usage", StreamUsage.ALWAYS),
+        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "never"}, "openai_stream_usage", StreamUsage.NEVER),
+        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "auto"}, "openai_stream_usage", StreamUsage.AUTO),
+        ({}, "openai_stream_usage", StreamUsage.AUTO),
         ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "instrument", ()),
     ],
 )
@@ -160,7 +165,7 @@ def test_settings_read_good_values_silently(
     [
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "lots", "content_max_length", 8192, "using 8192"),
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "-5", "content_max_length", 8192, "using 8192"),
-        ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", True, "using true"),
+        ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", StreamUsage.AUTO, "using auto"),
         ("OTEL_KOTAEMON_REDACT", "email,ssn", "redact", ("email",), "using email"),
         ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redact_patterns", (), "using no extra patterns"),
         ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "instrument", ("openai",), "using openai"),

@@ -46,7 +46,14 @@ def test_the_readme_quotes_the_table_of_supported_versions() -> None:
 
 def test_the_anchors_other_pages_link_to_exist() -> None:
     anchors = {
-        "tracing.md": ["kotaemon", "langchain", "openai-client", "gradio-and-the-ktem-web-app", "mcp"],
+        "tracing.md": [
+            "kotaemon",
+            "langchain",
+            "openai-client",
+            "gradio-and-the-ktem-web-app",
+            "mcp",
+            "what-we-change",
+        ],
         "configuration.md": ["configuration", "remote-sampling"],
         "operations.md": ["collector", "jaeger"],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kotaemon.base import BaseMessage, HumanMessage, LLMInterface, Param, StructuredOutputLLMInterface
 from kotaemon.llms.chats.base import ChatLLM
+from theflow.utils.modules import import_dotted_string
 
 
 class BaseChatOpenAI(ChatLLM):
@@ -18,6 +19,9 @@ class BaseChatOpenAI(ChatLLM):
     presence_penalty: float | None = Param(None)
     tool_choice: str | None = Param(None)
     tools: list | None = Param(None)
+    logprobs: bool | None = Param(None)
+    logit_bias: dict | None = Param(None)
+    top_logprobs: int | None = Param(None)
     top_p: float | None = Param(None)
 
     @Param.auto(depends_on=["max_retries"])
@@ -44,6 +48,29 @@ class BaseChatOpenAI(ChatLLM):
             completion_tokens=usage.get("completion_tokens", -1),
             additional_kwargs=additional,
         )
+
+    def request_params(self, model, kwargs):
+        """What Kotaemon's `prepare_params` builds, the same in `ChatOpenAI` and `AzureChatOpenAI` (upstream writes it
+        out in each): the Params that are set, then the call's keyword arguments."""
+        kwargs.pop("tools_pydantic", None)
+        params = {
+            "model": model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "n": self.n,
+            "stop": self.stop,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
+            "tool_choice": self.tool_choice,
+            "tools": self.tools,
+            "logprobs": self.logprobs,
+            "logit_bias": self.logit_bias,
+            "top_logprobs": self.top_logprobs,
+            "top_p": self.top_p,
+        }
+        params = {k: v for k, v in params.items() if v is not None}
+        params.update(kwargs)
+        return params
 
     def prepare_client(self, async_version: bool = False):
         raise NotImplementedError
@@ -97,22 +124,7 @@ class ChatOpenAI(BaseChatOpenAI):
         return cls(api_key=self.api_key, base_url=self.base_url, max_retries=0)
 
     def prepare_params(self, **kwargs):
-        kwargs.pop("tools_pydantic", None)
-        params = {
-            "model": self.model,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "n": self.n,
-            "stop": self.stop,
-            "frequency_penalty": self.frequency_penalty,
-            "presence_penalty": self.presence_penalty,
-            "tool_choice": self.tool_choice,
-            "tools": self.tools,
-            "top_p": self.top_p,
-        }
-        params = {k: v for k, v in params.items() if v is not None}
-        params.update(kwargs)
-        return params
+        return self.request_params(self.model, kwargs)
 
     def openai_response(self, client, **kwargs):
         return client.chat.completions.create(**self.prepare_params(**kwargs))
@@ -135,19 +147,42 @@ class StructuredOutputChatOpenAI(ChatOpenAI):
 
 
 class AzureChatOpenAI(BaseChatOpenAI):
-    azure_endpoint: str = Param(None)
-    azure_deployment: str = Param(None)
-    api_version: str = Param(None)
-    azure_ad_token: str | None = Param(None)
+    """Mirrors `AzureChatOpenAI` of Kotaemon v0.11.3 (`libs/kotaemon/kotaemon/llms/chats/openai.py`): its Params, a
+    new `openai.AzureOpenAI` / `openai.AsyncAzureOpenAI` client per call, `prepare_params` sending the deployment as
+    the model, and the sync and async responses. As in the stand-in's `ChatOpenAI`, the client gets `max_retries=0`
+    instead of the auto Param `max_retries_`, which the stand-in keeps as a trap for instrumentation."""
+
+    azure_endpoint: str = Param(None, help="HTTPS endpoint for the Azure OpenAI model", required=True)
+    azure_deployment: str = Param(None, help="Azure deployment name", required=True)
+    api_version: str = Param(None, help="Azure model version", required=True)
+    azure_ad_token: str | None = Param(None, help="Azure AD token")
+    azure_ad_token_provider: str | None = Param(None, help="Azure AD token provider")
+
+    @Param.auto(depends_on=["azure_ad_token_provider"])
+    def azure_ad_token_provider_(self):
+        if isinstance(self.azure_ad_token_provider, str):
+            return import_dotted_string(self.azure_ad_token_provider, safe=False)
 
     def prepare_client(self, async_version: bool = False):
         import openai
 
+        params = {
+            "azure_endpoint": self.azure_endpoint,
+            "api_version": self.api_version,
+            "api_key": self.api_key,
+            "azure_ad_token": self.azure_ad_token,
+            "azure_ad_token_provider": self.azure_ad_token_provider_,
+            "timeout": self.timeout,
+            "max_retries": 0,
+        }
         cls = openai.AsyncAzureOpenAI if async_version else openai.AzureOpenAI
-        return cls(
-            api_key=self.api_key, azure_endpoint=self.azure_endpoint, api_version=self.api_version, max_retries=0
-        )
+        return cls(**params)
+
+    def prepare_params(self, **kwargs):
+        return self.request_params(self.azure_deployment, kwargs)
 
     def openai_response(self, client, **kwargs):
-        params = {"model": self.azure_deployment, "temperature": self.temperature, **kwargs}
-        return client.chat.completions.create(**{k: v for k, v in params.items() if v is not None})
+        return client.chat.completions.create(**self.prepare_params(**kwargs))
+
+    async def aopenai_response(self, client, **kwargs):
+        return await client.chat.completions.create(**self.prepare_params(**kwargs))
