@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import metadata
 
 from ..sdk.distro import DEFAULTS
-from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
+from ..settings import ENTRY_POINT_NAME, SETTINGS, Settings
 from ..version import __version__
 from ..versions import SUPPORTED_LIBRARIES, in_range
 
@@ -111,8 +111,9 @@ def doctor(out: Callable[[str], None] = print) -> int:
     problems += sampling_report(out)
 
     out("\nSettings (- means not set: the default applies; a malformed value is warned about above)")
-    for variable in ALL_VARIABLES:
-        out(f"  {variable:<52} {os.environ.get(variable, '-')}")
+    for row in SETTINGS:
+        value = os.environ.get(row.variable, "-")
+        out(f"  {row.variable:<52} {'(set, not shown)' if row.sensitive and value != '-' else value}")
     for variable, value in DEFAULTS.items():
         if variable not in os.environ:
             out(f"  {variable:<52} {value} (our default)")

@@ -29,9 +29,12 @@ def _fake_duplicate(root: Path) -> None:
 
 
 def test_doctor_reports_libraries_and_choices() -> None:
-    result = _run("opentelemetry-kotaemon", "doctor", env={"OTEL_KOTAEMON_INSTRUMENT": "openai"})
+    key = "doctor-never-shows-this-key-0123456789"
+    env = {"OTEL_KOTAEMON_INSTRUMENT": "openai", "OTEL_KOTAEMON_USER_ID_HASH_KEY": key}
+    result = _run("opentelemetry-kotaemon", "doctor", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert key not in out + result.stderr and "(set, not shown)" in out
     import openai
 
     libraries = {line.split()[0]: line.split()[1:] for line in out.split("\n\n")[1].splitlines()[1:]}
