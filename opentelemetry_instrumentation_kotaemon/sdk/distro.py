@@ -21,6 +21,7 @@ from ..settings import (
     default_protocol,
     sanitize_standard_variables,
 )
+from . import console
 
 DEFAULTS = DISTRO_DEFAULTS
 """The values set where the user set none (the table of standard settings says why each)."""
@@ -31,6 +32,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
     standard values (which would abort the SDK's setup) by safe ones, with a warning."""
 
     def _configure(self, **kwargs: Any) -> None:
+        console.install()
         environ = os.environ
         for name, value in DEFAULTS.items():
             environ.setdefault(name, value)

@@ -1,7 +1,7 @@
 """Each setting's effect, good and bad values, through `opentelemetry-instrument` in a subprocess.
 
 One run per row; a row sets several variables whose effects can be told apart. Every bad value must log exactly one
-warning naming the variable and the value, or for a variable that may hold a
+warning on stderr (app-log export on or off) naming the variable and the value, or for a variable that may hold a
 secret the variable alone, and nothing of the value; a row without bad values must log none. Settings tested end to end
 elsewhere: content capture on and off, redaction defaults and the API key (test_openai.py, test_no_leaks.py),
 our samplers, `OTEL_KOTAEMON_ALWAYS_SAMPLE`, debug baggage, hashed `user.id`, service name, logs export and the first
@@ -199,6 +199,7 @@ def sampled_at_full_ratio(run: Run) -> None:
 
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+LOG_EXPORT = {"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"}  # SDK 1.27 to 1.45
 SHORT_KEY = "k-SECRET-13ch"
 TOOLS_AND_STREAM = ("tool_call", "stream_full")
 DEBUG_SAMPLER = {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}  # the debug request only
@@ -239,7 +240,7 @@ ROWS = {
         {CAPTURE: "true", "OTEL_KOTAEMON_REDACT": "none", "OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "120"},
         content_on_spans_unredacted_and_capped,
     ),
-    "content-bad-values": Row(
+    "content-bad-values-with-log-export": Row(
         "openai_app.py",
         TOOLS_AND_STREAM,
         {
@@ -249,6 +250,7 @@ ROWS = {
             "OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "maybe",
             "OTEL_TRACES_SAMPLER": "kotaemon_ratio",
             "OTEL_TRACES_SAMPLER_ARG": "lots",
+            **LOG_EXPORT,  # the SDK's exporting handler is the root logger's only one: warnings still on stderr
         },
         bad_content_values_fall_back,
         bad=(

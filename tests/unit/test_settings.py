@@ -1,6 +1,6 @@
 """The settings table: each row's parser, default and fallback, privacy settings that fail closed, warnings that
-never show a secret (the docs' tables drawn from the same rows: tests/unit/test_docs.py; each setting's effect end to
-end: tests/e2e/test_settings.py)."""
+never show a secret and reach the console (the docs' tables drawn from the same rows: tests/unit/test_docs.py; each
+setting's effect end to end: tests/e2e/test_settings.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from opentelemetry_instrumentation_kotaemon import settings
 from opentelemetry_instrumentation_kotaemon.core.content import ContentPolicy
 from opentelemetry_instrumentation_kotaemon.core.telemetry import pseudonymise_user_id
+from opentelemetry_instrumentation_kotaemon.sdk import console
 from opentelemetry_instrumentation_kotaemon.settings import (
     REDACTION_RULES,
     SETTINGS,
@@ -243,6 +245,75 @@ def test_every_settings_field_has_its_row_and_defaults_agree() -> None:
     assert Settings.from_env({}) == Settings()
     assert all(getattr(Settings(), name) == row.default for name, row in rows.items())
     assert len({row.variable for row in SETTINGS}) == len(SETTINGS)
+
+
+# --- our warnings on the console
+
+
+@pytest.fixture
+def app_logging() -> Iterator[tuple[logging.Logger, logging.Logger]]:
+    """A logger tree of its own: `console-test` stands for the root logger (nothing above it), `console-test.ours`
+    for our package's logger with the console fallback."""
+    top, ours = logging.getLogger("console-test"), logging.getLogger("console-test.ours")
+    top.propagate = False
+    fallback = console.ConsoleFallback()
+    ours.addHandler(fallback)
+    yield top, ours
+    ours.removeHandler(fallback)
+    top.propagate = True
+
+
+def _app_handlers(top: logging.Logger, *handlers: logging.Handler) -> None:
+    """The handlers of `top`, and only those: pytest puts its capturing handler on every logger that does not
+    propagate, which would stand for an app's console here."""
+    top.handlers = list(handlers)
+
+
+def _exporting_handler() -> logging.Handler:
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+
+    return LoggingHandler(logger_provider=LoggerProvider())
+
+
+@pytest.mark.filterwarnings("ignore:`LoggingHandler` in `opentelemetry-sdk` is deprecated")
+def test_warnings_reach_stderr_when_only_an_exporting_handler_would_take_them(
+    app_logging: tuple[logging.Logger, logging.Logger], capsys: pytest.CaptureFixture[str]
+) -> None:
+    top, ours = app_logging
+    _app_handlers(top)
+    ours.warning("first")  # no handler at all: what Python's last resort would print
+    _app_handlers(top, _exporting_handler())  # app-log export on, before the app configures logging
+    ours.warning("second")
+    ours.info("not a warning")
+    assert capsys.readouterr().err == "first\nsecond\n"
+
+
+@pytest.mark.filterwarnings("ignore:`LoggingHandler` in `opentelemetry-sdk` is deprecated")
+def test_once_the_app_shows_logs_the_fallback_prints_nothing_twice(
+    app_logging: tuple[logging.Logger, logging.Logger], capsys: pytest.CaptureFixture[str]
+) -> None:
+    top, ours = app_logging
+    app_console = logging.StreamHandler()  # what logging.basicConfig adds; it writes to stderr
+    app_console.setFormatter(logging.Formatter("APP %(message)s"))
+    _app_handlers(top, _exporting_handler(), app_console)
+    ours.warning("bad setting")
+    assert capsys.readouterr().err == "APP bad setting\n"
+    app_console.setLevel(logging.ERROR)  # the app shows errors only: ours is the one console for warnings
+    ours.warning("again")
+    assert capsys.readouterr().err == "again\n"
+
+
+def test_the_fallback_is_installed_once_on_our_package_logger() -> None:
+    package = logging.getLogger(console.PACKAGE_LOGGER)
+    before = list(package.handlers)
+    try:
+        console.install()
+        console.install()
+        added = [h for h in package.handlers if h not in before]
+        assert len([h for h in package.handlers if isinstance(h, console.ConsoleFallback)]) == 1
+        assert all(isinstance(h, console.ConsoleFallback) for h in added)
+    finally:
+        package.handlers[:] = before
 
 
 def test_no_row_documents_itself_with_a_pipe() -> None:
