@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,14 @@ def test_doctor_finds_a_duplicate_instrumentation_and_bad_settings(tmp_path: Pat
     )
     assert "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai" in result.stdout
     assert "OTEL_KOTAEMON_CONTENT_MAX_LENGTH='huge' is not valid" in result.stderr
+
+
+def test_the_launcher_offers_our_flags_but_none_for_the_hash_key() -> None:
+    result = _run("opentelemetry-instrument", "--help")
+    assert result.returncode == 0, result.stderr
+    flags = set(re.findall(r"--(kotaemon_\w+)", result.stdout))
+    assert {"kotaemon_redact", "kotaemon_redact_patterns", "kotaemon_hash_user_id", "kotaemon_file_path"} <= flags
+    assert "kotaemon_user_id_hash_key" not in flags
 
 
 def test_bootstrap_leaves_out_duplicate_instrumentations() -> None:

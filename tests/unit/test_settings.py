@@ -1,12 +1,14 @@
 """The settings table: each row's parser, default and fallback, privacy settings that fail closed, warnings that
-never show a secret and reach the console (the docs' tables drawn from the same rows: tests/unit/test_docs.py; each
-setting's effect end to end: tests/e2e/test_settings.py)."""
+never show a secret and reach the console, and the launcher's one change to the environment (the docs' tables drawn
+from the same rows: tests/unit/test_docs.py; each setting's effect end to end: tests/e2e/test_settings.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import fields
@@ -17,7 +19,7 @@ import pytest
 from opentelemetry_instrumentation_kotaemon import settings
 from opentelemetry_instrumentation_kotaemon.core.content import ContentPolicy
 from opentelemetry_instrumentation_kotaemon.core.telemetry import pseudonymise_user_id
-from opentelemetry_instrumentation_kotaemon.sdk import console
+from opentelemetry_instrumentation_kotaemon.sdk import console, environment_variables
 from opentelemetry_instrumentation_kotaemon.settings import (
     REDACTION_RULES,
     SETTINGS,
@@ -245,6 +247,48 @@ def test_every_settings_field_has_its_row_and_defaults_agree() -> None:
     assert Settings.from_env({}) == Settings()
     assert all(getattr(Settings(), name) == row.default for name, row in rows.items())
     assert len({row.variable for row in SETTINGS}) == len(SETTINGS)
+
+
+def test_the_launcher_offers_a_flag_for_our_variables_but_not_for_a_key_or_a_standard_one() -> None:
+    flags = set(environment_variables.FLAG_VARIABLES)
+    assert flags == {row.variable for row in SETTINGS} - {
+        "OTEL_KOTAEMON_USER_ID_HASH_KEY",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+    }
+    assert all(name.startswith("OTEL_KOTAEMON_") for name in flags)
+
+
+# --- the process environment
+
+
+@pytest.fixture
+def environment_kept() -> Iterator[None]:
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
+def test_importing_the_variables_module_changes_no_environment(
+    environment_kept: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")
+    before = dict(os.environ)
+    importlib.reload(environment_variables)
+    assert dict(os.environ) == before
+
+
+def test_the_launcher_listing_our_variables_chooses_our_distro_where_none_is_chosen(
+    environment_kept: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_PYTHON_DISTRO", raising=False)
+    monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", "mine")
+    names = dir(environment_variables.launcher_variables)  # what `opentelemetry-instrument` does
+    assert names == sorted(environment_variables.FLAG_VARIABLES)
+    assert os.environ["OTEL_PYTHON_DISTRO"] == "kotaemon"
+    assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "mine"
 
 
 # --- our warnings on the console
