@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
-from ..sdk.distro import DEFAULTS
-from ..settings import ENTRY_POINT_NAME, SETTINGS, Settings
+from ..settings import DISTRO_DEFAULTS, ENTRY_POINT_NAME, SETTINGS, Settings
 from ..version import __version__
 from ..versions import SUPPORTED_LIBRARIES, in_range
 
@@ -89,7 +88,7 @@ def doctor(out: Callable[[str], None] = print) -> int:
         ("OTEL_PYTHON_CONFIGURATOR", "opentelemetry_configurator"),
     ):
         names = [f"{ep.name} ({_owner(ep)})" for ep in _entry_points(group)]
-        chosen = os.environ.get(variable) or DEFAULTS.get(variable, ENTRY_POINT_NAME)
+        chosen = os.environ.get(variable) or DISTRO_DEFAULTS.get(variable, ENTRY_POINT_NAME)
         out(f"  {variable}={chosen}   installed: {', '.join(names) or 'none'}")
 
     out("\nDuplicate instrumentations")
@@ -114,7 +113,7 @@ def doctor(out: Callable[[str], None] = print) -> int:
     for row in SETTINGS:
         value = os.environ.get(row.variable, "-")
         out(f"  {row.variable:<52} {'(set, not shown)' if row.sensitive and value != '-' else value}")
-    for variable, value in DEFAULTS.items():
+    for variable, value in DISTRO_DEFAULTS.items():
         if variable not in os.environ:
             out(f"  {variable:<52} {value} (our default)")
     out(f"\n{problems} problem(s) found")

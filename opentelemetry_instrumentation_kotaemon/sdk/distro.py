@@ -23,9 +23,6 @@ from ..settings import (
 )
 from . import console
 
-DEFAULTS = DISTRO_DEFAULTS
-"""The values set where the user set none (the table of standard settings says why each)."""
-
 
 class KotaemonDistro(BaseDistro):  # type: ignore[misc]
     """Sets this package's defaults, leaving every variable the user set untouched, and replaces malformed
@@ -34,7 +31,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         console.install()
         environ = os.environ
-        for name, value in DEFAULTS.items():
+        for name, value in DISTRO_DEFAULTS.items():  # the table of standard settings says why each
             environ.setdefault(name, value)
         environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", default_protocol())
         if not environ.get("OTEL_SERVICE_NAME") and "service.name=" not in environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
