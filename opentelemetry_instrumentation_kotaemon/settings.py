@@ -1,7 +1,17 @@
-"""Settings read from environment variables, validated once, with a warning and a safe default for bad values.
+"""Settings read from environment variables, validated once, with a warning and a safe value for bad ones.
 
-Standard OpenTelemetry variables come first; our own live in the ``OTEL_KOTAEMON_`` namespace. This module imports
-nothing else of the package: the core, the integrations, the SDK side and the command line all read it.
+One declarative table drives everything: `SETTINGS` holds a row per variable of ours (its parser, default, the value
+a bad value gets, the safe-side rule and its documentation line), `STANDARD_SETTINGS` a row per standard variable we
+read or give a default. `Settings.from_env`, the flags `opentelemetry-instrument` offers (`sdk.environment_variables`),
+the distro's defaults, `opentelemetry-kotaemon doctor` and the settings tables of the README and
+docs/configuration.md (`markdown_table`, checked by tests/unit/test_docs.py) all come from them.
+
+Privacy settings fail closed: a value we cannot read gets the protective one, and the unsafe state (no redaction,
+raw user ids, content capture) is reached only by an explicit, documented value. A warning never shows the value of
+a variable that may hold a secret (`Setting.sensitive`, headers).
+
+Standard variables come first; our own live in the ``OTEL_KOTAEMON_`` namespace. This module imports nothing else of
+the package: the core, the integrations, the SDK side and the command line all read it.
 """
 
 from __future__ import annotations
@@ -11,11 +21,14 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ENTRY_POINT_NAME = "kotaemon"
 """The name of our distro, configurator and instrumentor entry points."""
@@ -24,54 +37,35 @@ ENTRY_POINT_NAME = "kotaemon"
 # `opentelemetry-instrument` turns into flags, because another package may already declare it.
 CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
-# Our own variables. Every name starting with OTEL_ here becomes an `opentelemetry-instrument` flag.
+# Our own variables (their rows, below, say what each means).
 OTEL_KOTAEMON_REDACT = "OTEL_KOTAEMON_REDACT"
-"""Comma list of built-in redaction rules applied to captured content, or `none`. Default: all of them."""
-REDACTION_RULES = ("credentials", "bearer", "api_key", "email", "card", "phone")
-"""The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
 OTEL_KOTAEMON_REDACT_PATTERNS = "OTEL_KOTAEMON_REDACT_PATTERNS"
-"""JSON list of extra regular expressions whose matches are redacted from captured content."""
 OTEL_KOTAEMON_CONTENT_MAX_LENGTH = "OTEL_KOTAEMON_CONTENT_MAX_LENGTH"
-"""Longest captured content value, in characters, before it is cut. Default 8192."""
 OTEL_KOTAEMON_OPENAI_STREAM_USAGE = "OTEL_KOTAEMON_OPENAI_STREAM_USAGE"
-"""Where to ask OpenAI for usage on streamed chat calls that did not ask for it: `auto` (endpoints known to accept
-`stream_options`), `always`, `never`; `true`/`false` read as `always`/`never`. Default auto."""
 OTEL_KOTAEMON_INSTRUMENT = "OTEL_KOTAEMON_INSTRUMENT"
-"""Comma list of the libraries to instrument (openai, kotaemon, langchain, gradio, mcp). Default: all installed."""
-OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
-"""Comma list of W3C baggage entries copied onto every span we create (besides any `kotaemon.*` entry)."""
-OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
-"""Export `user.id` from baggage as a SHA-256 prefix instead of the value (true/false). Default true."""
-OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
-"""Comma list of root span name patterns (shell-style, e.g. `login*,*payment*`) that our samplers always keep."""
 OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
-"""Trace every Kotaemon (theflow) step, not only models, retrieval, re-ranking, tools, agents, indexing and
-top-level pipelines (true/false). Default false."""
-OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
-"""The file the `kotaemon_file` exporters append OTLP JSON lines to. Default `kotaemon-telemetry.jsonl`."""
 OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES = "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"
-"""Trace every LangChain runnable (lambdas, parsers, prompt templates, nested sequences), not only chains at the
-top, models, retrievers, tools, agents and fallback/retry wrappers (true/false). Default false."""
+OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
+OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
+OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
+OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
+OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
 
-ALL_VARIABLES = (
-    CAPTURE_MESSAGE_CONTENT,
-    OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES,
-    OTEL_KOTAEMON_REDACT,
-    OTEL_KOTAEMON_REDACT_PATTERNS,
-    OTEL_KOTAEMON_CONTENT_MAX_LENGTH,
-    OTEL_KOTAEMON_OPENAI_STREAM_USAGE,
-    OTEL_KOTAEMON_INSTRUMENT,
-    OTEL_KOTAEMON_BAGGAGE_KEYS,
-    OTEL_KOTAEMON_HASH_USER_ID,
-    OTEL_KOTAEMON_ALWAYS_SAMPLE,
-    OTEL_KOTAEMON_TRACE_ALL_STEPS,
-    OTEL_KOTAEMON_FILE_PATH,
-)
-DEFAULT_BAGGAGE_KEYS = ("gen_ai.conversation.id", "session.id", "user.id")
-
-KNOWN_LIBRARIES = ("openai", "kotaemon", "langchain", "gradio", "mcp")
+REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
+"""The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
+ALL_RULES_ALIASES = frozenset({"all", "default", "true"})
+"""`OTEL_KOTAEMON_REDACT` values that mean every built-in rule."""
+WITHHOLD_EVERYTHING = re.compile(r"(?s).+")
+"""The extra redaction pattern a malformed `OTEL_KOTAEMON_REDACT_PATTERNS` gets: every cleaned text, whole."""
+DEFAULT_BAGGAGE_KEYS: tuple[str, ...] = ("gen_ai.conversation.id", "session.id", "user.id")
+KNOWN_LIBRARIES: tuple[str, ...] = ("openai", "kotaemon", "langchain", "gradio", "mcp")
 DEFAULT_CONTENT_MAX_LENGTH = 8192
+MIN_CONTENT_MAX_LENGTH = 16
 DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
+ATTRIBUTE_LENGTH_LIMIT = "16384"
+"""The distro's default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
+MIN_USER_ID_HASH_KEY_BYTES = 32
+"""The key length HMAC-SHA256 needs for its full strength (RFC 2104: at least the hash's output length)."""
 
 
 class ContentMode(enum.Enum):
@@ -118,15 +112,24 @@ _STREAM_USAGE_ALIASES = {
     **{mode.value: mode for mode in StreamUsage},
 }
 
-_warned: set[tuple[str, str]] = set()
+_warned: set[tuple[str, str | None]] = set()
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@]+@")
 
 
-def warn_invalid(name: str, value: str, fallback: str, expected: str) -> None:
-    """Log one warning per variable and value naming what was wrong and what we use instead."""
+def without_userinfo(text: str) -> str:
+    """`text` with the `user:password@` of every URL in it replaced: what our messages may show of a URL."""
+    return _URL_USERINFO.sub(r"\1[REDACTED]@", text)
+
+
+def warn_invalid(name: str, value: str | None, fallback: str, expected: str, note: str = "") -> None:
+    """Log one warning per variable and value naming what was wrong and what we use instead. `value` is None for a
+    variable that may hold a secret: the warning then names the variable only; credentials in a URL are never
+    shown."""
     if (name, value) in _warned:
         return
     _warned.add((name, value))
-    logger.warning("%s=%r is not valid (expected %s); using %s instead", name, value, expected, fallback)
+    shown = name if value is None else f"{name}={without_userinfo(value)!r}"
+    logger.warning("%s is not valid (expected %s); using %s instead%s", shown, expected, fallback, note)
 
 
 def _read(env: Mapping[str, str], name: str) -> str | None:
@@ -136,160 +139,477 @@ def _read(env: Mapping[str, str], name: str) -> str | None:
     return raw.strip()
 
 
-def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """A boolean variable: true/false, 1/0, yes/no, on/off (any case)."""
-    raw = _read(env, name)
-    if raw is None:
-        return default
+# --- the table of our settings
+
+
+class BadValue(ValueError):
+    """Raised by a parser: what it expected and, when something closer than the row's fallback is known (the valid
+    part of a list), the value to use and how the warning names it."""
+
+    def __init__(self, expected: str, use: Any = None, shown: str | None = None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.use = use
+        self.shown = shown
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One row of the settings table: a variable, how it is read and what it documents."""
+
+    variable: str
+    parse: Callable[[str], T]
+    """Reads a set, non-blank value (stripped); raises `BadValue`."""
+    default: T
+    """When the variable is unset or blank."""
+    fallback: T
+    """When the value is bad (unless the parser names something closer): the protective value for privacy."""
+    doc: str
+    """One line: what the variable does (the README's and the configuration page's "Meaning")."""
+    default_doc: str
+    fallback_doc: str
+    """How docs and warnings name the fallback."""
+    example: str
+    safe_side: str = ""
+    """For privacy settings: which value alone reaches the unsafe state, or why the fallback is the safe one."""
+    field: str = ""
+    """The `Settings` field it fills; empty for a setting its one reader reads itself (samplers, file exporter)."""
+    sensitive: bool = False
+    """May hold a secret: its value is never shown in a warning or by `doctor`."""
+    flag: bool = True
+    """Offered as an `opentelemetry-instrument` flag (not a standard variable, which another package may declare
+    too, nor a key, which a command line would show in the process list)."""
+
+    def read(self, env: Mapping[str, str]) -> T:
+        """The value from `env`; a bad one logs one warning and gets the fallback."""
+        raw = _read(env, self.variable)
+        if raw is None:
+            return self.default
+        try:
+            return self.parse(raw)
+        except BadValue as bad:
+            note = f" ({self.safe_side})" if self.safe_side else ""
+            value = None if self.sensitive else raw
+            warn_invalid(self.variable, value, bad.shown or self.fallback_doc, bad.expected, note)
+            return self.fallback if bad.shown is None else bad.use
+
+
+def _parse_content_mode(raw: str) -> ContentMode:
+    mode = _CONTENT_ALIASES.get(raw.lower())
+    if mode is None:
+        raise BadValue("true, false, " + ", ".join(m.value for m in ContentMode))
+    return mode
+
+
+def _parse_stream_usage(raw: str) -> StreamUsage:
+    mode = _STREAM_USAGE_ALIASES.get(raw.lower())
+    if mode is None:
+        raise BadValue("auto, always or never (true and false read as always and never)")
+    return mode
+
+
+def _parse_bool(raw: str) -> bool:
     value = raw.lower()
     if value in TRUE_VALUES:
         return True
     if value in FALSE_VALUES:
         return False
-    warn_invalid(name, raw, str(default).lower(), "true or false")
-    return default
+    raise BadValue("true or false")
 
 
-def read_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    """A whole-number variable no smaller than `minimum`."""
-    raw = _read(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        warn_invalid(name, raw, str(default), f"a whole number >= {minimum}")
-        return default
-    return value
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
 
 
-def read_content_mode(env: Mapping[str, str]) -> ContentMode:
-    """The content capture mode from the standard GenAI variable (off unless asked for)."""
-    raw = _read(env, CAPTURE_MESSAGE_CONTENT)
-    if raw is None:
-        return ContentMode.NONE
-    mode = _CONTENT_ALIASES.get(raw.lower())
-    if mode is None:
-        expected = "true, false, " + ", ".join(m.value for m in ContentMode)
-        warn_invalid(CAPTURE_MESSAGE_CONTENT, raw, ContentMode.NONE.value, expected)
-        return ContentMode.NONE
-    return mode
-
-
-def read_stream_usage(env: Mapping[str, str]) -> StreamUsage:
-    """Which streamed chat calls are asked for their usage: auto, always or never (true, false: always, never)."""
-    raw = _read(env, OTEL_KOTAEMON_OPENAI_STREAM_USAGE)
-    if raw is None:
-        return StreamUsage.AUTO
-    mode = _STREAM_USAGE_ALIASES.get(raw.lower())
-    if mode is None:
-        expected = "auto, always or never (true and false read as always and never)"
-        warn_invalid(OTEL_KOTAEMON_OPENAI_STREAM_USAGE, raw, StreamUsage.AUTO.value, expected)
-        return StreamUsage.AUTO
-    return mode
-
-
-def read_name_list(
-    env: Mapping[str, str], name: str, known: tuple[str, ...], default: tuple[str, ...]
-) -> tuple[str, ...]:
-    """A comma list of names drawn from `known`; `none` means the empty list. Unknown names are dropped."""
-    raw = _read(env, name)
-    if raw is None:
-        return default
-    if raw.lower() == "none":
+def _parse_rules(raw: str) -> tuple[str, ...]:
+    value = raw.lower()
+    if value == "none":
         return ()
-    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        kept = tuple(n for n in names if n in known)
-        warn_invalid(name, raw, ",".join(kept) or "none", "a comma list of " + ", ".join(known) + " or none")
-        return kept
+    if value in ALL_RULES_ALIASES:
+        return REDACTION_RULES
+    names = _names(value)
+    if not names or not set(names) <= set(REDACTION_RULES):
+        raise BadValue("a comma list of " + ", ".join(REDACTION_RULES) + ", or all, or none")
     return names
 
 
-def read_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    """A free comma list; `none` means the empty list."""
-    raw = _read(env, name)
-    if raw is None:
-        return default
-    if raw.lower() == "none":
-        return ()
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def read_patterns(env: Mapping[str, str], name: str) -> tuple[re.Pattern[str], ...]:
-    """A JSON list of regular expressions; entries that are not valid expressions are skipped."""
-    raw = _read(env, name)
-    if raw is None:
-        return ()
+def _parse_patterns(raw: str) -> tuple[re.Pattern[str], ...]:
+    expected = 'a JSON list of regular expressions, e.g. ["ACME-[0-9]+"]'
     try:
         items = json.loads(raw)
     except ValueError:
-        items = None
-    if not isinstance(items, list):
-        warn_invalid(name, raw, "no extra patterns", 'a JSON list of regular expressions, e.g. ["ACME-[0-9]+"]')
-        return ()
+        raise BadValue(expected + "; this is not JSON") from None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise BadValue(expected + "; this is not a list of strings")
     patterns = []
-    for item in items:
+    for number, item in enumerate(items, 1):
         try:
-            patterns.append(re.compile(str(item)))
-        except re.error:
-            warn_invalid(name, str(item), "the other patterns", "valid regular expressions")
+            patterns.append(re.compile(item))
+        except re.error as error:  # its message gives the position, never the pattern
+            raise BadValue(f"{expected}; entry {number}: {error}") from None
     return tuple(patterns)
 
 
-def read_file_path(env: Mapping[str, str] | None = None) -> str:
-    """The absolute path of the `kotaemon_file` exporters' file; a directory or a name with a NUL falls back to the
-    default (in the working directory)."""
-    env = os.environ if env is None else env
-    raw = _read(env, OTEL_KOTAEMON_FILE_PATH)
-    if raw is not None and ("\0" in raw or os.path.isdir(raw)):
-        warn_invalid(OTEL_KOTAEMON_FILE_PATH, raw, DEFAULT_FILE_PATH, "the path of a file, not of a directory")
-        raw = None
-    return os.path.abspath(raw or DEFAULT_FILE_PATH)
+def _parse_content_max_length(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadValue(f"a whole number >= {MIN_CONTENT_MAX_LENGTH}") from None
+    if value < MIN_CONTENT_MAX_LENGTH:
+        minimum = MIN_CONTENT_MAX_LENGTH
+        raise BadValue(f"a whole number >= {minimum}", minimum, f"{minimum}, the shortest cap")
+    return value
+
+
+def _parse_libraries(raw: str) -> tuple[str, ...]:
+    if raw.lower() == "none":
+        return ()
+    names = tuple(name.lower() for name in _names(raw))
+    kept = tuple(name for name in names if name in KNOWN_LIBRARIES)
+    if len(kept) != len(names):
+        raise BadValue("a comma list of " + ", ".join(KNOWN_LIBRARIES) + " or none", kept, ",".join(kept) or "none")
+    return kept
+
+
+_BAGGAGE_KEY = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""A W3C baggage key: an RFC 7230 token."""
+
+
+def _parse_baggage_keys(raw: str) -> tuple[str, ...]:
+    if raw.lower() == "none":
+        return ()
+    names = _names(raw)
+    kept = tuple(name for name in names if _BAGGAGE_KEY.fullmatch(name))
+    if not names or len(kept) != len(names):
+        raise BadValue("a comma list of W3C baggage keys, or none", kept, ",".join(kept) or "none")
+    return kept
+
+
+def _parse_user_id_hash_key(raw: str) -> bytes:
+    key = raw.encode()
+    if len(key) < MIN_USER_ID_HASH_KEY_BYTES:
+        expected = f"a key of at least {MIN_USER_ID_HASH_KEY_BYTES} bytes, not {len(key)}"
+        raise BadValue(expected, key, "this short key")
+    return key
+
+
+def _matches_every_name(pattern: str) -> bool:
+    """Whether a shell-style pattern matches every non-empty span name (`*`, `?*`...)."""
+    return set(pattern) <= {"*", "?"} and pattern.count("?") <= 1
+
+
+def _parse_always_sample(raw: str) -> tuple[str, ...]:
+    if raw.lower() == "none":
+        return ()
+    names = _names(raw)
+    kept = tuple(name for name in names if not _matches_every_name(name))
+    if len(kept) != len(names):
+        raise BadValue("root span name patterns, none of them matching every name", kept, ",".join(kept) or "none")
+    return kept
+
+
+def _parse_file_path(raw: str) -> str:
+    if "\0" in raw or os.path.isdir(raw):
+        raise BadValue("the path of a file, not of a directory")
+    return raw
+
+
+CONTENT_CAPTURE = Setting(
+    CAPTURE_MESSAGE_CONTENT,
+    _parse_content_mode,
+    ContentMode.NONE,
+    ContentMode.NONE,
+    doc="content capture: `true`/`false`, `no_content`, `span_only`, `event_only`, `span_and_event`",
+    default_doc="`no_content`",
+    fallback_doc="no_content",
+    example="`span_only`",
+    safe_side="content is captured only when a valid value asks for it",
+    field="content_mode",
+    flag=False,
+)
+REDACT = Setting(
+    OTEL_KOTAEMON_REDACT,
+    _parse_rules,
+    REDACTION_RULES,
+    REDACTION_RULES,
+    doc="redaction rules (`credentials,bearer,api_key,email,card,phone`, or `all`), or `none`",
+    default_doc="all rules",
+    fallback_doc="all rules",
+    example="`email,phone`",
+    safe_side="only `none` turns redaction off",
+    field="redact",
+)
+REDACT_PATTERNS: Setting[tuple[re.Pattern[str], ...]] = Setting(
+    OTEL_KOTAEMON_REDACT_PATTERNS,
+    _parse_patterns,
+    (),
+    (WITHHOLD_EVERYTHING,),
+    doc="extra regular expressions to redact, as a JSON list",
+    default_doc="none",
+    fallback_doc="one pattern that matches every text",
+    example='`["ACME-[0-9]+"]`',
+    safe_side="every text redaction cleans is exported as `[REDACTED]` until the list is fixed; "
+    "the value is never shown",
+    field="redact_patterns",
+    sensitive=True,
+)
+CONTENT_MAX_LENGTH = Setting(
+    OTEL_KOTAEMON_CONTENT_MAX_LENGTH,
+    _parse_content_max_length,
+    DEFAULT_CONTENT_MAX_LENGTH,
+    DEFAULT_CONTENT_MAX_LENGTH,
+    doc="longest captured value, in characters",
+    default_doc=f"`{DEFAULT_CONTENT_MAX_LENGTH}`",
+    fallback_doc=str(DEFAULT_CONTENT_MAX_LENGTH),
+    example="`2000`",
+    safe_side=f"a number below {MIN_CONTENT_MAX_LENGTH} gets {MIN_CONTENT_MAX_LENGTH}, never the longer default",
+    field="content_max_length",
+)
+OPENAI_STREAM_USAGE = Setting(
+    OTEL_KOTAEMON_OPENAI_STREAM_USAGE,
+    _parse_stream_usage,
+    StreamUsage.AUTO,
+    StreamUsage.AUTO,
+    doc="ask streamed chat calls for token usage: `auto` where known to work (api.openai.com, Azure API from "
+    "2024-09-01), `always`, `never` ([what we change](docs/tracing.md#what-we-change))",
+    default_doc="`auto`",
+    fallback_doc="auto",
+    example="`always`",
+    safe_side="only where the server is known to accept the request; a refusal is answered by the call made again "
+    "as the app made it",
+    field="openai_stream_usage",
+)
+INSTRUMENT = Setting(
+    OTEL_KOTAEMON_INSTRUMENT,
+    _parse_libraries,
+    KNOWN_LIBRARIES,
+    KNOWN_LIBRARIES,
+    doc="libraries to instrument (" + ", ".join(f"`{name}`" for name in KNOWN_LIBRARIES) + "), or `none`",
+    default_doc="all installed",
+    fallback_doc="the known names in the list",
+    example="`kotaemon,openai`",
+    field="instrument",
+)
+TRACE_ALL_STEPS = Setting(
+    OTEL_KOTAEMON_TRACE_ALL_STEPS,
+    _parse_bool,
+    False,
+    False,
+    doc="trace every Kotaemon (theflow) step, not only components and outer pipelines",
+    default_doc="`false`",
+    fallback_doc="false",
+    example="`true`",
+    field="trace_all_steps",
+)
+LANGCHAIN_ALL_RUNNABLES = Setting(
+    OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES,
+    _parse_bool,
+    False,
+    False,
+    doc="trace every LangChain runnable (prompts, parsers, lambdas)",
+    default_doc="`false`",
+    fallback_doc="false",
+    example="`true`",
+    field="langchain_all_runnables",
+)
+BAGGAGE_KEYS = Setting(
+    OTEL_KOTAEMON_BAGGAGE_KEYS,
+    _parse_baggage_keys,
+    DEFAULT_BAGGAGE_KEYS,
+    (),
+    doc="baggage entries copied onto our spans (`kotaemon.*` ones always are), or `none`",
+    default_doc="`" + ",".join(DEFAULT_BAGGAGE_KEYS) + "`",
+    fallback_doc="the well-formed keys in the list",
+    example="`tenant.id,session.id`",
+    safe_side="a malformed key is dropped, never read as more entries",
+    field="baggage_keys",
+)
+HASH_USER_ID = Setting(
+    OTEL_KOTAEMON_HASH_USER_ID,
+    _parse_bool,
+    True,
+    True,
+    doc="`user.id` pseudonymised as `sha256:<16 hex>`",
+    default_doc="`true`",
+    fallback_doc="true",
+    example="`false`",
+    safe_side="only `false` exports the user id itself (redacted)",
+    field="hash_user_id",
+)
+USER_ID_HASH_KEY: Setting[bytes | None] = Setting(
+    OTEL_KOTAEMON_USER_ID_HASH_KEY,
+    _parse_user_id_hash_key,
+    None,
+    None,
+    doc="secret key: `user.id` becomes `hmac-sha256:<16 hex>`, keyed",
+    default_doc="none",
+    fallback_doc="the key",
+    example="64 random hex digits",
+    safe_side="a shorter key still hashes `user.id`, keyed, but is easier to guess; the key is never shown",
+    field="user_id_hash_key",
+    sensitive=True,
+    flag=False,
+)
+ALWAYS_SAMPLE: Setting[tuple[str, ...]] = Setting(
+    OTEL_KOTAEMON_ALWAYS_SAMPLE,
+    _parse_always_sample,
+    (),
+    (),
+    doc="root span name patterns our samplers always keep",
+    default_doc="none",
+    fallback_doc="the other patterns",
+    example="`login*,*payment*`",
+    safe_side="a pattern that matches every name is dropped; keeping every trace is `OTEL_TRACES_SAMPLER=always_on`",
+)
+FILE_PATH = Setting(
+    OTEL_KOTAEMON_FILE_PATH,
+    _parse_file_path,
+    DEFAULT_FILE_PATH,
+    DEFAULT_FILE_PATH,
+    doc="the file the `kotaemon_file` exporters append to",
+    default_doc=f"`{DEFAULT_FILE_PATH}`",
+    fallback_doc=DEFAULT_FILE_PATH,
+    example="`rag-telemetry.jsonl`",
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    CONTENT_CAPTURE,
+    REDACT,
+    REDACT_PATTERNS,
+    CONTENT_MAX_LENGTH,
+    OPENAI_STREAM_USAGE,
+    INSTRUMENT,
+    TRACE_ALL_STEPS,
+    LANGCHAIN_ALL_RUNNABLES,
+    BAGGAGE_KEYS,
+    HASH_USER_ID,
+    USER_ID_HASH_KEY,
+    ALWAYS_SAMPLE,
+    FILE_PATH,
+)
+"""Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective configuration of the instrumentation: each field is named after its variable."""
+    """The effective configuration of the instrumentation: a field per row of `SETTINGS` that names it."""
 
-    content_mode: ContentMode = ContentMode.NONE
-    redact: tuple[str, ...] = REDACTION_RULES
-    redact_patterns: tuple[re.Pattern[str], ...] = ()
-    content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH
-    openai_stream_usage: StreamUsage = StreamUsage.AUTO
-    instrument: tuple[str, ...] = KNOWN_LIBRARIES
-    trace_all_steps: bool = False
-    baggage_keys: tuple[str, ...] = DEFAULT_BAGGAGE_KEYS
-    hash_user_id: bool = True
-    langchain_all_runnables: bool = False
+    content_mode: ContentMode = CONTENT_CAPTURE.default
+    redact: tuple[str, ...] = REDACT.default
+    redact_patterns: tuple[re.Pattern[str], ...] = REDACT_PATTERNS.default
+    content_max_length: int = CONTENT_MAX_LENGTH.default
+    openai_stream_usage: StreamUsage = OPENAI_STREAM_USAGE.default
+    instrument: tuple[str, ...] = INSTRUMENT.default
+    trace_all_steps: bool = TRACE_ALL_STEPS.default
+    langchain_all_runnables: bool = LANGCHAIN_ALL_RUNNABLES.default
+    baggage_keys: tuple[str, ...] = BAGGAGE_KEYS.default
+    hash_user_id: bool = HASH_USER_ID.default
+    user_id_hash_key: bytes | None = USER_ID_HASH_KEY.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read every variable once; bad values log a warning and fall back to their default."""
+        """Read every row once; bad values log a warning and get their row's fallback."""
         env = os.environ if env is None else env
-        return cls(
-            content_mode=read_content_mode(env),
-            redact=read_name_list(env, OTEL_KOTAEMON_REDACT, REDACTION_RULES, REDACTION_RULES),
-            redact_patterns=read_patterns(env, OTEL_KOTAEMON_REDACT_PATTERNS),
-            content_max_length=read_int(env, OTEL_KOTAEMON_CONTENT_MAX_LENGTH, DEFAULT_CONTENT_MAX_LENGTH, 16),
-            openai_stream_usage=read_stream_usage(env),
-            instrument=read_name_list(env, OTEL_KOTAEMON_INSTRUMENT, KNOWN_LIBRARIES, KNOWN_LIBRARIES),
-            trace_all_steps=read_bool(env, OTEL_KOTAEMON_TRACE_ALL_STEPS, False),
-            baggage_keys=read_list(env, OTEL_KOTAEMON_BAGGAGE_KEYS, DEFAULT_BAGGAGE_KEYS),
-            hash_user_id=read_bool(env, OTEL_KOTAEMON_HASH_USER_ID, True),
-            langchain_all_runnables=read_bool(env, OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES, False),
-        )
+        return cls(**{row.field: row.read(env) for row in SETTINGS if row.field})
 
 
-# --- Standard variables, checked before the SDK reads them
+def read_file_path(env: Mapping[str, str] | None = None) -> str:
+    """The absolute path of the `kotaemon_file` exporters' file (a directory falls back to the default)."""
+    return os.path.abspath(FILE_PATH.read(os.environ if env is None else env))
+
+
+# --- Standard variables we read or give a default, checked before the SDK reads them
 # The SDK aborts all of auto-instrumentation on some malformed values (an unknown protocol or exporter, a timeout
 # that is not a number); each is replaced by a safe value here, with one warning naming it.
 
+
+@dataclass(frozen=True)
+class StandardSetting:
+    """One row of the standard variables' table: what we do with them, our default, and what a bad value gets."""
+
+    variables: tuple[str, ...]
+    """The variables of the row (`OTEL_BSP_*` stands for a family)."""
+    doc: str
+    """Our default, or what we do with them (the README's column)."""
+    on_bad: str = ""
+    """What a malformed value gets (the SDK's handling when empty)."""
+    value: str | None = None
+    """What the distro sets when the user set nothing; None when it sets nothing, or a value it works out."""
+
+
 _SIGNALS = ("TRACES", "METRICS", "LOGS")
 _PROTOCOLS = ("grpc", "http/protobuf")
+_NUMBERS_ON_BAD = "not a number >= 0: dropped, so the SDK's default applies"
+
+STANDARD_SETTINGS = (
+    StandardSetting(
+        ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"),
+        "`otlp`; `kotaemon_file` writes a local file",
+        "exporters not installed are dropped (`otlp` if none is left)",
+        "otlp",
+    ),
+    StandardSetting(
+        ("OTEL_EXPORTER_OTLP_PROTOCOL",),
+        "`grpc` (port 4317); with the extra `[http]` installed, `http/protobuf` (4318)",
+        "that default (`http/json` too); `http/protobuf` without its exporter: `grpc`",
+    ),
+    StandardSetting(
+        ("OTEL_EXPORTER_OTLP_ENDPOINT",),
+        "where to export (default: this machine); failures are reported once, naming it",
+    ),
+    StandardSetting(
+        ("OTEL_EXPORTER_OTLP_TIMEOUT",),
+        "`1` second: a down collector delays the app's exit by seconds, not minutes",
+        _NUMBERS_ON_BAD,
+        "1",
+    ),
+    StandardSetting(
+        ("OTEL_EXPORTER_OTLP_HEADERS",),
+        "export headers, also per signal (warnings name keys, never values)",
+        "malformed `key=value` pairs are dropped; the warning names the keys kept, never a value",
+    ),
+    StandardSetting(
+        ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"),
+        "our samplers: `kotaemon_ratelimit` (default 10 traces/s), `kotaemon_ratio`, `jaeger_remote`",
+        "a bad argument: the sampler's default",
+    ),
+    StandardSetting(
+        ("OTEL_SERVICE_NAME",),
+        "the script's name, not `unknown_service` (a `service.name` in `OTEL_RESOURCE_ATTRIBUTES` wins)",
+    ),
+    StandardSetting(
+        ("OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR"),
+        "`kotaemon` (ours, not `opentelemetry-distro`'s)",
+        value=ENTRY_POINT_NAME,
+    ),
+    StandardSetting(
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",),
+        f"`{ATTRIBUTE_LENGTH_LIMIT}` (unless `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` is set)",
+        _NUMBERS_ON_BAD,
+    ),
+    StandardSetting(
+        ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",),
+        "`x-debug-tracing`, the header that forces a trace",
+        value="x-debug-tracing",
+    ),
+    StandardSetting(
+        ("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION",),
+        "`false`: app logs are exported when you ask",
+        value="false",
+    ),
+    StandardSetting(
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",),
+        "`kotaemon` switches us off; `threading` our context in threads; `logging` our trace ids in log records",
+    ),
+    StandardSetting(
+        ("OTEL_BSP_*", "OTEL_BLRP_*", "OTEL_METRIC_EXPORT_*", "OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_*_LIMIT"),
+        "the SDK's; a malformed value is dropped with a warning",
+        _NUMBERS_ON_BAD,
+    ),
+)
+"""The standard variables we read or give a default, in the order the docs list them."""
+DISTRO_DEFAULTS = {name: row.value for row in STANDARD_SETTINGS if row.value is not None for name in row.variables}
+"""What the distro sets for each of these the user left unset (the values it works out are in the distro)."""
 
 
 def default_protocol() -> str:
@@ -332,6 +652,23 @@ def _valid_header(item: str) -> bool:
     return bool(sep) and bool(key.strip()) and bool(value.strip())
 
 
+def _sanitize_headers(environ: MutableMapping[str, str], name: str) -> None:
+    """Drop malformed `key=value` pairs. Header values hold tokens, and a malformed entry may be a piece of one (a
+    value with a comma in it), so the warning names the positions of the dropped entries and the kept keys only."""
+    raw = _read(environ, name)
+    if raw is None:
+        return
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    kept = [item for item in items if _valid_header(item)]
+    if len(kept) == len(items):
+        return
+    dropped = ", ".join(str(number) for number, item in enumerate(items, 1) if not _valid_header(item))
+    keys = ", ".join(item.partition("=")[0].strip() for item in kept) or "none"
+    expected = f"a comma list of key=value pairs; entries {dropped} of {len(items)} are not; values are not shown"
+    warn_invalid(name, None, f"the well-formed headers only (keys: {keys})", expected)
+    environ[name] = ",".join(kept)
+
+
 def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
     """Replace malformed standard OTEL_* values in `environ` by safe ones, warning once for each."""
     for name in _PROTOCOL_VARIABLES:
@@ -355,14 +692,7 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
             warn_invalid(name, raw, "the SDK default", "a number >= 0")
             del environ[name]
     for name in _HEADER_VARIABLES:
-        raw = _read(environ, name)
-        if raw is None:
-            continue
-        items = [item.strip() for item in raw.split(",") if item.strip()]
-        kept = [item for item in items if _valid_header(item)]
-        if len(kept) != len(items):
-            warn_invalid(name, raw, "only the well-formed headers", "a comma list of key=value pairs")
-            environ[name] = ",".join(kept)
+        _sanitize_headers(environ, name)
     for name, group in _EXPORTER_GROUPS.items():
         raw = _read(environ, name)
         if raw is None:
@@ -376,3 +706,39 @@ def sanitize_standard_variables(environ: MutableMapping[str, str]) -> None:
             fallback = ",".join(kept) or "otlp"
             warn_invalid(name, raw, fallback, "installed exporters: " + ", ".join(sorted(known)))
             environ[name] = fallback
+
+
+# --- the docs' tables
+
+
+def _cell(names: tuple[str, ...]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def _as_doc(fallback: str) -> str:
+    """A fallback as the docs show it: a value in code type, a description as it is."""
+    return fallback if " " in fallback else f"`{fallback}`"
+
+
+def markdown_table(page: str) -> str:
+    """Our settings' table as `page` (`README.md` or `configuration.md`) shows it."""
+    if page == "README.md":
+        lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+        lines += [f"| `{row.variable}` | {row.default_doc} | {row.doc} |" for row in SETTINGS]
+        return "\n".join(lines)
+    lines = ["| Variable | Default | Example | Meaning | A bad value gets |", "|---|---|---|---|---|"]
+    for row in SETTINGS:
+        on_bad = _as_doc(row.fallback_doc) + (f"; {row.safe_side}" if row.safe_side else "")
+        lines.append(f"| `{row.variable}` | {row.default_doc} | {row.example} | {row.doc} | {on_bad} |")
+    return "\n".join(lines)
+
+
+def standard_markdown_table(page: str) -> str:
+    """The standard variables' table as `page` (`README.md` or `configuration.md`) shows it."""
+    if page == "README.md":
+        lines = ["| Variable | Our default or use |", "|---|---|"]
+        lines += [f"| {_cell(row.variables)} | {row.doc} |" for row in STANDARD_SETTINGS]
+        return "\n".join(lines)
+    lines = ["| Variable | Our default or use | A bad value gets |", "|---|---|---|"]
+    lines += [f"| {_cell(row.variables)} | {row.doc} | {row.on_bad or 'not checked'} |" for row in STANDARD_SETTINGS]
+    return "\n".join(lines)

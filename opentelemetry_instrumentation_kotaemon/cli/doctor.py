@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
-from ..sdk.distro import DEFAULTS
-from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
+from ..settings import DISTRO_DEFAULTS, ENTRY_POINT_NAME, SETTINGS, Settings
 from ..version import DISTRIBUTION, __version__
 from ..versions import SUPPORTED_LIBRARIES, in_range
 
@@ -87,7 +86,7 @@ def doctor(out: Callable[[str], None] = print) -> int:
         ("OTEL_PYTHON_CONFIGURATOR", "opentelemetry_configurator"),
     ):
         names = [f"{ep.name} ({_owner(ep)})" for ep in _entry_points(group)]
-        chosen = os.environ.get(variable) or DEFAULTS.get(variable, ENTRY_POINT_NAME)
+        chosen = os.environ.get(variable) or DISTRO_DEFAULTS.get(variable, ENTRY_POINT_NAME)
         out(f"  {variable}={chosen}   installed: {', '.join(names) or 'none'}")
 
     out("\nDuplicate instrumentations")
@@ -109,9 +108,10 @@ def doctor(out: Callable[[str], None] = print) -> int:
     problems += sampling_report(out)
 
     out("\nSettings (- means not set: the default applies; a malformed value is warned about above)")
-    for variable in ALL_VARIABLES:
-        out(f"  {variable:<52} {os.environ.get(variable, '-')}")
-    for variable, value in DEFAULTS.items():
+    for row in SETTINGS:
+        value = os.environ.get(row.variable, "-")
+        out(f"  {row.variable:<52} {'(set, not shown)' if row.sensitive and value != '-' else value}")
+    for variable, value in DISTRO_DEFAULTS.items():
         if variable not in os.environ:
             out(f"  {variable:<52} {value} (our default)")
     out(f"\n{problems} problem(s) found")

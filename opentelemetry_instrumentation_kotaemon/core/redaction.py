@@ -114,7 +114,8 @@ class Redactor:
         return text
 
 
-_ID_ATTRIBUTES = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName"})
+# ids and names that identify a record, never data (SDKs before 1.28 carry an event's name as an attribute)
+_ID_ATTRIBUTES = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName", "event.name"})
 
 
 class RedactingLogProcessor:

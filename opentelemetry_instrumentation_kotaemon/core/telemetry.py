@@ -9,6 +9,7 @@ kind of span says lives with its record.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -53,6 +54,15 @@ def error_type(error: BaseException) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
+def pseudonymise_user_id(value: str, key: bytes | None) -> str:
+    """`hmac-sha256:` and the first 16 hex digits of the id's HMAC-SHA256 under `key`; without a key, `sha256:` and
+    those of its plain SHA-256, which anyone can recompute for a guessed id (an e-mail address, say). Both are
+    pseudonyms, not anonymity: equal ids give equal values, and whoever holds the key can test a guess."""
+    if key is not None:
+        return "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
 def _suppressed(current: otel_context.Context) -> bool:
     return bool(current.get(_SUPPRESS_KEY) or current.get(_LEGACY_SUPPRESS_KEY))
 
@@ -63,7 +73,7 @@ class Identity:
 
     conversation_id: str | None = None
     user_id: str | None = None
-    """As exported: hashed unless `OTEL_KOTAEMON_HASH_USER_ID=false`."""
+    """As exported: pseudonymised unless `OTEL_KOTAEMON_HASH_USER_ID=false` (see `pseudonymise_user_id`)."""
 
     def merged(self, newer: Identity) -> Identity:
         return Identity(newer.conversation_id or self.conversation_id, newer.user_id or self.user_id)
@@ -157,9 +167,10 @@ class Telemetry:
         return values
 
     def user_id(self, value: str) -> str:
-        """A user id as exported: hashed unless `OTEL_KOTAEMON_HASH_USER_ID=false`, then redacted like content."""
+        """A user id as exported: pseudonymised unless `OTEL_KOTAEMON_HASH_USER_ID=false`, then redacted like
+        content."""
         if self.settings.hash_user_id:
-            return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+            return pseudonymise_user_id(value, self.settings.user_id_hash_key)
         return self.content.clean(value)
 
     def context_attributes(self, context: otel_context.Context) -> dict[str, Any]:

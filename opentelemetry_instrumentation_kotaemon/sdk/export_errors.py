@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..settings import without_userinfo
+
 _LOGGERS = (
     "opentelemetry.exporter.otlp.common.http",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
@@ -66,17 +68,18 @@ def _signal(record: logging.LogRecord) -> tuple[str, str]:
 
 
 def endpoint(variable: str, path: str) -> str:
-    """The endpoint the exporter of a signal sends to, from the same variables it reads."""
+    """The endpoint the exporter of a signal sends to, from the same variables it reads, as messages show it (no
+    `user:password@`)."""
     specific = os.environ.get(f"OTEL_EXPORTER_OTLP_{variable}_ENDPOINT")
     if specific:
-        return specific
+        return without_userinfo(specific)
     base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     protocol = os.environ.get(f"OTEL_EXPORTER_OTLP_{variable}_PROTOCOL") or os.environ.get(
         "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
     )
     if protocol == "grpc":
-        return base or "http://localhost:4317"
-    return f"{(base or 'http://localhost:4318').rstrip('/')}/v1/{path}"
+        return without_userinfo(base or "http://localhost:4317")
+    return without_userinfo(f"{(base or 'http://localhost:4318').rstrip('/')}/v1/{path}")
 
 
 @dataclass

@@ -39,7 +39,7 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from ..settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, read_list, warn_invalid
+from ..settings import ALWAYS_SAMPLE, warn_invalid, without_userinfo
 from .sampling import SAMPLER_ARG, KotaemonSampler, RateLimitingSampler
 
 logger = logging.getLogger(__name__)
@@ -276,7 +276,8 @@ class JaegerRemoteSampler(Sampler):  # type: ignore[misc]
     def __init__(self, config: RemoteSamplerConfig, service: str, start: bool = True) -> None:
         self.config = config
         self.service = service
-        self.url = f"{config.endpoint}?{urllib.parse.urlencode({'service': service})}"
+        # urllib cannot send a URL's `user:password@` (it fails on it); without it, no message can show it
+        self.url = without_userinfo(f"{config.endpoint}?{urllib.parse.urlencode({'service': service})}")
         self._strategy: Strategy = Probabilistic(config.initial_sampling_rate)
         self._refreshed_at: float | None = None
         self._problem: str | None = None
@@ -358,5 +359,5 @@ class JaegerRemoteSampler(Sampler):  # type: ignore[misc]
 
 def jaeger_remote_sampler(arg: Any = None) -> Sampler:
     """Entry point `jaeger_remote` (group `opentelemetry_traces_sampler`)."""
-    always = read_list(os.environ, OTEL_KOTAEMON_ALWAYS_SAMPLE, ())
+    always = ALWAYS_SAMPLE.read(os.environ)
     return KotaemonSampler(JaegerRemoteSampler(parse_sampler_argument(arg), service_name()), always)

@@ -38,7 +38,7 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from ..settings import OTEL_KOTAEMON_ALWAYS_SAMPLE, TRUE_VALUES, read_list, warn_invalid
+from ..settings import ALWAYS_SAMPLE, TRUE_VALUES, warn_invalid
 
 DEBUG_BAGGAGE_KEY = "kotaemon.debug"
 DEBUG_HEADER = "x-debug-tracing"
@@ -182,11 +182,11 @@ def _argument(arg: Any, default: float, maximum: float | None) -> float:
 
 def rate_limit_sampler(arg: Any = None) -> Sampler:
     """Entry point `kotaemon_ratelimit`: `arg` is new traces per second (default 10)."""
-    always = read_list(os.environ, OTEL_KOTAEMON_ALWAYS_SAMPLE, ())
+    always = ALWAYS_SAMPLE.read(os.environ)
     return KotaemonSampler(RateLimitingSampler(_argument(arg, 10.0, None)), always)
 
 
 def ratio_sampler(arg: Any = None) -> Sampler:
     """Entry point `kotaemon_ratio`: `arg` is the share of new traces kept (default 1.0)."""
-    always = read_list(os.environ, OTEL_KOTAEMON_ALWAYS_SAMPLE, ())
+    always = ALWAYS_SAMPLE.read(os.environ)
     return KotaemonSampler(TraceIdRatioBased(_argument(arg, 1.0, 1.0)), always)

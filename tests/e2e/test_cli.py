@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,12 @@ def _fake_duplicate(root: Path) -> None:
 
 
 def test_doctor_reports_libraries_and_choices() -> None:
-    result = _run("opentelemetry-kotaemon", "doctor", env={"OTEL_KOTAEMON_INSTRUMENT": "openai"})
+    key = "doctor-never-shows-this-key-0123456789"
+    env = {"OTEL_KOTAEMON_INSTRUMENT": "openai", "OTEL_KOTAEMON_USER_ID_HASH_KEY": key}
+    result = _run("opentelemetry-kotaemon", "doctor", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert key not in out + result.stderr and "(set, not shown)" in out
     import openai
 
     libraries = {line.split()[0]: line.split()[1:] for line in out.split("\n\n")[1].splitlines()[1:]}
@@ -53,6 +57,14 @@ def test_doctor_finds_a_duplicate_instrumentation_and_bad_settings(tmp_path: Pat
     )
     assert "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai" in result.stdout
     assert "OTEL_KOTAEMON_CONTENT_MAX_LENGTH='huge' is not valid" in result.stderr
+
+
+def test_the_launcher_offers_our_flags_but_none_for_the_hash_key() -> None:
+    result = _run("opentelemetry-instrument", "--help")
+    assert result.returncode == 0, result.stderr
+    flags = set(re.findall(r"--(kotaemon_\w+)", result.stdout))
+    assert {"kotaemon_redact", "kotaemon_redact_patterns", "kotaemon_hash_user_id", "kotaemon_file_path"} <= flags
+    assert "kotaemon_user_id_hash_key" not in flags
 
 
 def test_bootstrap_leaves_out_duplicate_instrumentations() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,9 +34,35 @@ def test_bad_values_warn_and_telemetry_still_flows(server: OpenAIServer) -> None
         assert [s.name for s in receiver.spans] == ["chat m-sync"]
         assert receiver.points
     for name, value in bad.items():
-        lines = [line for line in result.stderr.splitlines() if name in line and repr(value) in line]
+        shown = f"{name} is not valid" if name.endswith("_HEADERS") else f"{name}={value!r} is not valid"
+        lines = [line for line in result.stderr.splitlines() if line.startswith(shown)]
         assert len(lines) == 1, (name, result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def _listed_first(root: Path) -> None:
+    """`opentelemetry-distro`'s distro and configurator registered again by a distribution on the path ahead of
+    site-packages: whatever the file system's order, the loader meets them before ours."""
+    info = root / "aaa_first_distro-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aaa-first-distro\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[opentelemetry_distro]\nfirst = opentelemetry.distro:OpenTelemetryDistro\n\n"
+        "[opentelemetry_configurator]\nfirst = opentelemetry.distro:OpenTelemetryConfigurator\n"
+    )
+
+
+def test_our_distro_and_configurator_win_over_ones_listed_first(server: OpenAIServer, tmp_path: Path) -> None:
+    _listed_first(tmp_path)
+    with OtlpReceiver() as receiver:
+        env = {"PYTHONPATH": str(tmp_path), "OTEL_SERVICE_NAME": "", "OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}
+        result = run_instrumented("openai_app.py", "sync", receiver=receiver, base_url=server.base_url, env=env)
+        (span,) = receiver.spans
+    # ours: the default service name, the OTLP protocol of this install (the other distro's is gRPC), and the
+    # malformed timeout replaced with one warning before the SDK read it
+    assert span.resource["service.name"] == "openai_app"
+    assert [line for line in result.stderr.splitlines() if "OTEL_EXPORTER_OTLP_TIMEOUT='soon'" in line]
+    assert "not loaded" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_service_name_defaults_to_the_script_name_and_startup_is_quiet(server: OpenAIServer) -> None:

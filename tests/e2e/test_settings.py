@@ -1,7 +1,8 @@
 """Each setting's effect, good and bad values, through `opentelemetry-instrument` in a subprocess.
 
 One run per row; a row sets several variables whose effects can be told apart. Every bad value must log exactly one
-warning naming the variable and the value; a row without bad values must log none. Settings tested end to end
+warning on stderr (app-log export on or off) naming the variable and the value, or for a variable that may hold a
+secret the variable alone, and nothing of the value; a row without bad values must log none. Settings tested end to end
 elsewhere: content capture on and off, redaction defaults and the API key (test_openai.py, test_no_leaks.py),
 our samplers, `OTEL_KOTAEMON_ALWAYS_SAMPLE`, debug baggage, hashed `user.id`, service name, logs export and the first
 bad standard values (test_configuration.py), the debug header (test_web_server.py), the OTLP timeout
@@ -10,12 +11,15 @@ bad standard values (test_configuration.py), the debug header (test_web_server.p
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from opentelemetry_instrumentation_kotaemon.settings import SETTINGS
 from tests.kotaemon_standin import environment
 from tests.support.e2e import run_instrumented
 from tests.support.openai_server import OpenAIServer
@@ -28,6 +32,9 @@ CARD, EMAIL, PHONE, KEY = (
     "sk-live-abcdefghijklmnopqrstuvwx",
 )
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+HEADERS = tuple(f"OTEL_EXPORTER_OTLP_{s}HEADERS" for s in ("", "TRACES_", "METRICS_", "LOGS_"))
+SENSITIVE = {row.variable for row in SETTINGS if row.sensitive} | set(HEADERS)
+"""Variables whose values no warning may show (a header value holds a token)."""
 
 
 @dataclass
@@ -87,12 +94,20 @@ def bad_content_values_fall_back(run: Run) -> None:
     names = {s.name for s in run.receiver.spans}
     assert names == {"chat m-tool", "chat m-tool-stream", "chat m-stream-full"}  # sampler argument: 1.0
     value = run.span("chat m-tool").attributes["gen_ai.input.messages"]
-    assert "[REDACTED:email]" in value and CARD in value  # the one known rule
-    assert KEY in value  # no extra pattern
+    assert "[REDACTED:email]" in value and "[REDACTED:card]" in value  # a typo in one rule keeps every rule
+    assert "[REDACTED:phone]" in value and "[REDACTED:api_key]" in value
     assert "truncated" not in value  # the default length
     # the stream usage request: `auto`, which does not ask this server (127.0.0.1), so no token counts
     assert "stream_options" not in run.request("m-stream-full")
     assert "gen_ai.usage.output_tokens" not in run.span("chat m-stream-full").attributes
+
+
+def every_rule_for_true(run: Run) -> None:
+    value = run.span("chat m-tool").attributes["gen_ai.input.messages"]
+    events = repr([r for r in run.receiver.logs if r.event_name == DETAILS_EVENT])
+    for text in (value, events):
+        assert all(f"[REDACTED:{rule}]" in text for rule in ("card", "email", "phone", "api_key")), text
+        assert not any(secret in text for secret in (CARD, EMAIL, PHONE, KEY)), text
 
 
 def _debug_span(run: Run) -> dict[str, Any]:
@@ -107,9 +122,10 @@ def chosen_baggage_keys_and_raw_user_id(run: Run) -> None:
     assert attributes["kotaemon.variant"] == "m-variant-b"  # kotaemon.* entries always
 
 
-def user_id_hashed_after_a_bad_value(run: Run) -> None:
+def user_id_keyed_after_bad_values(run: Run) -> None:
     attributes = _debug_span(run)
-    assert attributes["user.id"].startswith("sha256:") and "alice" not in repr(attributes)
+    digest = hmac.new(SHORT_KEY.encode(), b"alice@example.com", hashlib.sha256).hexdigest()
+    assert attributes["user.id"] == "hmac-sha256:" + digest[:16] and "alice" not in repr(attributes)
     assert "session.id" not in attributes
 
 
@@ -155,9 +171,13 @@ def kotaemon_steps_of_known_kinds_only(run: Run) -> None:
 def telemetry_flows_despite_bad_standard_values(run: Run) -> None:
     assert run.span("chat m-sync")
     assert run.receiver.points
-    assert [r for r in run.receiver.logs if r.event_name == DETAILS_EVENT]
+    # unreadable extra patterns: every text redaction cleans is withheld whole
+    details = [r for r in run.receiver.logs if r.event_name == DETAILS_EVENT]
+    assert details and all(r.attributes["gen_ai.input.messages"] == "[REDACTED]" for r in details)
+    assert all(r.attributes["gen_ai.output.messages"] == "[REDACTED]" for r in details)
     traces = [headers for path, headers in run.receiver.headers if path.endswith("/v1/traces")]
-    assert traces and all(headers.get("x-tenant") == "acme" for headers in traces)  # the well-formed header
+    assert traces and all(headers.get("x-tenant") == "acme" for headers in traces)  # the well-formed headers
+    assert all(headers.get("authorization") == "Bearer tok-SECRET1" for headers in traces)
 
 
 def attribute_length_default(run: Run) -> None:
@@ -180,6 +200,8 @@ def sampled_at_full_ratio(run: Run) -> None:
 
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+LOG_EXPORT = {"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"}  # SDK 1.27 to 1.45
+SHORT_KEY = "k-SECRET-13ch"
 TOOLS_AND_STREAM = ("tool_call", "stream_full")
 DEBUG_SAMPLER = {"OTEL_TRACES_SAMPLER": "kotaemon_ratio", "OTEL_TRACES_SAMPLER_ARG": "0"}  # the debug request only
 BAD_STANDARD = {
@@ -193,7 +215,7 @@ BAD_STANDARD = {
     "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "long",
     "OTEL_ATTRIBUTE_COUNT_LIMIT": "lots",
     "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "lots",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-tenant=acme,broken",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-tenant=acme,authorization=Bearer tok-SECRET1,tok-SECRET2",
     "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "=x",
     "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "no-value=",
     "OTEL_METRICS_EXPORTER": "nothing-installed",
@@ -219,26 +241,31 @@ ROWS = {
         {CAPTURE: "true", "OTEL_KOTAEMON_REDACT": "none", "OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "120"},
         content_on_spans_unredacted_and_capped,
     ),
-    "content-bad-values": Row(
+    "content-bad-values-with-log-export": Row(
         "openai_app.py",
         TOOLS_AND_STREAM,
         {
             CAPTURE: "span_only",
             "OTEL_KOTAEMON_REDACT": "email,ssn",
-            "OTEL_KOTAEMON_REDACT_PATTERNS": "sk-live-.*",
-            "OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "-5",
+            "OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "lots",
             "OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "maybe",
             "OTEL_TRACES_SAMPLER": "kotaemon_ratio",
             "OTEL_TRACES_SAMPLER_ARG": "lots",
+            **LOG_EXPORT,  # the SDK's exporting handler is the root logger's only one: warnings still on stderr
         },
         bad_content_values_fall_back,
         bad=(
             "OTEL_KOTAEMON_REDACT",
-            "OTEL_KOTAEMON_REDACT_PATTERNS",
             "OTEL_KOTAEMON_CONTENT_MAX_LENGTH",
             "OTEL_KOTAEMON_OPENAI_STREAM_USAGE",
             "OTEL_TRACES_SAMPLER_ARG",
         ),
+    ),
+    "redact-true-is-every-rule": Row(
+        "openai_app.py",
+        ("tool_call",),
+        {CAPTURE: "span_and_event", "OTEL_KOTAEMON_REDACT": "true"},
+        every_rule_for_true,
     ),
     "baggage-keys-raw-user-id": Row(
         "baggage_app.py",
@@ -251,12 +278,17 @@ ROWS = {
         },
         chosen_baggage_keys_and_raw_user_id,
     ),
-    "baggage-bad-hash-value": Row(
+    "baggage-bad-hash-value-short-key": Row(
         "baggage_app.py",
         (),
-        {**DEBUG_SAMPLER, "OTEL_KOTAEMON_BAGGAGE_KEYS": "user.id", "OTEL_KOTAEMON_HASH_USER_ID": "maybe"},
-        user_id_hashed_after_a_bad_value,
-        bad=("OTEL_KOTAEMON_HASH_USER_ID",),
+        {
+            **DEBUG_SAMPLER,
+            "OTEL_KOTAEMON_BAGGAGE_KEYS": "user.id",
+            "OTEL_KOTAEMON_HASH_USER_ID": "maybe",
+            "OTEL_KOTAEMON_USER_ID_HASH_KEY": SHORT_KEY,
+        },
+        user_id_keyed_after_bad_values,
+        bad=("OTEL_KOTAEMON_HASH_USER_ID", "OTEL_KOTAEMON_USER_ID_HASH_KEY"),
     ),
     "baggage-keys-none": Row(
         "baggage_app.py", (), {**DEBUG_SAMPLER, "OTEL_KOTAEMON_BAGGAGE_KEYS": "none"}, no_baggage_keys
@@ -289,12 +321,12 @@ ROWS = {
         bad=("OTEL_KOTAEMON_TRACE_ALL_STEPS",),
         kotaemon=True,
     ),
-    "standard-bad-values": Row(
+    "standard-bad-values-and-patterns": Row(
         "openai_app.py",
         ("sync",),
-        {**BAD_STANDARD, CAPTURE: "event_only"},
+        {**BAD_STANDARD, CAPTURE: "event_only", "OTEL_KOTAEMON_REDACT_PATTERNS": '["tok-[A-Z]+", "(("]'},
         telemetry_flows_despite_bad_standard_values,
-        bad=tuple(BAD_STANDARD),
+        bad=(*BAD_STANDARD, "OTEL_KOTAEMON_REDACT_PATTERNS"),
     ),
     "attribute-length-default-and-resource-service-name": Row(
         "openai_app.py",
@@ -339,7 +371,11 @@ def test_setting_takes_effect(row: Row) -> None:
         row.check(Run(receiver, server))
     warnings = [line for line in result.stderr.splitlines() if "is not valid (expected" in line]
     for name in row.bad:
-        named = [line for line in warnings if f"{name}={row.env[name]!r}" in line]
+        value = row.env[name]
+        shown = f"{name} is not valid" if name in SENSITIVE else f"{name}={value!r} is not valid"
+        named = [line for line in warnings if line.startswith(shown)]
         assert len(named) == 1, (name, result.stderr)
+        if name in SENSITIVE:  # not the value, nor a piece of it
+            assert not [part for part in value.split(",") if len(part) > 3 and part in result.stderr], result.stderr
     assert len(warnings) == len(row.bad), warnings
     assert "Traceback" not in result.stderr

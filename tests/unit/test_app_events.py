@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from types import SimpleNamespace
 
+from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -67,6 +69,15 @@ def test_the_user_id_is_hashed_as_on_the_baggage_path_unless_configured() -> Non
     core, exporter = telemetry(hash_user_id=False)
     run_event(core, "chat_fn", conversation="c1", user="alice")
     assert {s.attributes["user.id"] for s in exporter.get_finished_spans()} == {"alice"}
+
+
+def test_a_hash_key_pseudonymises_the_user_id_keyed_on_both_paths() -> None:
+    key = b"0123456789abcdef0123456789abcdef"
+    core, exporter = telemetry(user_id_hash_key=key)
+    run_event(core, "chat_fn", conversation="c1", user="alice")
+    keyed = "hmac-sha256:" + hmac.new(key, b"alice", hashlib.sha256).hexdigest()[:16]
+    assert {s.attributes["user.id"] for s in exporter.get_finished_spans()} == {keyed}
+    assert core.context_attributes(baggage.set_baggage("user.id", "alice"))["user.id"] == keyed
 
 
 def test_a_failed_event_is_an_error() -> None:

@@ -4,7 +4,6 @@ same core under real client calls: tests/integration/test_core.py)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +31,7 @@ from opentelemetry_instrumentation_kotaemon.openai.streams import (
     CompletionStreamHandler,
     ResponseStreamHandler,
 )
-from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings, StreamUsage
+from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
 from tests.conftest import Captured
 
 Instrument = Callable[..., Captured]
@@ -125,68 +124,6 @@ def test_rules_can_be_chosen() -> None:
     assert Redactor(["email"])("a@b.io 4111 1111 1111 1111") == "[REDACTED:email] 4111 1111 1111 1111"
     assert not Redactor([]).active
     assert set(RULE_NAMES) == {"credentials", "bearer", "api_key", "email", "card", "phone"}
-
-
-# --- settings
-
-
-@pytest.mark.parametrize(
-    ("env", "field", "expected"),
-    [
-        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "TRUE"}, "content_mode", ContentMode.SPAN),
-        (
-            {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_and_event"},
-            "content_mode",
-            ContentMode.SPAN_AND_EVENT,
-        ),
-        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false"}, "content_mode", ContentMode.NONE),
-        ({"OTEL_KOTAEMON_REDACT": "none"}, "redact", ()),
-        ({"OTEL_KOTAEMON_REDACT": "email, phone"}, "redact", ("email", "phone")),
-        ({"OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "500"}, "content_max_length", 500),
-        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", StreamUsage.NEVER),
-        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "True"}, "openai_stream_usage", StreamUsage.ALWAYS),
-        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "Always"}, "openai_stream_usage", StreamUsage.ALWAYS),
-        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "never"}, "openai_stream_usage", StreamUsage.NEVER),
-        ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "auto"}, "openai_stream_usage", StreamUsage.AUTO),
-        ({}, "openai_stream_usage", StreamUsage.AUTO),
-        ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "instrument", ()),
-    ],
-)
-def test_settings_read_good_values_silently(
-    env: dict[str, str], field: str, expected: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING)
-    assert getattr(Settings.from_env(env), field) == expected
-    assert caplog.records == []
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "field", "fallback", "said"),
-    [
-        ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "lots", "content_max_length", 8192, "using 8192"),
-        ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "-5", "content_max_length", 8192, "using 8192"),
-        ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", StreamUsage.AUTO, "using auto"),
-        ("OTEL_KOTAEMON_REDACT", "email,ssn", "redact", ("email",), "using email"),
-        ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redact_patterns", (), "using no extra patterns"),
-        ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "instrument", ("openai",), "using openai"),
-    ],
-)
-def test_bad_values_warn_once_with_the_fallback(
-    name: str, value: str, field: str, fallback: Any, said: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING)
-    assert getattr(Settings.from_env({name: value}), field) == fallback
-    assert getattr(Settings.from_env({name: value}), field) == fallback
-    messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 1, messages
-    assert name in messages[0] and repr(value) in messages[0] and said in messages[0]
-
-
-def test_bad_pattern_in_the_list_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING)
-    patterns = Settings.from_env({"OTEL_KOTAEMON_REDACT_PATTERNS": '["ok-[0-9]+", "bad(("]'}).redact_patterns
-    assert [p.pattern for p in patterns] == ["ok-[0-9]+"]
-    assert "bad((" in caplog.records[0].getMessage()
 
 
 # --- extractors never raise, whatever a server or an app hands them

@@ -5,39 +5,60 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from opentelemetry_instrumentation_kotaemon.sdk import environment_variables
+import pytest
+
+from opentelemetry_instrumentation_kotaemon import settings
 from opentelemetry_instrumentation_kotaemon.versions import markdown_table
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "opentelemetry_instrumentation_kotaemon"
 README = REPO / "README.md"
+CONFIGURATION = REPO / "docs" / "configuration.md"
 FRONT_PAGE_BYTES = 12 * 1024
-
-
-def _table_variables(text: str) -> set[str]:
-    """The variables named in the first column of the Markdown tables in `text`."""
-    return set(re.findall(r"^\| `(OTEL_[A-Z0-9_]+)`", text, flags=re.MULTILINE))
 
 
 def test_the_readme_stays_a_front_page() -> None:
     assert README.stat().st_size <= FRONT_PAGE_BYTES, "move details to docs/"
 
 
-def test_every_variable_of_ours_is_in_the_readme_settings_table_and_the_configuration_page() -> None:
-    ours = set(environment_variables.__all__)
-    assert ours and all(name.startswith("OTEL_KOTAEMON_") for name in ours)
-    assert ours <= _table_variables(README.read_text())
-    assert ours <= _table_variables((REPO / "docs" / "configuration.md").read_text())
+@pytest.mark.parametrize("page", [README, CONFIGURATION], ids=lambda page: page.name)
+def test_the_settings_tables_are_the_settings_table(page: Path) -> None:
+    text = page.read_text()
+    for table in (settings.markdown_table(page.name), settings.standard_markdown_table(page.name)):
+        assert table in text, f"{page.name} must show this table, drawn from settings.py:\n{table}"
+    shown = set(re.findall(r"^\| `(OTEL_[A-Z0-9_*]+)`", text, flags=re.MULTILINE))
+    listed = {row.variable for row in settings.SETTINGS} | {row.variables[0] for row in settings.STANDARD_SETTINGS}
+    assert shown == listed, "a settings row of its own, not from the table"
 
 
-def test_every_standard_variable_the_package_reads_is_in_the_readme() -> None:
+def test_every_standard_variable_the_package_reads_has_a_row() -> None:
     source = "\n".join(path.read_text() for path in PACKAGE.rglob("*.py"))
-    standard = set(re.findall(r"\"(OTEL_[A-Z0-9_]+)\"", source)) - set(environment_variables.__all__)
-    readme = README.read_text()
-    # a family row (`OTEL_BSP_*`) covers its members
-    families = re.findall(r"`(OTEL_[A-Z0-9_]*)\*", readme)
-    missing = {name for name in standard if f"`{name}`" not in readme and not name.startswith(tuple(families))}
+    standard = set(re.findall(r"\"(OTEL_[A-Z0-9_]+)\"", source)) - {row.variable for row in settings.SETTINGS}
+    rows = [(row.variables, row.doc) for row in settings.STANDARD_SETTINGS]
+    named = {name for variables, _ in rows for name in variables} | set(re.findall(r"`(OTEL_\w+)`", str(rows)))
+    families = [re.compile(name.replace("*", "[A-Z_]+")) for name in named if "*" in name]
+    missing = {name for name in standard if name not in named and not any(f.fullmatch(name) for f in families)}
     assert not missing, missing
+
+
+def test_the_disabled_instrumentations_row_names_every_name_we_honour() -> None:
+    honoured = set(re.findall(r'"(\w+)" not in disabled', (PACKAGE / "instrumentor.py").read_text()))
+    assert honoured == {"threading", "logging"}
+    (row,) = [row for row in settings.STANDARD_SETTINGS if "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS" in row.variables]
+    assert all(f"`{name}`" in row.doc for name in {*honoured, settings.ENTRY_POINT_NAME})
+
+
+_HTTP_ENDPOINT = re.compile(r"OTEL_EXPORTER_OTLP_(?:[A-Z]+_)?ENDPOINT=\S*(?::4318|/v1/(?:traces|metrics|logs))")
+
+
+def test_an_http_protobuf_endpoint_is_shown_with_the_extra_it_needs() -> None:
+    """A plain install exports over gRPC: an http/protobuf address (port 4318, a `/v1/...` path) works only with the
+    extra `[http]`, so every paragraph that shows one says so."""
+    pages = [README, *sorted((REPO / "docs").glob("*.md")), REPO / "ops" / "README.md", REPO / "examples" / "README.md"]
+    for page in pages:
+        for paragraph in re.split(r"\n\s*\n", page.read_text()):
+            if _HTTP_ENDPOINT.search(paragraph):
+                assert "[http]" in paragraph, (page.name, paragraph)
 
 
 def test_the_readme_quotes_the_table_of_supported_versions() -> None:
