@@ -164,6 +164,8 @@ METRIC_RETRIEVAL_EMPTY = "kotaemon.retrieval.empty"
 METRIC_RERANK_DOCUMENTS = "kotaemon.rerank.documents"
 METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
 METRIC_INDEXING_CHUNKS = "kotaemon.indexing.chunks"
+METRIC_LOG_REDACTION_FAILURES = "kotaemon.log_records.redaction_failures"
+"""Log records dropped, not exported, because their redaction failed (by `error.type`)."""
 # Duration of each kind of step, in seconds: the conventions' metrics for tools, agents and workflows, ours for the
 # RAG steps they have none for (Prometheus: gen_ai_execute_tool_duration_seconds, kotaemon_retrieval_duration_seconds
 # and so on).

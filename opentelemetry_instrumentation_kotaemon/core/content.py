@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..settings import ContentMode, Settings
 from .redaction import Redactor
 
 _TRUNCATED = "...[truncated {} chars]"
+MAX_NESTING = 16
+"""How deep `clean_value` follows lists and maps; anything deeper is replaced by `TOO_DEEP`."""
+TOO_DEEP = "[REDACTED:nested too deep]"
+# Numbers at least this long are checked as text (a card or phone number logged as a number); shorter ones match no
+# rule, and longer ones are no card or phone number.
+_NUMBER_AS_TEXT = range(10**6, 10**20)
 
 
 class ContentPolicy:
@@ -30,6 +37,42 @@ class ContentPolicy:
             cut = len(text) - self.max_length
             text = text[: self.max_length] + _TRUNCATED.format(cut)
         return text
+
+    def clean_value(self, value: Any, depth: int = 0) -> Any:
+        """Any value an exported record may carry (text, bytes, numbers, lists and maps of them, nested) with every
+        text in it cleaned, map keys included; anything else becomes its cleaned text. The value is returned as it is
+        when nothing in it changed, and is never modified in place (it may be the app's own object)."""
+        if isinstance(value, str):
+            return self.clean(value)
+        if value is None or isinstance(value, (bool, float)):
+            return value
+        if isinstance(value, int):
+            if abs(value) not in _NUMBER_AS_TEXT:
+                return value
+            text = str(value)
+            cleaned = self.clean(text)
+            return value if cleaned == text else cleaned
+        if isinstance(value, (bytes, bytearray)):
+            text = bytes(value).decode("utf-8", "surrogateescape")  # any bytes, and back unchanged
+            cleaned = self.clean(text)
+            return value if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
+        if depth >= MAX_NESTING:
+            return TOO_DEEP
+        if isinstance(value, Mapping):
+            items = list(value.items())
+            cleaned_items = [
+                (self.clean(key) if isinstance(key, str) else key, self.clean_value(item, depth + 1))
+                for key, item in items
+            ]
+            if all(new[0] is old[0] and new[1] is old[1] for new, old in zip(cleaned_items, items, strict=True)):
+                return value
+            return dict(cleaned_items)
+        if isinstance(value, Sequence):
+            cleaned_list = [self.clean_value(item, depth + 1) for item in value]
+            if all(new is old for new, old in zip(cleaned_list, value, strict=True)):
+                return value
+            return tuple(cleaned_list) if isinstance(value, tuple) else cleaned_list
+        return self.clean(str(value))
 
     def to_json(self, value: Any) -> str:
         """Serialise a content structure to JSON, then clean it."""
