@@ -4,6 +4,7 @@ same core under real client calls: tests/integration/test_core.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -428,6 +429,28 @@ def test_generator_wrapper_keeps_send_throw_and_return_value(instrument: Instrum
     assert all(s.status.is_unset for s in spans)
     assert "kotaemon.stream.abandoned" not in spans[0].attributes
     assert spans[1].attributes["kotaemon.stream.abandoned"] is True  # closed before its end
+
+
+def test_generators_dropped_before_their_first_item_end_their_spans(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+
+    async def numbers() -> Any:
+        yield 1
+
+    for name, wrap, generator in (
+        ("sync", trace_generator, _numbers()),
+        ("async", trace_async_generator, numbers()),
+    ):
+        scope = telemetry.start_step(WorkflowStep(name=name, nested=True))
+        assert scope is not None
+        traced: Any = wrap(generator, scope)  # type: ignore[operator]
+        del traced, generator
+        gc.collect()
+        assert scope.finished, name
+    spans = captured.spans()
+    assert [s.name for s in spans] == ["sync", "async"]
+    assert all(s.attributes["kotaemon.stream.abandoned"] is True and s.status.is_unset for s in spans)
 
 
 def test_async_generator_wrapper(instrument: Instrument) -> None:
