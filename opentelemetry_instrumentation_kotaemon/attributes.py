@@ -237,6 +237,8 @@ KOTAEMON_APP_EVENT_ID = "kotaemon.app.event.id"
 """The framework's id of the event."""
 KOTAEMON_APP_EVENT_STATUS = "kotaemon.app.event.status"
 """How the event ended, as the framework reported it (success, failed, cancelled)."""
+KOTAEMON_APP_EVENT_BATCH_SIZE = "kotaemon.app.event.batch_size"
+"""How many events one call of a batched event function processed (on the batch's span)."""
 
 # --- Model Context Protocol (the MCP part of the GenAI conventions; none of it is in the floor release)
 MCP_METHOD_NAME = "mcp.method.name"
