@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,16 @@ class ContentPolicy:
             cut = len(text) - self.max_length
             text = text[: self.max_length] + _TRUNCATED.format(cut)
         return text
+
+    def error_text(self, error: BaseException) -> tuple[str, str]:
+        """An exception's message and stack trace as exported (span status, `exception.*`): user data, so always
+        cleaned, whether content is captured or not. A message that cannot be read is named by its class."""
+        try:
+            message = str(error)
+        except Exception:
+            message = f"<unprintable {type(error).__name__}>"
+        stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        return self.clean(message), self.clean(stack)
 
     def clean_value(self, value: Any, depth: int = 0) -> Any:
         """Any value an exported record may carry (text, bytes, numbers, lists and maps of them, nested) with every

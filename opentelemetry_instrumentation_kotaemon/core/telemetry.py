@@ -12,7 +12,6 @@ import hashlib
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -362,22 +361,17 @@ class Telemetry:
             span.end()
 
     def record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
-        """Mark `span` as failed by `error`: `error.type`, status and the exception event, content-cleaned."""
-        message = self.content.clean(str(error))
+        """Mark `span` as failed by `error`: `error.type`, status and the exception event, their text cleaned."""
         kind = kind or error_type(error)
         span.set_attribute(attr.ERROR_TYPE, kind)
         status_code = getattr(error, "status_code", None)
         if isinstance(status_code, int):
             span.set_attribute(attr.HTTP_RESPONSE_STATUS_CODE, status_code)
+        message, stack = self.content.error_text(error)
         span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
-        stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         span.add_event(
             attr.EVENT_EXCEPTION,
-            {
-                attr.EXCEPTION_TYPE: kind,
-                attr.EXCEPTION_MESSAGE: message,
-                attr.EXCEPTION_STACKTRACE: self.content.clean(stack),
-            },
+            {attr.EXCEPTION_TYPE: kind, attr.EXCEPTION_MESSAGE: message, attr.EXCEPTION_STACKTRACE: stack},
         )
 
 

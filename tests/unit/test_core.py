@@ -337,6 +337,28 @@ def test_failure_reported_as_a_value_is_an_error(instrument: Instrument) -> None
     assert dict(errors.attributes) == {"kotaemon.span.kind": "agent", "error.type": "failed"}
 
 
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this one")
+
+
+def test_error_text_is_redacted_without_content_capture_and_any_error_fails_its_span(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+    assert not telemetry.captures_content
+    for error in (ValueError("no customer bob@example.com"), _Unprintable()):
+        scope = telemetry.start_step(ToolStep(name="lookup", tool_name="lookup"))
+        assert scope is not None
+        scope.finish(error)
+    told, unprintable = captured.spans()
+    assert told.status.description == "ValueError: no customer [REDACTED:email]"
+    ((name, event),) = [(e.name, dict(e.attributes or {})) for e in told.events]
+    assert name == "exception" and event["exception.message"] == "no customer [REDACTED:email]"
+    assert "bob@example.com" not in repr(event) and "[REDACTED:email]" in str(event["exception.stacktrace"])
+    assert unprintable.status.status_code.name == "ERROR"  # a message that cannot be read fails the span all the same
+    assert unprintable.attributes["error.type"].endswith("_Unprintable")
+
+
 def test_step_content_only_when_captured(instrument: Instrument) -> None:
     captured = instrument()
     for mode in (ContentMode.NONE, ContentMode.SPAN):
