@@ -12,7 +12,7 @@ from .redaction import Redactor
 
 _TRUNCATED = "...[truncated {} chars]"
 MAX_NESTING = 16
-"""How deep `clean_value` follows lists and maps; anything deeper is replaced by `TOO_DEEP`."""
+"""How deep `redact_value` follows lists and maps; anything deeper is replaced by `TOO_DEEP`."""
 TOO_DEEP = "[REDACTED:nested too deep]"
 # Numbers at least this long are checked as text (a card or phone number logged as a number); shorter ones match no
 # rule, and longer ones are no card or phone number.
@@ -29,6 +29,10 @@ class ContentPolicy:
         """Whether captured content goes on spans (read once: the hot paths ask on every call)."""
         self.max_length = settings.content_max_length
         self._redact = Redactor(settings.redact, settings.redact_patterns)
+
+    def redact(self, text: str) -> str:
+        """Apply the redaction rules (no length cap)."""
+        return self._redact(text) if self._redact.active else text
 
     def clean(self, text: str) -> str:
         """Redact, then cap to the configured length. Used for every exported text we did not generate."""
@@ -49,41 +53,42 @@ class ContentPolicy:
         stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         return self.clean(message), self.clean(stack)
 
-    def clean_value(self, value: Any, depth: int = 0) -> Any:
+    def redact_value(self, value: Any, depth: int = 0) -> Any:
         """Any value an exported record may carry (text, bytes, numbers, lists and maps of them, nested) with every
-        text in it cleaned, map keys included; anything else becomes its cleaned text. The value is returned as it is
-        when nothing in it changed, and is never modified in place (it may be the app's own object)."""
+        text in it redacted, map keys included; anything else becomes its redacted text. Nothing is cut to the
+        content length (the SDK's own limits apply). The value is returned as it is when nothing in it changed, and
+        is never modified in place (it may be the app's own object)."""
         if isinstance(value, str):
-            return self.clean(value)
+            return self.redact(value)
         if value is None or isinstance(value, (bool, float)):
             return value
         if isinstance(value, int):
             if abs(value) not in _NUMBER_AS_TEXT:
                 return value
             text = str(value)
-            cleaned = self.clean(text)
-            return value if cleaned == text else cleaned
+            redacted = self.redact(text)
+            return value if redacted == text else redacted
         if isinstance(value, (bytes, bytearray)):
             text = bytes(value).decode("utf-8", "surrogateescape")  # any bytes, and back unchanged
-            cleaned = self.clean(text)
-            return value if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
+            redacted = self.redact(text)
+            return value if redacted == text else redacted.encode("utf-8", "surrogateescape")
         if depth >= MAX_NESTING:
             return TOO_DEEP
         if isinstance(value, Mapping):
             items = list(value.items())
-            cleaned_items = [
-                (self.clean(key) if isinstance(key, str) else key, self.clean_value(item, depth + 1))
+            redacted_items = [
+                (self.redact(key) if isinstance(key, str) else key, self.redact_value(item, depth + 1))
                 for key, item in items
             ]
-            if all(new[0] is old[0] and new[1] is old[1] for new, old in zip(cleaned_items, items, strict=True)):
+            if all(new[0] is old[0] and new[1] is old[1] for new, old in zip(redacted_items, items, strict=True)):
                 return value
-            return dict(cleaned_items)
+            return dict(redacted_items)
         if isinstance(value, Sequence):
-            cleaned_list = [self.clean_value(item, depth + 1) for item in value]
-            if all(new is old for new, old in zip(cleaned_list, value, strict=True)):
+            redacted_list = [self.redact_value(item, depth + 1) for item in value]
+            if all(new is old for new, old in zip(redacted_list, value, strict=True)):
                 return value
-            return tuple(cleaned_list) if isinstance(value, tuple) else cleaned_list
-        return self.clean(str(value))
+            return tuple(redacted_list) if isinstance(value, tuple) else redacted_list
+        return self.redact(str(value))
 
     def to_json(self, value: Any) -> str:
         """Serialise a content structure to JSON, then clean it."""

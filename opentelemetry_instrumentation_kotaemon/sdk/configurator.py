@@ -75,7 +75,7 @@ def redact_exported_logs(provider: object, meter_provider: Any = None) -> None:
         description="Log records dropped, not exported, because their redaction failed",
     )
     redaction = LogRedaction(
-        ContentPolicy(Settings.from_env()).clean_value, lambda kind: failures.add(1, {attr.ERROR_TYPE: kind})
+        ContentPolicy(Settings.from_env()).redact_value, lambda kind: failures.add(1, {attr.ERROR_TYPE: kind})
     )
     if redaction.install(provider) or not isinstance(provider, LoggerProvider):
         return  # a provider that is not the SDK's exports nothing

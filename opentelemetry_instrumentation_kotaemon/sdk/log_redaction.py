@@ -33,8 +33,8 @@ _KNOWN_KEYS = 1024
 class LogRedaction:
     """Redacts each log record before the provider's processors see it, or drops it when that fails."""
 
-    def __init__(self, clean_value: Callable[[Any], Any], count_failure: Callable[[str], None]) -> None:
-        self._clean = clean_value
+    def __init__(self, redact_value: Callable[[Any], Any], count_failure: Callable[[str], None]) -> None:
+        self._redact = redact_value
         self._count_failure = count_failure
         self._keys: dict[str, Any] = {}
         """Attribute keys cleaned before (the same few keys come with every record)."""
@@ -64,22 +64,22 @@ class LogRedaction:
         """Redact one record in place (`data` is the SDK's `LogData` or `ReadWriteLogRecord`); raises when it cannot."""
         record = data.log_record
         body = record.body
-        cleaned = self._clean(body)
+        cleaned = self._redact(body)
         if cleaned is not body:
             record.body = cleaned
         attributes: MutableMapping[str, Any] | None = record.attributes
         if not attributes:
             return
-        clean, keys = self._clean, self._keys
+        redact, keys = self._redact, self._keys
         for key, value in list(attributes.items()):
             if key in _ID_ATTRIBUTES:
                 continue
             new_key = keys.get(key)
             if new_key is None:
-                new_key = clean(key)
+                new_key = redact(key)
                 if len(keys) < _KNOWN_KEYS:
                     keys[key] = new_key
-            new_value = clean(value)
+            new_value = redact(value)
             if new_key is not key:
                 del attributes[key]
                 attributes[new_key] = new_value

@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry_instrumentation_kotaemon.core.content import TOO_DEEP, ContentPolicy
+from opentelemetry_instrumentation_kotaemon.core.events import emit_event
 from opentelemetry_instrumentation_kotaemon.sdk.configurator import redact_exported_logs
 from opentelemetry_instrumentation_kotaemon.settings import Settings
 
@@ -118,12 +119,23 @@ def test_bodies_and_attributes_of_every_shape_are_redacted(exported: Exported) -
     assert order["customer"] == EMAIL and order["items"] == [{"by": EMAIL}, ("card", CARD)]  # the app's own object
 
 
-def test_clean_value_returns_what_needs_no_redaction_as_it_is() -> None:
-    clean = ContentPolicy(Settings.from_env({})).clean_value
+def test_redact_value_returns_what_needs_no_redaction_as_it_is() -> None:
+    clean = ContentPolicy(Settings.from_env({})).redact_value
     value = {"a": ["b", 1, 2.5, None, True, b"\xff\xfe"], "c": ("d",)}
     assert clean(value) is value
     assert clean(b"\xff " + EMAIL.encode()) == b"\xff [REDACTED:email]"  # bytes that are not UTF-8 as well
     assert clean(_Card()) == "card [REDACTED:card]"  # anything else: its text
+
+
+def test_records_are_redacted_not_cut_and_our_events_keep_their_length_note(exported: Exported) -> None:
+    redact_exported_logs(exported.provider, exported.meter_provider)
+    policy = ContentPolicy(Settings.from_env({}))
+    long_prompt = policy.to_json([{"role": "user", "content": "x" * 9000}])  # cut to the content length, with a note
+    emit_event(exported.provider.get_logger("events"), "gen_ai.test", {"gen_ai.input.messages": long_prompt}, None)
+    exported.handle("shop.long").warning("%s paid by %s", "y" * 9000, EMAIL)
+    event, log = exported.records()
+    assert event.attributes["gen_ai.input.messages"] == long_prompt  # exported as our content policy left it
+    assert log.body == "y" * 9000 + " paid by [REDACTED:email]"  # app log records are redacted, not cut
 
 
 class _Card:
