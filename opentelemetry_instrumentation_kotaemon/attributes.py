@@ -169,6 +169,8 @@ METRIC_RETRIEVAL_EMPTY = "kotaemon.retrieval.empty"
 METRIC_RERANK_DOCUMENTS = "kotaemon.rerank.documents"
 METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
 METRIC_INDEXING_CHUNKS = "kotaemon.indexing.chunks"
+METRIC_LOG_REDACTION_FAILURES = "kotaemon.log_records.redaction_failures"
+"""Log records dropped, not exported, because their redaction failed (by `error.type`)."""
 # Duration of each kind of step, in seconds: the conventions' metrics for tools, agents and workflows, ours for the
 # RAG steps they have none for (Prometheus: gen_ai_execute_tool_duration_seconds, kotaemon_retrieval_duration_seconds
 # and so on).
@@ -240,6 +242,8 @@ KOTAEMON_APP_EVENT_ID = "kotaemon.app.event.id"
 """The framework's id of the event."""
 KOTAEMON_APP_EVENT_STATUS = "kotaemon.app.event.status"
 """How the event ended, as the framework reported it (success, failed, cancelled)."""
+KOTAEMON_APP_EVENT_BATCH_SIZE = "kotaemon.app.event.batch_size"
+"""How many events one call of a batched event function processed (on the batch's span)."""
 
 # --- Model Context Protocol (the MCP part of the GenAI conventions; none of it is in the floor release)
 MCP_METHOD_NAME = "mcp.method.name"

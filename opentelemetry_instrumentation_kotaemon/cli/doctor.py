@@ -12,9 +12,13 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
+from packaging.version import InvalidVersion, Version
+
 from ..settings import DISTRO_DEFAULTS, ENTRY_POINT_NAME, SETTINGS, Settings
 from ..version import DISTRIBUTION, __version__
 from ..versions import SUPPORTED_LIBRARIES, in_range
+
+DISABLED_INSTRUMENTATIONS = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 
 # Other packages that trace the same calls; installed beside us, each call is traced twice.
 DUPLICATES = {
@@ -25,6 +29,8 @@ DUPLICATES = {
     "opentelemetry-instrumentation-genai-langchain": "the official GenAI LangChain instrumentation",
     "openinference-instrumentation-openai": "OpenInference's OpenAI instrumentation",
     "openinference-instrumentation-langchain": "OpenInference's LangChain instrumentation",
+    "opentelemetry-instrumentation-mcp": "OpenLLMetry's MCP instrumentation",
+    "openinference-instrumentation-mcp": "OpenInference's MCP instrumentation (trace context in `_meta`)",
     "traceloop-sdk": "Traceloop's SDK (started from code)",
     "openlit": "OpenLIT (started from code)",
     "langtrace-python-sdk": "Langtrace (started from code)",
@@ -54,6 +60,26 @@ def _owner(entry_point: metadata.EntryPoint) -> str:
     return str(dist.metadata["Name"]) if dist is not None else "?"
 
 
+def _disabled() -> set[str]:
+    """The instrumentor entry points `opentelemetry-instrument` skips."""
+    return {name.strip() for name in os.environ.get(DISABLED_INSTRUMENTATIONS, "").split(",")}
+
+
+def switched_off() -> str | None:
+    """Why `opentelemetry-instrument` will not load our instrumentor at all, or None when it will."""
+    disabled = _disabled()
+    if ENTRY_POINT_NAME in disabled:
+        return f"{DISABLED_INSTRUMENTATIONS} has {ENTRY_POINT_NAME}"
+    if "*" in disabled:  # skips every instrumentor from opentelemetry-instrumentation 0.60b0
+        try:
+            skips_all = Version(_version("opentelemetry-instrumentation") or "0") >= Version("0.60b0")
+        except InvalidVersion:
+            skips_all = False
+        if skips_all:
+            return f"{DISABLED_INSTRUMENTATIONS}=*"
+    return None
+
+
 def doctor(out: Callable[[str], None] = print) -> int:
     """Print the report; returns the number of problems found."""
     problems = 0
@@ -61,13 +87,21 @@ def doctor(out: Callable[[str], None] = print) -> int:
 
     out("\nLibraries")
     enabled = Settings.from_env().instrument
+    off = switched_off()
+    if off is not None:
+        out(f"  none instrumented: {off}, so opentelemetry-instrument does not load this package")
     for library in SUPPORTED_LIBRARIES:
         name, integration = library.distribution, library.integration
         version = _version(name)
         if version is None:
             out(f"  {name:<18} not installed")
             continue
-        state = "instrumented" if integration in enabled else f"not instrumented ({integration} is switched off)"
+        if off is not None:
+            state = "not instrumented"
+        elif integration in enabled:
+            state = "instrumented"
+        else:
+            state = f"not instrumented ({integration} is switched off)"
         if not in_range(version, library.versions):
             state += f"; outside the tested range {library.versions}"
             problems += 1
@@ -95,6 +129,9 @@ def doctor(out: Callable[[str], None] = print) -> int:
         owner = _owner(ep)
         if owner in DUPLICATES:
             found = True
+            if ep.name in _disabled():
+                out(f"  {owner} ({DUPLICATES[owner]}) registers '{ep.name}', skipped ({DISABLED_INSTRUMENTATIONS})")
+                continue
             problems += 1
             out(f"  {owner} ({DUPLICATES[owner]}) registers '{ep.name}': calls would be traced twice;")
             out(f"    disable it with OTEL_PYTHON_DISABLED_INSTRUMENTATIONS={ep.name} or uninstall it")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import traceback
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..settings import ContentMode, Settings
 from .redaction import Redactor
 
 _TRUNCATED = "...[truncated {} chars]"
+MAX_NESTING = 16
+"""How deep `redact_value` follows lists and maps; anything deeper is replaced by `TOO_DEEP`."""
+TOO_DEEP = "[REDACTED:nested too deep]"
+# Numbers at least this long are checked as text (a card or phone number logged as a number); shorter ones match no
+# rule, and longer ones are no card or phone number.
+_NUMBER_AS_TEXT = range(10**6, 10**20)
 
 
 class ContentPolicy:
@@ -22,6 +30,10 @@ class ContentPolicy:
         self.max_length = settings.content_max_length
         self._redact = Redactor(settings.redact, settings.redact_patterns)
 
+    def redact(self, text: str) -> str:
+        """Apply the redaction rules (no length cap)."""
+        return self._redact(text) if self._redact.active else text
+
     def clean(self, text: str) -> str:
         """Redact, then cap to the configured length. Used for every exported text we did not generate."""
         if self._redact.active:
@@ -30,6 +42,53 @@ class ContentPolicy:
             cut = len(text) - self.max_length
             text = text[: self.max_length] + _TRUNCATED.format(cut)
         return text
+
+    def error_text(self, error: BaseException) -> tuple[str, str]:
+        """An exception's message and stack trace as exported (span status, `exception.*`): user data, so always
+        cleaned, whether content is captured or not. A message that cannot be read is named by its class."""
+        try:
+            message = str(error)
+        except Exception:
+            message = f"<unprintable {type(error).__name__}>"
+        stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        return self.clean(message), self.clean(stack)
+
+    def redact_value(self, value: Any, depth: int = 0) -> Any:
+        """Any value an exported record may carry (text, bytes, numbers, lists and maps of them, nested) with every
+        text in it redacted, map keys included; anything else becomes its redacted text. Nothing is cut to the
+        content length (the SDK's own limits apply). The value is returned as it is when nothing in it changed, and
+        is never modified in place (it may be the app's own object)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if value is None or isinstance(value, (bool, float)):
+            return value
+        if isinstance(value, int):
+            if abs(value) not in _NUMBER_AS_TEXT:
+                return value
+            text = str(value)
+            redacted = self.redact(text)
+            return value if redacted == text else redacted
+        if isinstance(value, (bytes, bytearray)):
+            text = bytes(value).decode("utf-8", "surrogateescape")  # any bytes, and back unchanged
+            redacted = self.redact(text)
+            return value if redacted == text else redacted.encode("utf-8", "surrogateescape")
+        if depth >= MAX_NESTING:
+            return TOO_DEEP
+        if isinstance(value, Mapping):
+            items = list(value.items())
+            redacted_items = [
+                (self.redact(key) if isinstance(key, str) else key, self.redact_value(item, depth + 1))
+                for key, item in items
+            ]
+            if all(new[0] is old[0] and new[1] is old[1] for new, old in zip(redacted_items, items, strict=True)):
+                return value
+            return dict(redacted_items)
+        if isinstance(value, Sequence):
+            redacted_list = [self.redact_value(item, depth + 1) for item in value]
+            if all(new is old for new, old in zip(redacted_list, value, strict=True)):
+                return value
+            return tuple(redacted_list) if isinstance(value, tuple) else redacted_list
+        return self.redact(str(value))
 
     def to_json(self, value: Any) -> str:
         """Serialise a content structure to JSON, then clean it."""

@@ -152,6 +152,20 @@ class AsyncStreamProxy(_StreamProxy):
             self._self_left()
 
 
+class _EndsWhenDropped:
+    """Held by a generator wrapper from its creation: when the wrapper is dropped, started or not, this ends its
+    scope as abandoned (a generator never started runs none of its code when closed or collected); a scope that
+    already ended is left as it is."""
+
+    __slots__ = ("scope",)
+
+    def __init__(self, scope: LiveSpan) -> None:
+        self.scope = scope
+
+    def __del__(self) -> None:
+        self.scope.finish(abandoned=True)
+
+
 def trace_generator(
     generator: Generator[Any, Any, Any],
     scope: LiveSpan,
@@ -161,9 +175,19 @@ def trace_generator(
     """Re-yield `generator` with `scope` current while it runs, and end the scope with it.
 
     `send`, `throw` and `close` reach the inner generator, and its return value is returned (and shown to
-    `on_return` first), so `answer = yield from traced` works as it did. Closing early (or garbage collection) marks
-    the scope abandoned.
+    `on_return` first), so `answer = yield from traced` works as it did. Closing early, or garbage collection (even
+    before the first item), marks the scope abandoned.
     """
+    return _traced(generator, _EndsWhenDropped(scope), on_item, on_return)
+
+
+def _traced(
+    generator: Generator[Any, Any, Any],
+    owner: _EndsWhenDropped,
+    on_item: Callable[[Any], None] | None,
+    on_return: Callable[[Any], None] | None,
+) -> Generator[Any, Any, Any]:
+    scope = owner.scope
     sent: Any = None
     thrown: BaseException | None = None
     while True:
@@ -197,10 +221,17 @@ def trace_generator(
             thrown = error
 
 
-async def trace_async_generator(
+def trace_async_generator(
     generator: AsyncGenerator[Any, Any], scope: LiveSpan, on_item: Callable[[Any], None] | None = None
 ) -> AsyncGenerator[Any, Any]:
     """The asynchronous twin of `trace_generator`."""
+    return _traced_async(generator, _EndsWhenDropped(scope), on_item)
+
+
+async def _traced_async(
+    generator: AsyncGenerator[Any, Any], owner: _EndsWhenDropped, on_item: Callable[[Any], None] | None
+) -> AsyncGenerator[Any, Any]:
+    scope = owner.scope
     sent: Any = None
     thrown: BaseException | None = None
     while True:

@@ -13,7 +13,6 @@ import hmac
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -328,6 +327,30 @@ class Telemetry:
             span.set_attributes(self.context_attributes(ctx))
         return scope
 
+    def start_app_batch(self, batch: AppEvent, events: list[LiveAppEvent]) -> LiveAppEvent | None:
+        """Open the span of one call of a batched event function, which processes `events` (each with its span).
+
+        It is the root of a trace of its own, where the work of the call goes: the call serves several users, so
+        it belongs to none of their traces. It links to each event's span, and each event's span links back.
+        """
+        spans = [event.span for event in events if event.span is not None]
+        links = [Link(span.get_span_context()) for span in spans]
+        span = self.tracer.start_span(
+            batch.span_name(),
+            context=otel_context.Context(),
+            kind=SpanKind.INTERNAL,
+            attributes=batch.start_attributes(),
+            links=links,
+        )
+        scope = LiveAppEvent(self, batch, span, trace.set_span_in_context(span, otel_context.Context()), None)
+        scope.context = otel_context.set_value(_APP_EVENT_KEY, scope, scope.context)
+        batch_context = span.get_span_context()
+        if batch_context.is_valid:
+            for event_span in spans:
+                if event_span.is_recording():
+                    event_span.add_link(batch_context)
+        return scope
+
     def end_app_event(self, scope: LiveAppEvent, error: BaseException | None) -> None:
         """Record how a UI event ended on its span."""
         span = scope.span
@@ -349,22 +372,17 @@ class Telemetry:
             span.end()
 
     def record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
-        """Mark `span` as failed by `error`: `error.type`, status and the exception event, content-cleaned."""
-        message = self.content.clean(str(error))
+        """Mark `span` as failed by `error`: `error.type`, status and the exception event, their text cleaned."""
         kind = kind or error_type(error)
         span.set_attribute(attr.ERROR_TYPE, kind)
         status_code = getattr(error, "status_code", None)
         if isinstance(status_code, int):
             span.set_attribute(attr.HTTP_RESPONSE_STATUS_CODE, status_code)
+        message, stack = self.content.error_text(error)
         span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
-        stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         span.add_event(
             attr.EVENT_EXCEPTION,
-            {
-                attr.EXCEPTION_TYPE: kind,
-                attr.EXCEPTION_MESSAGE: message,
-                attr.EXCEPTION_STACKTRACE: self.content.clean(stack),
-            },
+            {attr.EXCEPTION_TYPE: kind, attr.EXCEPTION_MESSAGE: message, attr.EXCEPTION_STACKTRACE: stack},
         )
 
 

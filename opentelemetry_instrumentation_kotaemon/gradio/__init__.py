@@ -12,6 +12,11 @@ Events the UI chains after another (`.then()`, `.success()`) are traces of their
 before them in the same browser session (the event whose pipeline named the conversation; else the event just before)
 and carry its conversation and user. Versions whose internals moved are left as they are (one debug line per missing
 method).
+
+A batched event function (`batch=True`) is called once for the events of several users queued at the same time: each
+event keeps its own span, in the trace of the request that queued it, and the call itself gets a span in a trace of
+its own (`{framework} {name} batch`, linked to every event's span and back), where the work it does goes: it serves
+them all, so it belongs to no one user's trace. A batch of one event is processed like any event.
 """
 
 from __future__ import annotations
@@ -74,16 +79,17 @@ class QueueEvents:
         if not self.telemetry.enabled:
             return wrapped(*args, **kwargs)
         try:
-            events = args[0] if args else kwargs["events"]
-            event = events[0]
-            record = extract.app_event(event)
-            parent = getattr(event, _CONTEXT_ATTRIBUTE, None)
+            events = list(args[0] if args else kwargs["events"])
+            traced = [_Queued(event) for event in events]
+            traced = [queued for queued in traced if queued.record is not None and queued.parent is not None]
         except Exception:
             logger.debug("unexpected Gradio events; not traced", exc_info=True)
             return wrapped(*args, **kwargs)
-        if record is None or not isinstance(parent, otel_context.Context):
+        if not traced:
             return wrapped(*args, **kwargs)
-        return self._process(wrapped(*args, **kwargs), instance, event, record, parent)
+        if len(events) > 1:
+            return self._process_batch(wrapped(*args, **kwargs), instance, traced, len(events))
+        return self._process(wrapped(*args, **kwargs), instance, traced[0])
 
     async def on_api_call(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         """Keep the exception an event's function raised: Gradio catches it and reports the event as failed."""
@@ -95,10 +101,8 @@ class QueueEvents:
                 event.failure = error
             raise
 
-    async def _process(
-        self, processing: Coroutine[Any, Any, Any], queue: Any, event: Any, record: AppEvent, parent: Any
-    ) -> Any:
-        scope = self._start(queue, event, record, parent)
+    async def _process(self, processing: Coroutine[Any, Any, Any], queue: Any, queued: _Queued) -> Any:
+        scope = self._start(queue, queued)
         if scope is None:
             return await processing
         token = scope.activate()
@@ -112,9 +116,70 @@ class QueueEvents:
             raise
         finally:
             scope.deactivate(token)
-            self._end(scope, queue, event)
+            self._end(scope, queue, queued.event)
 
-    def _start(self, queue: Any, event: Any, record: AppEvent, parent: Any) -> LiveAppEvent | None:
+    async def _process_batch(
+        self, processing: Coroutine[Any, Any, Any], queue: Any, traced: list[_Queued], size: int
+    ) -> Any:
+        """Process one call of a batched function: a span per event, in its own trace, and one for the call."""
+        started = [(queued, self._start(queue, queued)) for queued in traced]
+        scopes = [(queued.event, scope) for queued, scope in started if scope is not None]
+        batch = self._start_batch(traced[0].record, size, [scope for _, scope in scopes])
+        token = batch.activate() if batch is not None else None
+        error: BaseException | None = None
+        try:
+            return await processing
+        except asyncio.CancelledError as cancelled:
+            error = cancelled
+            raise
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            if batch is not None:
+                batch.deactivate(token)
+            self._end_batch(batch, scopes, queue, error)
+
+    def _start_batch(self, record: AppEvent | None, size: int, events: list[LiveAppEvent]) -> LiveAppEvent | None:
+        if record is None:
+            return None
+        try:
+            batch = AppEvent(name=record.name, framework=record.framework, function=record.function, batch_size=size)
+            return self.telemetry.start_app_batch(batch, events)
+        except Exception:
+            logger.debug("failed to start telemetry for a Gradio batch", exc_info=True)
+            return None
+
+    def _end_batch(
+        self,
+        batch: LiveAppEvent | None,
+        scopes: list[tuple[Any, LiveAppEvent]],
+        queue: Any,
+        error: BaseException | None,
+    ) -> None:
+        """End each event as Gradio says it ended (failed ones with the exception the call raised), then the call."""
+        try:
+            cancelled = isinstance(error, asyncio.CancelledError)
+            failure = batch.failure if batch is not None else None
+            for event, scope in scopes:
+                scope.failure = failure
+                if cancelled:
+                    scope.status = "cancelled"
+                elif error is not None:
+                    scope.finish(error)
+                self._end(scope, queue, event)
+            if batch is None:
+                return
+            statuses = {scope.status for _, scope in scopes}
+            batch.status = "cancelled" if cancelled else statuses.pop() if len(statuses) == 1 else None
+            batch.finish(None if cancelled else error)
+        except Exception:
+            logger.debug("failed to end telemetry for a Gradio batch", exc_info=True)
+
+    def _start(self, queue: Any, queued: _Queued) -> LiveAppEvent | None:
+        event, record, parent = queued.event, queued.record, queued.parent
+        if record is None or parent is None:
+            return None
         try:
             if not trace.get_current_span(parent).get_span_context().is_valid:
                 headers = extract.request_headers(event)
@@ -156,3 +221,15 @@ class QueueEvents:
                     self._trails.popitem(last=False)
         except Exception:
             logger.debug("failed to end telemetry for a Gradio event", exc_info=True)
+
+
+class _Queued:
+    """A queued event, its record, and the context of the request that queued it (None when not captured)."""
+
+    __slots__ = ("event", "parent", "record")
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.record = extract.app_event(event)
+        parent = getattr(event, _CONTEXT_ATTRIBUTE, None)
+        self.parent: otel_context.Context | None = parent if isinstance(parent, otel_context.Context) else None

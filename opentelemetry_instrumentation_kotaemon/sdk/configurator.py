@@ -8,7 +8,6 @@ what those lack (see `shims`), names this package as the distro on the resource 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,8 @@ from .shims import (
     import_exporters_with_bounded_retries,
     init_metrics_with_bucket_views,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
@@ -58,36 +59,38 @@ def _redact_exported_logs() -> None:
     redact_exported_logs(get_logger_provider())
 
 
-def redact_exported_logs(provider: object) -> None:
-    """Put the redacting processor first on `provider`; when the SDK's provider no longer lets us, fail closed:
-    no app log record is exported (they could carry what redaction is for), and one warning says why."""
+def redact_exported_logs(provider: object, meter_provider: Any = None) -> None:
+    """Put our redaction in front of `provider`'s processors (see `log_redaction`); when this SDK release no longer
+    lets us, fail closed: the provider is shut down, so that no log record is exported (they could carry what
+    redaction is for), and one warning says why."""
+    from opentelemetry.metrics import get_meter
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.version import __version__ as sdk_version
 
+    from .. import attributes as attr
     from ..core.content import ContentPolicy
-    from ..core.redaction import RedactingLogProcessor
+    from ..core.telemetry import INSTRUMENTATION_NAME
     from ..settings import Settings
+    from ..version import __version__
+    from .log_redaction import LogRedaction
 
-    if RedactingLogProcessor(ContentPolicy(Settings.from_env()).clean).install_first(provider):
-        return
-    if not isinstance(provider, LoggerProvider):  # not the SDK's: it exports nothing of the app's logs
-        return
-    _stop_app_log_export()
-    logging.getLogger(__name__).warning(
-        "App log records are not exported: this SDK release (opentelemetry-sdk %s) does not let the redaction of "
-        "exported log records be installed, and unredacted records could leak personal data or secrets. Spans, "
-        "metrics and GenAI events are not affected.",
+    failures = get_meter(INSTRUMENTATION_NAME, __version__, meter_provider).create_counter(
+        attr.METRIC_LOG_REDACTION_FAILURES,
+        unit="{log_record}",
+        description="Log records dropped, not exported, because their redaction failed",
+    )
+    redaction = LogRedaction(
+        ContentPolicy(Settings.from_env()).redact_value, lambda kind: failures.add(1, {attr.ERROR_TYPE: kind})
+    )
+    if redaction.install(provider) or not isinstance(provider, LoggerProvider):
+        return  # a provider that is not the SDK's exports nothing
+    try:
+        provider.shutdown()
+    except Exception:
+        logger.debug("could not shut the logger provider down", exc_info=True)
+    logger.warning(
+        "Log records are not exported (app logs and GenAI events): this SDK release (opentelemetry-sdk %s) does not "
+        "let their redaction be installed, and unredacted records could leak personal data or secrets. Spans and "
+        "metrics are not affected.",
         sdk_version,
     )
-
-
-def _stop_app_log_export() -> None:
-    """Take the SDK's exporting handlers off the root logger, and keep the logging instrumentation (loaded after
-    this configurator) from adding its own."""
-    from opentelemetry.sdk._logs import LoggingHandler
-
-    os.environ["OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"] = "false"
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if isinstance(handler, LoggingHandler):
-            root.removeHandler(handler)

@@ -7,6 +7,8 @@ OpenTelemetry Collector's `file` exporter writes them, so `opentelemetry-kotaemo
 
 Each line is one `write` to a file opened with O_APPEND, under a lock: threads, several exporters and forked children
 can share the file without mixing lines. Nothing raises into the app: a file that cannot be written logs one warning.
+The file is created readable by its owner only (0600: with content capture on it holds prompts and answers); a file
+that already exists keeps its mode, with one warning when other users can read it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -40,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # OTLP JSON writes these bytes fields as hex; the protobuf JSON mapping would write base64.
 _ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+_MODE = 0o600
+"""The mode of a file the exporters create: readable and writable by its owner only."""
 _Batch = TypeVar("_Batch")
 
 
@@ -64,10 +69,12 @@ class _JsonLinesFile:
 
     _lock = threading.Lock()  # one for every file of the process: a line is short work
     _warned: set[str] = set()
+    _mode_warned: set[str] = set()
 
     def __init__(self) -> None:
         self.path = read_file_path()
-        self._write(b"")  # create it now, so that a bad path is reported at start-up
+        if self._write(b""):  # create it now, so that a bad path is reported at start-up
+            self._check_mode()
 
     def append(self, encode: Callable[[_Batch], Any], batch: _Batch) -> bool:
         """Write `batch`, turned into an OTLP export request by `encode`, as one line; False if it was not written."""
@@ -84,7 +91,7 @@ class _JsonLinesFile:
     def _write(self, data: bytes) -> bool:
         try:
             with self._lock:  # released before reporting: the report may be logged to this very file
-                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
                 try:
                     view = memoryview(data)
                     while view:
@@ -95,6 +102,22 @@ class _JsonLinesFile:
             self._report(error)
             return False
         return True
+
+    def _check_mode(self) -> None:
+        """Warn once when other users can read the file (one that existed before, with its own mode)."""
+        try:
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        except OSError:
+            return
+        if not mode & (stat.S_IRGRP | stat.S_IROTH) or self.path in self._mode_warned:
+            return
+        self._mode_warned.add(self.path)
+        logger.warning(
+            "%s can be read by other users (mode %o); with content capture on it holds prompts and answers. "
+            "Restrict it (chmod 600), or remove it and it will be created readable by its owner only.",
+            self.path,
+            mode,
+        )
 
     def _report(self, error: OSError) -> None:
         if self.path in self._warned:

@@ -1,9 +1,11 @@
 """An app that handles secrets and personal data everywhere telemetry could pick them up.
 
 OpenAI, LangChain and Kotaemon calls carry them in prompts, headers, the client URL, tool arguments and results,
-retrieved documents and error messages. Usage: secrets_app.py BASE_URL
+retrieved documents, and the messages of errors (raised by tools, or a tool error handed back as the answer).
+Usage: secrets_app.py BASE_URL
 """
 
+import contextlib
 import logging
 import sys
 
@@ -12,7 +14,7 @@ from kotaemon.agents.tools.base import BaseTool
 from kotaemon.llms import ChatOpenAI as KotaemonChat
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.tools import tool
+from langchain_core.tools import ToolException, tool
 from langchain_openai import ChatOpenAI
 
 BASE_URL = sys.argv[1]
@@ -55,7 +57,23 @@ class Leaky(BaseRetriever):
         return [Document(page_content=SECRET, metadata={"id": "doc-1"})]
 
 
+@tool
+def failing_lookup(query: str) -> str:
+    """Look a customer up, and fail."""
+    raise ValueError(f"no customer for {query}")
+
+
+@tool
+def soft_lookup(query: str) -> str:
+    """Look a customer up; a failure is handed back as the answer."""
+    raise ToolException(f"lookup failed for {query}")
+
+
+soft_lookup.handle_tool_error = True
 lookup.invoke({"query": SECRET})
+with contextlib.suppress(ValueError):
+    failing_lookup.invoke({"query": SECRET})
+soft_lookup.invoke({"name": "soft_lookup", "args": {"query": SECRET}, "id": "call-1", "type": "tool_call"})
 Leaky().invoke(SECRET)
 ChatOpenAI(model="s-langchain", base_url=BASE_URL, api_key=CLIENT_KEY).invoke(SECRET)
 
@@ -69,7 +87,17 @@ class KotaemonLookup(BaseTool):
         return f"found {SECRET}"
 
 
+class KotaemonFailingLookup(BaseTool):
+    name: str = "kotaemon_failing_lookup"
+    description: str = "Look a customer up, and fail"
+
+    def _run_tool(self, query):
+        raise RuntimeError(f"no customer for {query}")
+
+
 KotaemonChat(model="s-kotaemon", base_url=BASE_URL, api_key=CLIENT_KEY).invoke(SECRET)
 KotaemonLookup().run(SECRET)
+with contextlib.suppress(RuntimeError):
+    KotaemonFailingLookup().run(SECRET)
 log.info("done with %s", SECRET)
 print("app done")

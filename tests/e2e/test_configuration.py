@@ -128,6 +128,8 @@ def test_exported_app_logs_are_redacted_and_local_output_is_not(server: OpenAISe
     with OtlpReceiver() as receiver:
         result = run_instrumented("leaky_logging_app.py", receiver=receiver, env={ask: "true"})
         records = [r for r in receiver.logs if "order for" in str(r.body) or r.body == "payment failed"]
+        (structured,) = [r for r in receiver.logs if isinstance(r.body, dict)]
+        everything = repr(receiver.logs)
     if new_logging:  # the app's own output is untouched (the SDK < 1.28 handler makes `basicConfig` a no-op)
         assert "LOCAL order for alice@example.com paid with 4111 1111 1111 1111" in result.stderr
     bodies = [r.body for r in records]
@@ -136,3 +138,8 @@ def test_exported_app_logs_are_redacted_and_local_output_is_not(server: OpenAISe
     assert "alice@example.com" not in exported and "4111 1111 1111 1111" not in exported
     assert "sk-live-abcdefghijklmnopqrstuvwx" not in exported
     assert "[REDACTED:api_key]" in records[1].attributes["exception.message"]
+    # a body that is not text, and list attributes: every value in them is redacted
+    assert structured.body == {"customer": "[REDACTED:email]", "card": "[REDACTED:card]"}
+    assert structured.attributes["recipients"] == ["[REDACTED:email]", "[REDACTED:email]"]
+    assert structured.attributes["cards"] == ["[REDACTED:card]"]
+    assert "jane.doe@example.com" not in everything and "4111 1111 1111 1111" not in everything

@@ -34,10 +34,19 @@ def test_nothing_planted_is_exported(content: str) -> None:
     with OpenAIServer() as server, OtlpReceiver() as receiver:
         run_instrumented("secrets_app.py", server.base_url, receiver=receiver, base_url=server.base_url, env=env)
         exported = repr(receiver.spans) + repr(receiver.points) + repr(receiver.logs)
-        names = {s.name for s in receiver.spans}
+        spans = receiver.spans
+        names = {s.name for s in spans}
     # the run did trace every layer, and with content on it did capture (redacted) content
     assert {"chat s-openai", "execute_tool lookup", "retrieval Leaky", "chat s-langchain", "chat s-kotaemon"} <= names
     assert "execute_tool kotaemon_lookup" in names
+    # the failures whose messages carry the secrets are on their spans, redacted (content capture or not)
+    failed = {s.name: s for s in spans if s.is_error}
+    assert {"execute_tool failing_lookup", "execute_tool soft_lookup", "execute_tool kotaemon_failing_lookup"} <= set(
+        failed
+    )
+    for name in ("execute_tool failing_lookup", "execute_tool kotaemon_failing_lookup"):
+        assert "no customer for key [REDACTED:api_key] card [REDACTED:card]" in failed[name].status_message
+    assert "lookup failed for key [REDACTED:api_key]" in failed["execute_tool soft_lookup"].status_message
     assert receiver.logs  # the app's own log records were exported
     if content != "no_content":
         assert "[REDACTED:card]" in exported and "[REDACTED:email]" in exported

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 import time
 import warnings
@@ -47,6 +48,7 @@ def path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "_warned", set())
     monkeypatch.setattr(_JsonLinesFile, "_warned", set())
+    monkeypatch.setattr(_JsonLinesFile, "_mode_warned", set())
 
 
 def _tracer(exporter: FileSpanExporter) -> trace.Tracer:
@@ -185,6 +187,29 @@ def test_a_file_that_cannot_be_written_warns_once_and_never_raises(
     assert len(warnings_logged) == 1, warnings_logged
     assert str(target) in warnings_logged[0] and OTEL_KOTAEMON_FILE_PATH in warnings_logged[0]
     assert not target.exists()
+
+
+def test_the_file_is_created_readable_by_its_owner_only(path: Path) -> None:
+    previous = os.umask(0)  # the most permissive umask: the mode comes from the exporter alone
+    try:
+        exporter = FileSpanExporter()
+        with _tracer(exporter).start_as_current_span("secret prompt"):
+            pass
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert _read(path).spans
+
+
+def test_a_file_others_can_read_keeps_its_mode_and_warns_once(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path.write_text("")
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="opentelemetry_instrumentation_kotaemon"):
+        FileSpanExporter()
+        FileLogExporter()  # a second exporter on the same file: no second warning
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"{path} can be read by other users (mode 644)") and "chmod 600" in warning
 
 
 def test_an_empty_batch_writes_nothing(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import types
 from collections.abc import Callable, Iterator
@@ -176,6 +177,20 @@ def test_llm_stream_left_early_is_abandoned(traced: Captured, server: OpenAIServ
     assert span.attributes["kotaemon.stream.chunk_count"] == 1  # the one chunk the reader took
     assert span.status.status_code.value == OK
     assert total(traced.points("kotaemon.streams.abandoned")) == 1
+
+
+def test_llm_streams_dropped_before_their_first_chunk_are_abandoned(traced: Captured, server: OpenAIServer) -> None:
+    llm = chat(server)
+    sent = len(server.requests)
+    streams = [llm.stream("hi"), llm.astream("hi")]  # asked for, then never read
+    assert traced.spans() == []  # their spans are open
+    del streams
+    gc.collect()
+    spans = traced.spans()
+    assert len(spans) == 2 and all(s.attributes["kotaemon.stream.abandoned"] is True for s in spans)
+    assert all(s.attributes["kotaemon.stream.chunk_count"] == 0 for s in spans)
+    assert total(traced.points("kotaemon.streams.abandoned")) == 2
+    assert len(server.requests) == sent  # the streams never sent their request
 
 
 def test_base_llm_stream_raising_not_implemented_at_call_time_is_not_a_span(

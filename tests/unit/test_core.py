@@ -4,6 +4,7 @@ same core under real client calls: tests/integration/test_core.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -278,6 +279,28 @@ def test_failure_reported_as_a_value_is_an_error(instrument: Instrument) -> None
     assert dict(errors.attributes) == {"kotaemon.span.kind": "agent", "error.type": "failed"}
 
 
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this one")
+
+
+def test_error_text_is_redacted_without_content_capture_and_any_error_fails_its_span(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+    assert not telemetry.captures_content
+    for error in (ValueError("no customer bob@example.com"), _Unprintable()):
+        scope = telemetry.start_step(ToolStep(name="lookup", tool_name="lookup"))
+        assert scope is not None
+        scope.finish(error)
+    told, unprintable = captured.spans()
+    assert told.status.description == "ValueError: no customer [REDACTED:email]"
+    ((name, event),) = [(e.name, dict(e.attributes or {})) for e in told.events]
+    assert name == "exception" and event["exception.message"] == "no customer [REDACTED:email]"
+    assert "bob@example.com" not in repr(event) and "[REDACTED:email]" in str(event["exception.stacktrace"])
+    assert unprintable.status.status_code.name == "ERROR"  # a message that cannot be read fails the span all the same
+    assert unprintable.attributes["error.type"].endswith("_Unprintable")
+
+
 def test_step_content_only_when_captured(instrument: Instrument) -> None:
     captured = instrument()
     for mode in (ContentMode.NONE, ContentMode.SPAN):
@@ -370,6 +393,28 @@ def test_generator_wrapper_keeps_send_throw_and_return_value(instrument: Instrum
     assert all(s.status.is_unset for s in spans)
     assert "kotaemon.stream.abandoned" not in spans[0].attributes
     assert spans[1].attributes["kotaemon.stream.abandoned"] is True  # closed before its end
+
+
+def test_generators_dropped_before_their_first_item_end_their_spans(instrument: Instrument) -> None:
+    captured = instrument()
+    telemetry = _new_telemetry(captured)
+
+    async def numbers() -> Any:
+        yield 1
+
+    for name, wrap, generator in (
+        ("sync", trace_generator, _numbers()),
+        ("async", trace_async_generator, numbers()),
+    ):
+        scope = telemetry.start_step(WorkflowStep(name=name, nested=True))
+        assert scope is not None
+        traced: Any = wrap(generator, scope)  # type: ignore[operator]
+        del traced, generator
+        gc.collect()
+        assert scope.finished, name
+    spans = captured.spans()
+    assert [s.name for s in spans] == ["sync", "async"]
+    assert all(s.attributes["kotaemon.stream.abandoned"] is True and s.status.is_unset for s in spans)
 
 
 def test_async_generator_wrapper(instrument: Instrument) -> None:

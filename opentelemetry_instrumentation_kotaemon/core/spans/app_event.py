@@ -1,4 +1,5 @@
-"""App event spans: `{framework} {name}`, one UI event a web app's server processed (a Gradio queue event)."""
+"""App event spans: `{framework} {name}`, one UI event a web app's server processed (a Gradio queue event), and
+`{framework} {name} batch`, one call of a batched event function for several events."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ class AppEvent:
     function: str | None = None
     session_id: str | None = None
     event_id: str | None = None
+    batch_size: int | None = None
+    """For one call of a batched function: how many events it processed (each has a span of its own)."""
 
     def span_name(self) -> str:
+        if self.batch_size is not None:
+            return f"{self.framework} {self.name} batch"
         return f"{self.framework} {self.name}"
 
     def start_attributes(self) -> Attributes:
@@ -34,4 +39,6 @@ class AppEvent:
             values[attr.KOTAEMON_APP_EVENT_ID] = self.event_id
         if self.session_id:
             values[attr.SESSION_ID] = self.session_id
+        if self.batch_size is not None:
+            values[attr.KOTAEMON_APP_EVENT_BATCH_SIZE] = self.batch_size
         return values
