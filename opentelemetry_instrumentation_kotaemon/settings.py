@@ -43,6 +43,10 @@ OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
 """Export `user.id` from baggage as a SHA-256 prefix instead of the value (true/false). Default true."""
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 """Comma list of root span name patterns (shell-style, e.g. `login*,*payment*`) that our samplers always keep."""
+OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
+"""New traces per second (per process) that the debug header or `kotaemon.debug` baggage may force past our
+samplers; beyond it they are sampled like the rest. 0 ignores both. Default 5."""
+DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
 OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
 """Trace every Kotaemon (theflow) step, not only models, retrieval, re-ranking, tools, agents, indexing and
 top-level pipelines (true/false). Default false."""
@@ -63,6 +67,7 @@ ALL_VARIABLES = (
     OTEL_KOTAEMON_BAGGAGE_KEYS,
     OTEL_KOTAEMON_HASH_USER_ID,
     OTEL_KOTAEMON_ALWAYS_SAMPLE,
+    OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND,
     OTEL_KOTAEMON_TRACE_ALL_STEPS,
     OTEL_KOTAEMON_FILE_PATH,
 )
@@ -143,6 +148,21 @@ def read_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) 
         value = minimum - 1
     if value < minimum:
         warn_invalid(name, raw, str(default), f"a whole number >= {minimum}")
+        return default
+    return value
+
+
+def read_rate(env: Mapping[str, str], name: str, default: float) -> float:
+    """A rate (a finite number >= 0, e.g. traces per second)."""
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        warn_invalid(name, raw, f"{default:g}", "a number >= 0")
         return default
     return value
 
