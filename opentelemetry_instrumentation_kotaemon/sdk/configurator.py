@@ -1,7 +1,8 @@
 """The configurator that `opentelemetry-instrument` loads for this package.
 
 It is the SDK's own, so every standard `OTEL_*` variable keeps working; on older SDKs and exporters it also supplies
-what those lack (see `shims`), redacts exported log records and reports export failures in a few clear lines.
+what those lack (see `shims`, and `instance` for a `service.instance.id` per process and forked worker), redacts
+exported log records and reports export failures in a few clear lines.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from opentelemetry.sdk import _configuration as sdk_configuration
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
-from . import export_errors
+from . import export_errors, instance
 from .shims import (
     SDK_TAKES_BUCKET_ADVICE,
     ensure_logger_provider,
@@ -42,6 +43,7 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
             for name, step in originals.items():
                 setattr(sdk_configuration, name, step)
         ensure_logger_provider()
+        instance.install()
         _redact_exported_logs()
         export_errors.install()
 
