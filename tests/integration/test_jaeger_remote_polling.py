@@ -221,3 +221,31 @@ def test_a_forked_child_polls_on_its_own_with_rate_limits_of_its_own(server: Str
         assert sampler.should_sample(None, 1, "x").decision is Decision.DROP
     finally:
         sampler.stop()
+
+
+@pytest.mark.parametrize("name", ["jaeger_remote", "parentbased_jaeger_remote"])
+def test_both_names_of_the_specification_give_the_parent_based_remote_sampler(
+    server: StrategyServer, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import entry_points
+
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    (entry_point,) = [ep for ep in entry_points(group="opentelemetry_traces_sampler") if ep.name == name]
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "both")
+    server.answer(probabilistic(1.0))
+    sampler = entry_point.load()(f"endpoint={server.endpoint},pollingIntervalMs=50,initialSamplingRate=0")
+    try:
+        wait_until(lambda: sampler.root.status().strategy == "probabilistic 1", "the first answer")
+        root = sampler.should_sample(None, 5, "root")
+        assert root.decision is Decision.RECORD_AND_SAMPLE
+        assert dict(root.attributes) == {"sampler.type": "probabilistic", "sampler.param": 1.0}
+        for sampled in (True, False):  # a parent's decision wins over the strategy, local or remote
+            for remote in (True, False):
+                flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+                parent = trace.set_span_in_context(NonRecordingSpan(SpanContext(5, 6, remote, flags)))
+                decision = sampler.should_sample(parent, 5, "child").decision
+                assert decision is (Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP), (sampled, remote)
+    finally:
+        sampler.root.stop()

@@ -78,7 +78,9 @@ def test_stock_jaeger_counts_our_roots_per_operation(tmp_path: Path) -> None:
         assert plain.finish() is not None and plain.process.returncode == 0
         assert operations_calculated(jaeger) == 0
         # ours: both operations counted (the gauge is over every service: this one's two)
-        ours = SamplingApp(jaeger.otlp_http, "ours", 30, PER_APP, arg, window=WINDOW)
+        ours = SamplingApp(
+            jaeger.otlp_http, "ours", 30, PER_APP, arg, window=WINDOW, sampler="parentbased_jaeger_remote"
+        )
         try:
             wait_until(lambda: operations_calculated(jaeger) == 2, "Jaeger to calculate both operations", 30)
         finally:
@@ -89,11 +91,14 @@ def test_stock_jaeger_counts_our_roots_per_operation(tmp_path: Path) -> None:
 
 
 class Fleet:
-    """Four app processes under `jaeger_remote`, their reports gathered as they come."""
+    """Four app processes under `parentbased_jaeger_remote`, their reports gathered as they come."""
 
     def __init__(self, otlp_http: str, sampling: str, seconds: float) -> None:
         arg = f"endpoint={sampling},pollingIntervalMs=1000,initialSamplingRate={INITIAL:g}"
-        self.apps = [SamplingApp(otlp_http, "fleet", seconds, PER_APP, arg, window=WINDOW) for _ in range(APPS)]
+        self.apps = [
+            SamplingApp(otlp_http, "fleet", seconds, PER_APP, arg, window=WINDOW, sampler="parentbased_jaeger_remote")
+            for _ in range(APPS)
+        ]
         self.reports: list[list[dict[str, Any]]] = [[] for _ in self.apps]
 
     def gather(self) -> None:
