@@ -44,8 +44,9 @@ OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 """Comma list of root span name patterns (shell-style, e.g. `login*,*payment*`) that our samplers always keep."""
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
-"""New traces per second (per process) that the debug header or `kotaemon.debug` baggage may force past our
-samplers; beyond it they are sampled like the rest. 0 ignores both. Default 5."""
+"""New traces per second (per process, in bursts of up to ten seconds' worth) that the debug header or
+`kotaemon.debug` baggage may force past our samplers; beyond it they are sampled like the rest. 0 ignores both.
+Default 5."""
 DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
 OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
 """Trace every Kotaemon (theflow) step, not only models, retrieval, re-ranking, tools, agents, indexing and

@@ -6,8 +6,8 @@
 Both follow the decision of a parent span (local or from an incoming request). Both always keep a root span whose
 name matches `OTEL_KOTAEMON_ALWAYS_SAMPLE` (the operator's choice), and keep a new trace a client asks for (W3C
 baggage `kotaemon.debug=true`, an `X-Debug-Tracing: true` request header) within a budget of its own,
-`OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND` per process: any client can send them, so beyond it they are sampled like the
-rest (one warning says so).
+`OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND` per process, in bursts of up to ten seconds' worth: any client can send them,
+so beyond it they are sampled like the rest (one warning says so).
 
 Rate-limiter state belongs to each process: a forked child starts with full buckets and locks of its own.
 
@@ -62,6 +62,9 @@ DEBUG_HEADER_ATTRIBUTE = "http.request.header.x_debug_tracing"
 """Where HTTP server instrumentations put a captured `X-Debug-Tracing` request header."""
 _DEBUG_HEADER_SEEN = create_key("kotaemon-debug-header")
 SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
+DEBUG_BURST_SECONDS = 10.0
+"""The debug budget's bucket holds this many seconds of its rate: one debugged request may start a burst of traces
+(a question in Kotaemon's web app starts a dozen: its HTTP requests and Gradio events)."""
 
 
 _LIMITERS: weakref.WeakSet[RateLimitingSampler] = weakref.WeakSet()
@@ -84,12 +87,13 @@ def _reset_limiters() -> None:
 
 
 class RateLimitingSampler(Sampler):  # type: ignore[misc]
-    """Keeps at most `per_second` new traces per second (a token bucket holding up to one second of tokens, at
-    least one: Jaeger's clients' rate limiter)."""
+    """Keeps at most `per_second` new traces per second: a token bucket holding `burst` seconds of tokens, at least
+    one (with the default of one second, Jaeger's clients' rate limiter)."""
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic, burst: float = 1.0) -> None:
         self.per_second = per_second
-        self._capacity = max(1.0, per_second)
+        self.burst = burst
+        self._capacity = max(1.0, per_second * burst)
         self._clock = clock
         self._reset()
         _reset_in_forked_children(self)
@@ -105,7 +109,7 @@ class RateLimitingSampler(Sampler):  # type: ignore[misc]
         strategy that is served again does not refill the bucket."""
         with self._lock:
             self._refill()
-            capacity = max(1.0, per_second)
+            capacity = max(1.0, per_second * self.burst)
             self._tokens *= capacity / self._capacity
             self._capacity, self.per_second = capacity, per_second
 
@@ -152,7 +156,9 @@ class KotaemonSampler(Sampler):  # type: ignore[misc]
     ) -> None:
         self.root = root
         self.always_sample = tuple(always_sample)
-        self.debug_budget = RateLimitingSampler(debug_per_second) if debug_per_second > 0 else None
+        self.debug_budget = (
+            RateLimitingSampler(debug_per_second, burst=DEBUG_BURST_SECONDS) if debug_per_second > 0 else None
+        )
         self._over_budget_warned = False
 
     def should_sample(

@@ -145,10 +145,11 @@ def test_debug_header_is_noted_when_the_incoming_context_is_extracted() -> None:
 def test_traces_a_client_forces_have_a_budget_of_their_own(caplog: pytest.LogCaptureFixture) -> None:
     # any client can send the debug header or baggage: beyond the budget they are sampled like the rest
     caplog.set_level(logging.WARNING, "opentelemetry_instrumentation_kotaemon.sdk.sampling")
-    sampler = KotaemonSampler(ALWAYS_OFF, always_sample=("login*",), debug_per_second=2)
+    sampler = KotaemonSampler(ALWAYS_OFF, always_sample=("login*",), debug_per_second=2)  # bursts of 10 s: 20
     debug = baggage.set_baggage("kotaemon.debug", "true")
     header = DebugHeaderPropagator().extract({"x-debug-tracing": "true"})
-    assert [_sampled(sampler, ctx) for ctx in (debug, header, debug, header)] == [True, True, False, False]
+    decisions = [_sampled(sampler, ctx) for ctx in (debug, header) * 15]
+    assert 20 <= sum(decisions) <= 21 and decisions[:20] == [True] * 20 and not any(decisions[-5:]), decisions
     assert not _sampled(sampler, baggage.set_baggage("kotaemon.debug", "true", _parent(sampled=False, remote=True)))
     # a sampled parent keeps its trace without using the budget; the operator's patterns have no budget
     assert _sampled(sampler, baggage.set_baggage("kotaemon.debug", "true", _parent(sampled=True, remote=True)))
