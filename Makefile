@@ -21,7 +21,7 @@ DEMO_ARGS ?=
 
 LAYERS := unit integration e2e ops
 
-.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check dist wheel-smoke demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger balancer actionlint
+.PHONY: test lint typecheck test-latest test-lock test-adapters $(addprefix test-,$(LAYERS)) install-check dist wheel-smoke demo bench bench-instructions bench-mcp-instructions bench-reports clean backends backend-paths jaeger jaeger-leaderfix balancer actionlint
 
 test: lint typecheck test-lock test-latest test-adapters install-check
 
@@ -36,21 +36,35 @@ OCB := $(BIN_CACHE)/ocb-$(OCB_VERSION)
 ACTIONLINT := $(BIN_CACHE)/actionlint-$(ACTIONLINT_VERSION)
 # named after the manifest and its pinned module hashes, so a changed manifest builds a new balancer
 BALANCER := $(BIN_CACHE)/otelcol-kotaemon-lb-$(shell cat ops/collector/builder-config.yaml ops/collector/go.sum | sha256sum | cut -c1-12)
+# Test only: the same Jaeger with one condition of its adaptive sampling fixed (the patch and why: docs/
+# jaeger-adaptive-leader.md), for the test that a fleet converges; the stock binary runs everything else.
+LEADERFIX_PATCH := tests/support/jaeger-adaptive-leader.patch
+JAEGER_LEADERFIX := $(BIN_CACHE)/jaeger-$(JAEGER_VERSION)-testonly-leaderfix-$(shell sha256sum $(LEADERFIX_PATCH) | cut -c1-12)
 
-backends: jaeger balancer
+backends: jaeger jaeger-leaderfix balancer
 jaeger: $(JAEGER)
+jaeger-leaderfix: $(JAEGER_LEADERFIX)
 balancer: $(BALANCER)
 
 backend-paths:
 	@echo "jaeger=$(JAEGER)"
+	@echo "jaeger-leaderfix=$(JAEGER_LEADERFIX)"
 	@echo "balancer=$(BALANCER)"
+
+JAEGER_MODULE_DIR = $$(go mod download -json github.com/jaegertracing/jaeger@$(JAEGER_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')
 
 $(JAEGER):
 	@mkdir -p $(BIN_CACHE)
 	@echo "Building Jaeger $(JAEGER_VERSION) with Go into $(BIN_CACHE) (only when missing)"
-	cd "$$(go mod download -json github.com/jaegertracing/jaeger@$(JAEGER_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')" \
-		&& go build -trimpath -o $@.tmp ./cmd/jaeger
+	cd "$(JAEGER_MODULE_DIR)" && go build -trimpath -o $@.tmp ./cmd/jaeger
 	mv $@.tmp $@
+
+# the module's source copied out of Go's read-only module cache, patched, built, and removed again
+$(JAEGER_LEADERFIX): $(LEADERFIX_PATCH) | $(JAEGER)
+	rm -rf $@.src && cp -r "$(JAEGER_MODULE_DIR)" $@.src && chmod -R u+w $@.src
+	patch -s -d $@.src -p1 < $(LEADERFIX_PATCH)
+	cd $@.src && go build -trimpath -o $@.tmp ./cmd/jaeger
+	mv $@.tmp $@ && rm -rf $@.src
 
 $(OCB):
 	@mkdir -p $(BIN_CACHE)

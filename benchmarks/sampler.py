@@ -58,6 +58,20 @@ CONFIGS: dict[str, Sampler] = {
             },
         }
     ),
+    # what Jaeger's adaptive sampling serves: every operation also has a lower bound (its default, one a minute)
+    "jaeger_remote, per operation, lower bound 1/min": remote(
+        {
+            "strategyType": 0,
+            "probabilisticSampling": {"samplingRate": RATE},
+            "operationSampling": {
+                "defaultSamplingProbability": RATE,
+                "defaultLowerBoundTracesPerSecond": 1 / 60,
+                "perOperationStrategies": [
+                    {"operation": f"op{i}", "probabilisticSampling": {"samplingRate": RATE}} for i in range(10)
+                ],
+            },
+        }
+    ),
 }
 
 
@@ -106,7 +120,9 @@ def main() -> None:
             "",
             "The extra cost over the SDK sampler on new traces is the checks our samplers make before the strategy: "
             "the debug-header mark and debug baggage (only read when the context holds anything) and the "
-            "always-sample patterns (none here). Reading the current strategy is one attribute load, no lock.",
+            "always-sample patterns (none here). Reading the current strategy is one attribute load, no lock; a "
+            "kept root also gets `sampler.type` and `sampler.param`, and a lower bound costs a rate limiter's lock "
+            "on every new trace of its operation.",
             "",
         ]
     )

@@ -260,3 +260,8 @@ ERROR_TYPE_TOOL_ERROR = "tool_error"
 """`error.type` of a tool call whose result says it failed (an MCP `CallToolResult` with `isError`)."""
 METRIC_MCP_CLIENT_OPERATION_DURATION = "mcp.client.operation.duration"
 METRIC_MCP_SERVER_OPERATION_DURATION = "mcp.server.operation.duration"
+
+# --- Jaeger's client tags on kept root spans (Jaeger's adaptive sampling counts roots by them) and the resource
+SAMPLER_TYPE = "sampler.type"
+SAMPLER_PARAM = "sampler.param"
+SERVICE_INSTANCE_ID = "service.instance.id"

@@ -49,6 +49,7 @@ OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
 OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
 OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
+OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
@@ -62,6 +63,7 @@ KNOWN_LIBRARIES: tuple[str, ...] = ("openai", "kotaemon", "langchain", "gradio",
 DEFAULT_CONTENT_MAX_LENGTH = 8192
 MIN_CONTENT_MAX_LENGTH = 16
 DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
+DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
 ATTRIBUTE_LENGTH_LIMIT = "16384"
 """The distro's default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
 MIN_USER_ID_HASH_KEY_BYTES = 32
@@ -308,6 +310,16 @@ def _parse_always_sample(raw: str) -> tuple[str, ...]:
     return kept
 
 
+def _parse_rate(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise BadValue("a number >= 0")
+    return value
+
+
 def _parse_file_path(raw: str) -> str:
     if "\0" in raw or os.path.isdir(raw):
         raise BadValue("the path of a file, not of a directory")
@@ -461,6 +473,18 @@ ALWAYS_SAMPLE: Setting[tuple[str, ...]] = Setting(
     example="`login*,*payment*`",
     safe_side="a pattern that matches every name is dropped; keeping every trace is `OTEL_TRACES_SAMPLER=always_on`",
 )
+DEBUG_TRACES_PER_SECOND = Setting(
+    OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND,
+    _parse_rate,
+    DEFAULT_DEBUG_TRACES_PER_SECOND,
+    DEFAULT_DEBUG_TRACES_PER_SECOND,
+    doc="new traces per second (per process, bursts of ten seconds' worth) the debug header or `kotaemon.debug` "
+    "baggage may force past our samplers; `0` ignores both",
+    default_doc=f"`{DEFAULT_DEBUG_TRACES_PER_SECOND:g}`",
+    fallback_doc=f"{DEFAULT_DEBUG_TRACES_PER_SECOND:g}",
+    example="`1`",
+    safe_side="any client can send the header: beyond the budget, forced traces are sampled like the rest",
+)
 FILE_PATH = Setting(
     OTEL_KOTAEMON_FILE_PATH,
     _parse_file_path,
@@ -485,6 +509,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     HASH_USER_ID,
     USER_ID_HASH_KEY,
     ALWAYS_SAMPLE,
+    DEBUG_TRACES_PER_SECOND,
     FILE_PATH,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""

@@ -1,7 +1,8 @@
 """`opentelemetry-kotaemon doctor`: what `opentelemetry-instrument` will do in this environment.
 
 The effective settings, which libraries are found and instrumented, which distro and configurator win, duplicate
-instrumentations installed beside us, and version skew.
+instrumentations installed beside us, version skew, how processes are told apart, and what the sampler does for a
+fleet of them (for `jaeger_remote`, the strategy its endpoint serves now).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def doctor(out: Callable[[str], None] = print) -> int:
     if not found:
         out("  none")
 
+    identity_report(out)
     problems += sampling_report(out)
 
     out("\nSettings (- means not set: the default applies; a malformed value is warned about above)")
@@ -155,12 +157,25 @@ def doctor(out: Callable[[str], None] = print) -> int:
     return problems
 
 
+REMOTE_SAMPLERS = ("jaeger_remote", "parentbased_jaeger_remote")
+
+
 def sampling_report(out: Callable[[str], None]) -> int:
-    """The sampler chosen; for `jaeger_remote`, the strategy its endpoint serves now. Returns the problems found."""
+    """The sampler chosen and what it means for a fleet of processes; for `jaeger_remote`, the strategy its endpoint
+    serves now, fetched and read as every process of this service does. Returns the problems found."""
+    from ..settings import DEBUG_TRACES_PER_SECOND
+
     name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip() or "parentbased_always_on (SDK default)"
+    arg = os.environ.get("OTEL_TRACES_SAMPLER_ARG", "-")
     out("\nSampling")
-    out(f"  OTEL_TRACES_SAMPLER={name}   OTEL_TRACES_SAMPLER_ARG={os.environ.get('OTEL_TRACES_SAMPLER_ARG', '-')}")
-    if name != "jaeger_remote":
+    out(f"  OTEL_TRACES_SAMPLER={name}   OTEL_TRACES_SAMPLER_ARG={arg}")
+    if name in ("kotaemon_ratelimit", "kotaemon_ratio", *REMOTE_SAMPLERS):
+        budget = DEBUG_TRACES_PER_SECOND.read(os.environ)
+        out(f"  debug header / kotaemon.debug baggage: up to {budget:g} forced traces per second per process")
+    if name == "kotaemon_ratelimit":
+        out("  the limit holds per process: a fleet of N processes (replicas x workers) keeps up to N times as many;")
+        out("    for one budget per operation across the fleet, see jaeger_remote with Jaeger's adaptive sampling")
+    if name not in REMOTE_SAMPLERS:
         return 0
     from ..sdk.jaeger_remote import JaegerRemoteSampler, parse_sampler_argument, service_name
 
@@ -168,6 +183,8 @@ def sampling_report(out: Callable[[str], None]) -> int:
         parse_sampler_argument(os.environ.get("OTEL_TRACES_SAMPLER_ARG")), service_name(), start=False
     )
     out(f"  strategies from {sampler.url}, every {sampler.config.polling_interval_ms} ms")
+    if sampler.service == "unknown_service":
+        out("  (OTEL_SERVICE_NAME is not set: an app asks under its script's name; set it here to see that strategy)")
     sampler.refresh()
     status = sampler.status()
     if status.refreshed_at is None:
@@ -176,4 +193,21 @@ def sampling_report(out: Callable[[str], None]) -> int:
         return 1
     refreshed = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(status.refreshed_at))
     out(f"  current strategy: {status.strategy} (refreshed {refreshed})")
+    out("  every process of this service (each forked worker too) fetches it on its own and uses it within one")
+    out("    polling interval; lower bounds and rate limits in it hold per process")
     return 0
+
+
+def identity_report(out: Callable[[str], None]) -> None:
+    """Whether each process exports as its own instance (`service.instance.id`)."""
+    from opentelemetry.sdk.resources import OTELResourceDetector
+
+    from ..attributes import SERVICE_INSTANCE_ID
+
+    yours = OTELResourceDetector().detect().attributes.get(SERVICE_INSTANCE_ID)
+    out("\nProcesses")
+    if yours:
+        out(f"  service.instance.id={yours} (OTEL_RESOURCE_ATTRIBUTES): every process started with it shares it,")
+        out("    forked workers too; a backend merges their counters unless each gets its own")
+    else:
+        out("  service.instance.id: a new one in every process and forked worker (each its own metric series)")

@@ -1,8 +1,9 @@
 """The configurator that `opentelemetry-instrument` loads for this package.
 
 It is the SDK's own, so every standard `OTEL_*` variable keeps working; on older SDKs and exporters it also supplies
-what those lack (see `shims`), names this package as the distro on the resource (`telemetry.distro.name` and
-`.version`), redacts exported log records and reports export failures in a few clear lines.
+what those lack (see `shims`, and `instance` for a `service.instance.id` per process and forked worker), names this
+package as the distro on the resource (`telemetry.distro.name` and `.version`), redacts exported log records and
+reports export failures in a few clear lines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
 from ..attributes import TELEMETRY_DISTRO_NAME, TELEMETRY_DISTRO_VERSION
 from ..version import DISTRIBUTION, __version__
-from . import export_errors
+from . import export_errors, instance
 from .shims import (
     SDK_TAKES_BUCKET_ADVICE,
     ensure_logger_provider,
@@ -48,6 +49,7 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
             for name, step in originals.items():
                 setattr(sdk_configuration, name, step)
         ensure_logger_provider()
+        instance.install()
         _redact_exported_logs()
         export_errors.install()
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.sampling import Decision
 
 from opentelemetry_instrumentation_kotaemon.sdk.jaeger_remote import JaegerRemoteSampler, RemoteSamplerConfig
 from tests.support.prometheus import wait_until
@@ -156,3 +158,94 @@ def test_doctor_shows_the_strategy_the_endpoint_serves(server: StrategyServer, m
     lines.clear()
     assert sampling_report(lines.append) == 1
     assert "the app samples at the initial rate, probabilistic 0.001" in "\n".join(lines)
+
+
+def test_doctor_shows_an_adaptive_strategy_per_operation(
+    server: StrategyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry_instrumentation_kotaemon.cli.doctor import sampling_report
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "fleet")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", f"endpoint={server.endpoint}")
+    server.answer(
+        {
+            "strategyType": "PROBABILISTIC",
+            "operationSampling": {
+                "defaultSamplingProbability": 0.001,
+                "defaultLowerBoundTracesPerSecond": 0.5,
+                "perOperationStrategies": [
+                    {"operation": "quiet", "probabilisticSampling": {"samplingRate": 0.8}},
+                    {"operation": "busy", "probabilisticSampling": {"samplingRate": 0.08}},
+                ],
+            },
+        }
+    )
+    lines: list[str] = []
+    assert sampling_report(lines.append) == 0
+    report = "\n".join(lines)
+    assert "current strategy: per operation {busy: 0.08, quiet: 0.8}; other operations probabilistic 0.001" in report
+    assert "at least 0.5/s per operation" in report and "forked worker too" in report
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_polls_on_its_own_with_rate_limits_of_its_own(server: StrategyServer) -> None:
+    server.answer({"strategyType": 1, "rateLimitingSampling": {"maxTracesPerSecond": 0.01}})  # one a 100 s
+    sampler = sampler_for(server.endpoint, interval_ms=50)
+    try:
+        wait_until(lambda: strategy_of(sampler, "rate limiting 0.01/s"), "the first answer")
+        assert sampler.should_sample(None, 1, "x").decision is Decision.RECORD_AND_SAMPLE  # the bucket's one token
+        assert sampler.should_sample(None, 1, "x").decision is Decision.DROP
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, then leave without running the parent's exit hooks
+            try:
+                forked_at = time.time()
+                deadline = time.monotonic() + 10
+                while (sampler.status().refreshed_at or 0) <= forked_at and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                child = {
+                    "polled": (sampler.status().refreshed_at or 0) > forked_at,
+                    "thread": sampler._thread is not None and sampler._thread.is_alive(),
+                    "kept": sampler.should_sample(None, 1, "x").decision is Decision.RECORD_AND_SAMPLE,
+                }
+                os.write(write_end, json.dumps(child).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            child = json.loads(pipe.read() or "{}")
+        os.waitpid(pid, 0)
+        # the child polls with a thread of its own and starts with a full bucket; the parent's stays empty
+        assert child == {"polled": True, "thread": True, "kept": True}
+        assert sampler.should_sample(None, 1, "x").decision is Decision.DROP
+    finally:
+        sampler.stop()
+
+
+@pytest.mark.parametrize("name", ["jaeger_remote", "parentbased_jaeger_remote"])
+def test_both_names_of_the_specification_give_the_parent_based_remote_sampler(
+    server: StrategyServer, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import entry_points
+
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    (entry_point,) = [ep for ep in entry_points(group="opentelemetry_traces_sampler") if ep.name == name]
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "both")
+    server.answer(probabilistic(1.0))
+    sampler = entry_point.load()(f"endpoint={server.endpoint},pollingIntervalMs=50,initialSamplingRate=0")
+    try:
+        wait_until(lambda: sampler.root.status().strategy == "probabilistic 1", "the first answer")
+        root = sampler.should_sample(None, 5, "root")
+        assert root.decision is Decision.RECORD_AND_SAMPLE
+        assert dict(root.attributes) == {"sampler.type": "probabilistic", "sampler.param": 1.0}
+        for sampled in (True, False):  # a parent's decision wins over the strategy, local or remote
+            for remote in (True, False):
+                flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+                parent = trace.set_span_in_context(NonRecordingSpan(SpanContext(5, 6, remote, flags)))
+                decision = sampler.should_sample(parent, 5, "child").decision
+                assert decision is (Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP), (sampled, remote)
+    finally:
+        sampler.root.stop()

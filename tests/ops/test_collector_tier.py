@@ -5,13 +5,19 @@ Every config in ops/ is also checked with the binary that runs it (`validate`)."
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +25,7 @@ from typing import IO, Any
 import pytest
 
 from tests.support.backends import (
+    ADAPTIVE_CONFIG,
     BALANCER_CONFIG,
     JAEGER_CONFIG,
     SAMPLER_CONFIG,
@@ -29,7 +36,7 @@ from tests.support.backends import (
     unique_port,
     validate,
 )
-from tests.support.e2e import instrumented_environment, launch
+from tests.support.e2e import APPS, instrumented_environment, launch
 from tests.support.openai_server import OpenAIServer
 from tests.support.prometheus import PrometheusServer, wait_until
 
@@ -45,6 +52,7 @@ def test_every_ops_config_validates_with_the_binary_that_runs_it(tmp_path: Path)
     built = {"jaeger": binary("jaeger"), "balancer": binary("balancer")}
     checks = [
         (built["jaeger"], JAEGER_CONFIG, {}),
+        (built["jaeger"], ADAPTIVE_CONFIG, {}),
         (built["jaeger"], SAMPLER_CONFIG, {"SAMPLER_REPLICA": "sampler-0"}),
         (built["balancer"], BALANCER_CONFIG, {"TAIL_SAMPLERS": "[sampler-0:4317, sampler-1:4317]"}),
     ]
@@ -63,6 +71,7 @@ def test_every_ops_config_validates_with_the_binary_that_runs_it(tmp_path: Path)
     shipped = {p.relative_to(SAMPLER_CONFIG.parents[1]) for p in SAMPLER_CONFIG.parents[1].glob("*/*.yaml")}
     assert {p for p in shipped if p.parts[0] in ("collector", "jaeger")} == {
         JAEGER_CONFIG.relative_to(SAMPLER_CONFIG.parents[1]),
+        ADAPTIVE_CONFIG.relative_to(SAMPLER_CONFIG.parents[1]),
         SAMPLER_CONFIG.relative_to(SAMPLER_CONFIG.parents[1]),
         BALANCER_CONFIG.relative_to(SAMPLER_CONFIG.parents[1]),
         Path("collector/builder-config.yaml"),
@@ -309,3 +318,106 @@ def test_tail_sampling_keeps_every_error_slow_and_debug_trace_whole(tier: Tier, 
         raise AssertionError(f"{error}; Prometheus has {found} and the names {names}") from None
     errors = f'sum(gen_ai_client_operation_duration_seconds_count{{job="{SERVICE}", error_type!=""}})'
     assert tier.prometheus.value(errors) == PLAN["error"]
+
+
+# --- a pre-fork server: every worker exports its metrics as its own instance
+
+PREFORK_SERVICE = "prefork-app"
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+class Gunicorn:
+    """`opentelemetry-instrument gunicorn --workers 2 wsgi_app:app` (tests/apps), exporting metrics to `endpoint`
+    every second, in a session of its own."""
+
+    def __init__(self, endpoint: str, base_url: str) -> None:
+        env = instrumented_environment(
+            endpoint,
+            base_url,
+            {
+                "OTEL_SERVICE_NAME": PREFORK_SERVICE,
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+                "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+            },
+        )
+        bin_dir = Path(sys.executable).parent
+        self.stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(
+            [
+                str(bin_dir / "opentelemetry-instrument"),
+                str(bin_dir / "gunicorn"),
+                *("--workers", "2", "--bind", "127.0.0.1:0", "--chdir", str(APPS), "wsgi_app:app"),
+            ],
+            env=env,
+            stderr=self.stderr,
+            start_new_session=True,
+        )
+        port = wait_until(self._port, "gunicorn to listen", 60)
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def _port(self) -> int | None:
+        assert self.process.poll() is None, self.log()
+        found = LISTENING.search(self.log())
+        return int(found.group(1)) if found else None
+
+    def log(self) -> str:
+        return os.pread(self.stderr.fileno(), 1 << 20, 0).decode(errors="replace")
+
+    def ask(self) -> int:
+        """One request; the pid of the worker that served it."""
+        with urllib.request.urlopen(self.url, timeout=60) as response:
+            return int(json.load(response)["pid"])
+
+    def stop(self) -> str:
+        """SIGTERM to the server (its workers end with it); SIGKILL to the session if it hangs. Its log."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        log = self.log()
+        self.stderr.close()
+        return log
+
+
+def test_each_worker_of_a_prefork_server_is_a_series_of_its_own(tier: Tier, record_property: Any) -> None:
+    # On SDK 1.27 both workers exported with one resource and no service.instance.id: Prometheus got one series,
+    # which jumped between the two workers' counts (a counter reset at every jump)
+    counter = f'gen_ai_client_operation_duration_seconds_count{{job="{PREFORK_SERVICE}"}}'
+    with OpenAIServer() as server:
+        app = Gunicorn(f"http://{tier.balancer.env['LB_OTLP_HTTP_ENDPOINT']}", server.base_url)
+        served: Counter[int] = Counter()
+        try:
+            started = time.monotonic()
+            with ThreadPoolExecutor(2) as pool:  # two at a time: both sync workers get requests
+                while len(served) < 2 or min(served.values()) < 20 or time.monotonic() - started < 15:
+                    served.update(pool.map(lambda _: app.ask(), range(2)))
+                    time.sleep(0.05)  # pacing: the requests spread over several metric exports
+                    assert time.monotonic() - started < 120, served
+
+            def per_instance() -> dict[str, float]:
+                return {
+                    dict(labels)["instance"]: value
+                    for labels, value in tier.prometheus.values(f"sum by (instance) ({counter})").items()
+                }
+
+            try:
+                wait_until(
+                    lambda: sorted(per_instance().values()) == sorted(served.values()), "every request counted", 60
+                )
+            except AssertionError as error:
+                resets = tier.prometheus.values(f"resets({counter}[10m])")
+                raise AssertionError(f"{error}: served {served}, series {per_instance()}, resets {resets}") from None
+        finally:
+            log = app.stop()
+    instances = per_instance()
+    assert len(instances) == 2 and "" not in instances, instances
+    resets = tier.prometheus.values(f"resets({counter}[10m])")
+    assert resets and set(resets.values()) == {0.0}, resets
+    assert "Traceback" not in log, log
+    figures = {"requests per worker": sorted(served.values()), "series": instances, "resets": sum(resets.values())}
+    record_property("prefork", json.dumps(figures))
+    print("pre-fork:", json.dumps(figures))

@@ -4,11 +4,6 @@ traces are read back through its query API, and the `jaeger_remote` sampler foll
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
-import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,11 +16,10 @@ import pytest
 from tests.kotaemon_standin import environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.backends import Jaeger, binary
-from tests.support.e2e import FAKE_API_KEY, instrumented_environment, launch, run_instrumented
+from tests.support.e2e import FAKE_API_KEY, run_instrumented
 from tests.support.openai_server import OpenAIServer
 from tests.support.prometheus import wait_until
-
-TRACES_ONLY = {"OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+from tests.support.sampling_app import TRACES_ONLY, SamplingApp
 
 
 @pytest.fixture(scope="module")
@@ -163,90 +157,12 @@ def test_errors_are_marked_and_nothing_redacted_reaches_jaeger(jaeger: Jaeger) -
 # --- the jaeger_remote sampler against Jaeger's remote-sampling extension
 
 
-class SamplingApp:
-    """tests/apps/sampling_app.py under opentelemetry-instrument with `jaeger_remote`; its windows read as they come."""
-
-    def __init__(self, jaeger: Jaeger, service: str, seconds: float, rates: dict[str, float], arg: str) -> None:
-        env = instrumented_environment(
-            jaeger.otlp_http,
-            "",
-            {
-                **TRACES_ONLY,
-                "OTEL_SERVICE_NAME": service,
-                "OTEL_TRACES_SAMPLER": "jaeger_remote",
-                "OTEL_TRACES_SAMPLER_ARG": arg,
-            },
-        )
-        window = 0.5
-        args = [str(seconds), str(window), *(f"{name}={rate}" for name, rate in rates.items())]
-        self.stderr_file = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by finish()
-        self.process = subprocess.Popen(
-            launch("sampling_app.py", *args), env=env, stdout=subprocess.PIPE, stderr=self.stderr_file, text=True
-        )
-        self.windows: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.other_output: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        decoder = json.JSONDecoder()
-        for line in self.process.stdout:
-            text = line.strip()
-            while text:  # normally one window per line
-                try:
-                    window, end = decoder.raw_decode(text)
-                except ValueError:
-                    self.other_output.append(text)
-                    break
-                self.windows.put(window)
-                text = text[end:].strip()
-
-    def next_window(self) -> dict[str, Any]:
-        try:
-            return self.windows.get(timeout=30)
-        except queue.Empty:
-            raise AssertionError(f"the app reported nothing for 30 s:\n{self.finish()}") from None
-
-    def share_until(self, name: str, low: float, high: float, deadline: float) -> float:
-        """Read windows until `name`'s sampled share of the last two falls within [low, high]; returns when."""
-        recent: list[list[int]] = []
-        while True:
-            window = self.next_window()
-            recent = [*recent[-1:], window["counts"][name]]
-            started, sampled = sum(c[0] for c in recent), sum(c[1] for c in recent)
-            share = sampled / started if started else 0.0
-            if len(recent) == 2 and low <= share <= high:
-                return float(window["end"])
-            assert window["end"] < deadline and not window.get("last"), (
-                f"{name}: share {share:.3f} not within [{low}, {high}] by the deadline"
-            )
-
-    def stderr_so_far(self) -> str:
-        """What the app wrote to stderr until now (read without moving the offset the app writes at)."""
-        return os.pread(self.stderr_file.fileno(), 1 << 20, 0).decode(errors="replace")
-
-    def finish(self) -> str:
-        """Wait for the app to end (killing it after a minute); its stderr."""
-        try:
-            self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-        self.reader.join(timeout=10)
-        self.stderr_file.seek(0)
-        stderr = self.stderr_file.read()
-        self.stderr_file.close()
-        return stderr + "".join(f"\nstdout: {line}" for line in self.other_output)
-
-
 def test_sampled_share_follows_the_strategies_file(jaeger: Jaeger, strategies: Path) -> None:
     service = "sampling-follow"
     write_strategies(strategies, {"service": service, "type": "probabilistic", "param": 0.2})
     polling_ms = 1000
     arg = f"endpoint={jaeger.sampling},pollingIntervalMs={polling_ms},initialSamplingRate=0"
-    app = SamplingApp(jaeger, service, seconds=40, rates={"work": 200}, arg=arg)
+    app = SamplingApp(jaeger.otlp_http, service, seconds=40, rates={"work": 200}, arg=arg)
     try:
         # from the initial rate (0) to the file's 0.2, without the app having waited for anything
         first = app.next_window()["counts"]["work"]
@@ -276,7 +192,7 @@ def test_sensitive_operation_kept_beside_ten_traces_per_second(jaeger: Jaeger, s
         },
     )
     arg = f"endpoint={jaeger.sampling},pollingIntervalMs=500,initialSamplingRate=0"
-    app = SamplingApp(jaeger, service, seconds=8, rates={"sensitive": 20, "search": 100}, arg=arg)
+    app = SamplingApp(jaeger.otlp_http, service, seconds=8, rates={"sensitive": 20, "search": 100}, arg=arg)
     windows = []
     while not windows or not windows[-1].get("last"):
         windows.append(app.next_window())
@@ -287,7 +203,7 @@ def test_sensitive_operation_kept_beside_ten_traces_per_second(jaeger: Jaeger, s
     active = [w for w in windows if w["counts"]["search"][1] or w["counts"]["sensitive"][1]]
     assert len(active) >= len(windows) - 3, windows
     sensitive = [w["counts"]["sensitive"] for w in active[1:]]
-    assert all(kept == started for started, kept in sensitive), sensitive
+    assert all(kept == started for started, kept, _ in sensitive), sensitive
     searched = [w["counts"]["search"] for w in active[1:]]
     seconds = len(searched) * 0.5
     kept = sum(c[1] for c in searched)
@@ -305,7 +221,7 @@ def test_jaeger_stopped_and_restarted(jaeger: Jaeger, strategies: Path, tmp_path
     service = "sampling-restart"
     write_strategies(strategies, {"service": service, "type": "probabilistic", "param": 0.5})
     arg = f"endpoint={jaeger.sampling},pollingIntervalMs=300,initialSamplingRate=0"
-    app = SamplingApp(jaeger, service, seconds=45, rates={"work": 200}, arg=arg)
+    app = SamplingApp(jaeger.otlp_http, service, seconds=45, rates={"work": 200}, arg=arg)
     try:
         app.share_until("work", 0.38, 0.62, deadline=time.time() + 15)
         jaeger.stop()
@@ -317,7 +233,7 @@ def test_jaeger_stopped_and_restarted(jaeger: Jaeger, strategies: Path, tmp_path
         while first["end"] <= stopped_at + 1:
             first = app.next_window()
         for window in (first, app.next_window(), app.next_window()):
-            started, kept = window["counts"]["work"]
+            started, kept, _ = window["counts"]["work"]
             assert 0.3 <= kept / started <= 0.7, (started, kept)
         jaeger.start()
         app.share_until("work", 0.03, 0.18, deadline=time.time() + 15)
@@ -337,7 +253,7 @@ def test_bad_sampler_argument_warns_once_each_and_uses_defaults(jaeger: Jaeger, 
     write_strategies(strategies, {"service": service, "type": "probabilistic", "param": 1.0})
     wait_served(jaeger, service, 1.0)  # the app fetches once: a bad polling interval falls back to a minute
     arg = f"endpoint={jaeger.sampling},pollingIntervalMs=fast,initialSamplingRate=2,colour=blue"
-    app = SamplingApp(jaeger, service, seconds=4, rates={"work": 50}, arg=arg)
+    app = SamplingApp(jaeger.otlp_http, service, seconds=4, rates={"work": 50}, arg=arg)
     windows = []
     while not windows or not windows[-1].get("last"):
         windows.append(app.next_window())

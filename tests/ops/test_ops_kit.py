@@ -568,7 +568,7 @@ def test_kubernetes_example_wires_the_service_monitor_to_the_metrics_port() -> N
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert service["metadata"]["namespace"] in monitor["spec"]["namespaceSelector"]["matchNames"]
     (container,) = pod["spec"]["containers"]
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}
     container_ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     service_ports = {port["name"]: port for port in service["spec"]["ports"]}
     (endpoint,) = monitor["spec"]["endpoints"]
@@ -577,6 +577,12 @@ def test_kubernetes_example_wires_the_service_monitor_to_the_metrics_port() -> N
     assert container_ports[metrics_port["targetPort"]] == int(env["OTEL_EXPORTER_PROMETHEUS_PORT"])
     assert "prometheus" in env["OTEL_METRICS_EXPORTER"].split(",")
     assert container["command"][0] == "opentelemetry-instrument"
+    # several replicas, each trace to the tail-sampling tier's balancer, the pod's name on every signal
+    assert deployment["spec"]["replicas"] > 1
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_always_on"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://otel-lb.")
+    assert "k8s.pod.name=$(POD_NAME)" in env["OTEL_RESOURCE_ATTRIBUTES"]
+    assert next(item for item in container["env"] if item["name"] == "POD_NAME")["valueFrom"]
     policy = documents["NetworkPolicy"]
     guarded = [rule for rule in policy["spec"]["ingress"] if rule.get("from")]
     assert [port["port"] for rule in guarded for port in rule["ports"]] == [endpoint["port"]]

@@ -23,12 +23,14 @@ from tests.support.prometheus import free_port, wait_until
 REPO = Path(__file__).resolve().parents[2]
 OPS = REPO / "ops"
 JAEGER_CONFIG = OPS / "jaeger" / "jaeger.yaml"
+ADAPTIVE_CONFIG = OPS / "jaeger" / "jaeger-adaptive.yaml"
 SAMPLER_CONFIG = OPS / "collector" / "tail-sampling.yaml"
 BALANCER_CONFIG = OPS / "collector" / "load-balancer.yaml"
 
 
 def binary(name: str) -> Path:
-    """The path of `jaeger` or `balancer`, built by `make <name>` first if missing (serialised by a lock)."""
+    """The path of `jaeger`, `jaeger-leaderfix` (test only: docs/jaeger-adaptive-leader.md) or `balancer`, built by
+    `make <name>` first if missing (serialised by a lock)."""
     paths = dict(line.split("=", 1) for line in _make("backend-paths").splitlines() if "=" in line)
     path = Path(paths[name])
     if path.exists():
@@ -145,9 +147,18 @@ def _answers(url: str) -> bool:
 
 
 class Jaeger(Process):
-    """Jaeger v2 running ops/jaeger/jaeger.yaml, every address on a free loopback port."""
+    """Jaeger v2 running ops/jaeger/jaeger.yaml (or `config`, with the same addresses), every address on a free
+    loopback port; `settings` sets more of the config's variables."""
 
-    def __init__(self, binary: Path, workdir: Path, strategies: Path | None = None, reload: str = "1s") -> None:
+    def __init__(
+        self,
+        binary: Path,
+        workdir: Path,
+        strategies: Path | None = None,
+        reload: str = "1s",
+        config: Path = JAEGER_CONFIG,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         env = {
             "JAEGER_OTLP_GRPC_ENDPOINT": loopback(),
             "JAEGER_OTLP_HTTP_ENDPOINT": loopback(),
@@ -162,7 +173,8 @@ class Jaeger(Process):
         }
         if strategies is not None:
             env["JAEGER_SAMPLING_STRATEGIES"] = str(strategies)
-        super().__init__("jaeger", binary, JAEGER_CONFIG, env, workdir)
+        env.update(settings or {})
+        super().__init__("jaeger", binary, config, env, workdir)
 
     @property
     def otlp_http(self) -> str:
@@ -179,6 +191,14 @@ class Jaeger(Process):
     @property
     def sampling(self) -> str:
         return f"http://{self.env['JAEGER_SAMPLING_HTTP_ENDPOINT']}/sampling"
+
+    def strategy(self, service: str) -> Any:
+        """The strategy Jaeger serves `service` now (its JSON answer)."""
+        return json.loads(_get(f"{self.sampling}?{urllib.parse.urlencode({'service': service})}"))
+
+    def own_metrics(self) -> str:
+        """Jaeger's own metrics, in Prometheus text."""
+        return self.metrics("JAEGER_METRICS_PORT")
 
     def start(self) -> None:
         super().start()

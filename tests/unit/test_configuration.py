@@ -141,6 +141,38 @@ def test_debug_header_is_noted_when_the_incoming_context_is_extracted() -> None:
     assert outgoing == {}  # never passed on downstream
 
 
+def test_traces_a_client_forces_have_a_budget_of_their_own(caplog: pytest.LogCaptureFixture) -> None:
+    # any client can send the debug header or baggage: beyond the budget they are sampled like the rest
+    caplog.set_level(logging.WARNING, "opentelemetry_instrumentation_kotaemon.sdk.sampling")
+    sampler = KotaemonSampler(ALWAYS_OFF, always_sample=("login*",), debug_per_second=2)  # bursts of 10 s: 20
+    debug = baggage.set_baggage("kotaemon.debug", "true")
+    header = DebugHeaderPropagator().extract({"x-debug-tracing": "true"})
+    decisions = [_sampled(sampler, ctx) for ctx in (debug, header) * 15]
+    assert 20 <= sum(decisions) <= 21 and decisions[:20] == [True] * 20 and not any(decisions[-5:]), decisions
+    assert not _sampled(sampler, baggage.set_baggage("kotaemon.debug", "true", _parent(sampled=False, remote=True)))
+    # a sampled parent keeps its trace without using the budget; the operator's patterns have no budget
+    assert _sampled(sampler, baggage.set_baggage("kotaemon.debug", "true", _parent(sampled=True, remote=True)))
+    assert all(_sampled(sampler, None, "login user") for _ in range(10))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "More than 2 new traces per second" in warnings[0], warnings
+    assert "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND" in warnings[0]
+    # 0: the header and the baggage are ignored
+    assert not _sampled(KotaemonSampler(ALWAYS_OFF, debug_per_second=0), debug)
+
+
+def test_debug_budget_setting(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    caplog.set_level(logging.WARNING)
+    assert ratio_sampler().debug_budget.per_second == 5  # type: ignore[attr-defined]
+    monkeypatch.setenv("OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND", "0.5")
+    assert ratio_sampler().debug_budget.per_second == 0.5  # type: ignore[attr-defined]
+    monkeypatch.setenv("OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND", "0")
+    assert ratio_sampler().debug_budget is None  # type: ignore[attr-defined]
+    monkeypatch.setenv("OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND", "plenty")
+    assert ratio_sampler().debug_budget.per_second == 5  # type: ignore[attr-defined]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND='plenty'" in messages[0], messages
+
+
 def test_sampler_arguments_are_validated(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.WARNING)
     monkeypatch.setenv("OTEL_KOTAEMON_ALWAYS_SAMPLE", "login*")

@@ -13,16 +13,22 @@ from opentelemetry_instrumentation_kotaemon import settings
 from opentelemetry_instrumentation_kotaemon.sdk.jaeger_remote import (
     DEFAULT_ENDPOINT,
     JaegerRemoteSampler,
+    Limiters,
     LowerBounded,
     PerOperation,
     Probabilistic,
     RateLimiting,
     RemoteSamplerConfig,
+    Strategy,
     parse_sampler_argument,
     parse_strategy,
     service_name,
 )
-from opentelemetry_instrumentation_kotaemon.sdk.sampling import KotaemonSampler
+from opentelemetry_instrumentation_kotaemon.sdk.sampling import KotaemonSampler, RateLimitingSampler
+
+
+def kept(strategy: Strategy, trace_id: int, name: str = "x") -> bool:
+    return strategy.decide(trace_id, name) is not None
 
 
 @pytest.fixture(autouse=True)
@@ -75,21 +81,21 @@ def test_probabilistic_answer_by_name_or_number() -> None:
 def test_probabilistic_decides_as_trace_id_ratio_based() -> None:
     strategy, reference = Probabilistic(0.3), TraceIdRatioBased(0.3)
     ids = [random.getrandbits(128) for _ in range(5000)]
-    kept = [strategy.decide(i, "x") for i in ids]
-    assert kept == [reference.should_sample(None, i, "x").decision is Decision.RECORD_AND_SAMPLE for i in ids]
-    assert 0.25 < sum(kept) / len(kept) < 0.35
+    decisions = [kept(strategy, i) for i in ids]
+    assert decisions == [reference.should_sample(None, i, "x").decision is Decision.RECORD_AND_SAMPLE for i in ids]
+    assert 0.25 < sum(decisions) / len(decisions) < 0.35
 
 
 def test_rate_limiting_answer() -> None:
     strategy = parse_strategy({"strategyType": 1, "rateLimitingSampling": {"maxTracesPerSecond": 3}})
     assert isinstance(strategy, RateLimiting) and strategy.per_second == 3
-    assert [strategy.decide(1, "x") for _ in range(5)] == [True, True, True, False, False]
+    assert [kept(strategy, 1) for _ in range(5)] == [True, True, True, False, False]
 
 
 def test_lower_bound_keeps_traces_the_probability_would_drop() -> None:
     strategy = LowerBounded(0.0, 2)
-    assert [strategy.decide(1, "x") for _ in range(4)] == [True, True, False, False]
-    assert not any(LowerBounded(0.0, 0).decide(1, "x") for _ in range(3))
+    assert [kept(strategy, 1) for _ in range(4)] == [True, True, False, False]
+    assert not any(kept(LowerBounded(0.0, 0), 1) for _ in range(3))
 
 
 def test_per_operation_answer_as_jaeger_serves_a_probabilistic_service() -> None:
@@ -105,10 +111,10 @@ def test_per_operation_answer_as_jaeger_serves_a_probabilistic_service() -> None
         }
     )
     assert isinstance(strategy, PerOperation)
-    assert all(strategy.decide(random.getrandbits(128), "sensitive") for _ in range(100))
+    assert all(kept(strategy, random.getrandbits(128), "sensitive") for _ in range(100))
     # every other operation: probability 0, but at least one trace per second each
-    assert [strategy.decide(5, "search") for _ in range(3)] == [True, False, False]
-    assert [strategy.decide(5, "index") for _ in range(3)] == [True, False, False]
+    assert [kept(strategy, 5, "search") for _ in range(3)] == [True, False, False]
+    assert [kept(strategy, 5, "index") for _ in range(3)] == [True, False, False]
     assert "sensitive: 1" in strategy.description
 
 
@@ -125,8 +131,8 @@ def test_per_operation_beside_a_rate_limited_service() -> None:
     )
     assert isinstance(strategy, PerOperation)
     # the two operations not listed share the service's limit; the listed one is always kept
-    assert [strategy.decide(5, name) for name in ("a", "b", "a", "b")] == [True, True, False, False]
-    assert all(strategy.decide(5, "sensitive") for _ in range(50))
+    assert [kept(strategy, 5, name) for name in ("a", "b", "a", "b")] == [True, True, False, False]
+    assert all(kept(strategy, 5, "sensitive") for _ in range(50))
     assert "rate limiting 2/s" in strategy.description
 
 
@@ -162,3 +168,112 @@ def test_starts_at_the_initial_rate_and_stays_parent_based() -> None:
     assert sampler.should_sample(None, 99, "search").decision is drop
     assert sampler.should_sample(None, 99, "sensitive lookup").decision is keep
     assert sampler.should_sample(baggage.set_baggage("kotaemon.debug", "true"), 99, "search").decision is keep
+
+
+# --- what Jaeger's adaptive sampling serves, and what it needs to see on the roots we keep
+
+ADAPTIVE = {  # Jaeger v2 `remote_sampling: adaptive:` answer: operationSampling and no probabilisticSampling
+    "strategyType": "PROBABILISTIC",
+    "operationSampling": {
+        "defaultSamplingProbability": 0.001,
+        "defaultLowerBoundTracesPerSecond": 1 / 60,
+        "perOperationStrategies": [
+            {"operation": "busy", "probabilisticSampling": {"samplingRate": 0.05}},
+            {"operation": "quiet", "probabilisticSampling": {"samplingRate": 0.5}},
+        ],
+        "defaultUpperBoundTracesPerSecond": 0,
+    },
+}
+
+
+def answer_in_order(operations: list[str], rates: dict[str, float]) -> dict[str, object]:
+    listed = [{"operation": name, "probabilisticSampling": {"samplingRate": rates[name]}} for name in operations]
+    return {**ADAPTIVE, "operationSampling": {**ADAPTIVE["operationSampling"], "perOperationStrategies": listed}}  # type: ignore[dict-item]
+
+
+def test_adaptive_answer_without_a_service_probability() -> None:
+    strategy = parse_strategy(ADAPTIVE)
+    assert isinstance(strategy, PerOperation)
+    assert {name: s.rate for name, s in strategy.listed.items()} == {"busy": 0.05, "quiet": 0.5}
+    assert strategy.default_rate == 0.001 and strategy.lower_bound == pytest.approx(1 / 60)
+    # the order Jaeger lists operations in does not change the description (nor, below, the limiters)
+    assert parse_strategy(answer_in_order(["quiet", "busy"], {"busy": 0.05, "quiet": 0.5})).description == (
+        strategy.description
+    )
+
+
+def test_kept_roots_carry_the_probability_in_force_for_their_operation() -> None:
+    strategy = parse_strategy(ADAPTIVE)
+    under = {rate: int(rate * 2**64) - 1 for rate in (0.05, 0.5, 0.001)}  # trace ids the probability keeps
+    assert strategy.decide(under[0.05], "busy") == {"sampler.type": "probabilistic", "sampler.param": 0.05}
+    assert strategy.decide(under[0.5], "quiet") == {"sampler.type": "probabilistic", "sampler.param": 0.5}
+    assert strategy.decide(under[0.001], "other") == {"sampler.type": "probabilistic", "sampler.param": 0.001}
+    # above the probability: the lower bound keeps the first (one a minute), tagged as such, then nothing
+    assert strategy.decide(2**64 - 1, "fresh") == {"sampler.type": "lowerbound", "sampler.param": 0.001}
+    assert strategy.decide(2**64 - 1, "fresh") is None
+    limited = parse_strategy({"strategyType": 1, "rateLimitingSampling": {"maxTracesPerSecond": 4}})
+    assert limited.decide(1, "x") == {"sampler.type": "ratelimiting", "sampler.param": 4.0}
+    assert parse_strategy({"strategyType": 0, "probabilisticSampling": {"samplingRate": 1}}).decide(1, "x") == {
+        "sampler.type": "probabilistic",
+        "sampler.param": 1.0,
+    }
+
+
+def test_the_sampler_adds_the_tags_to_the_roots_attributes() -> None:
+    remote = JaegerRemoteSampler(RemoteSamplerConfig(initial_sampling_rate=1.0), "svc", start=False)
+    result = remote.should_sample(None, 5, "search", attributes={"http.route": "/ask"})
+    assert dict(result.attributes) == {"http.route": "/ask", "sampler.type": "probabilistic", "sampler.param": 1.0}
+    assert dict(remote.should_sample(None, 5, "search").attributes) == {
+        "sampler.type": "probabilistic",
+        "sampler.param": 1.0,
+    }
+    # forced and parent-decided spans carry none: Jaeger must not count them as sampled by a probability
+    sampler = KotaemonSampler(remote, always_sample=("sensitive*",))
+    assert dict(sampler.should_sample(None, 5, "sensitive op").attributes) == {}
+
+
+def test_lower_bound_state_survives_answers_listed_in_another_order() -> None:
+    # Jaeger lists operations in a new order on nearly every answer: a limiter rebuilt for each would keep one
+    # trace per poll (112-155 a minute for a bound of one a minute); kept, it keeps one in all
+    limiters = Limiters()
+    rates = {"busy": 0.0, "quiet": 0.0}
+    kept_quiet = 0
+    for _ in range(50):
+        order = random.sample(sorted(rates), k=2)
+        strategy = parse_strategy(answer_in_order(order, rates), limiters)
+        kept_quiet += kept(strategy, 2**64 - 1, "quiet")
+    assert kept_quiet == 1
+
+
+def test_probabilistic_samples_count_against_the_lower_bound() -> None:
+    strategy = LowerBounded(0.5, 1)
+    assert strategy.decide(0, "x") == {"sampler.type": "probabilistic", "sampler.param": 0.5}  # uses the bound's token
+    assert strategy.decide(2**64 - 1, "x") is None  # so the lower bound has nothing left this second
+    fresh = LowerBounded(0.5, 1)
+    assert fresh.decide(2**64 - 1, "x") == {"sampler.type": "lowerbound", "sampler.param": 0.5}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_changed_rate_keeps_the_balance() -> None:
+    clock = Clock()
+    limiter = RateLimitingSampler(2, clock)
+    assert [limiter._take() for _ in range(3)] == [True, True, False]
+    limiter.update(4)  # a new rate does not refill the bucket
+    assert not limiter._take()
+    clock.now += 0.5
+    assert [limiter._take() for _ in range(3)] == [True, True, False]
+    assert limiter.per_second == 4
+
+
+def test_parentbased_jaeger_remote_is_registered_beside_jaeger_remote() -> None:
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_sampler")}
+    assert found["parentbased_jaeger_remote"].value == found["jaeger_remote"].value
