@@ -154,7 +154,9 @@ METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 METRIC_TOKEN_USAGE = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
-METRIC_WORKFLOW_DURATION = "gen_ai.workflow.duration"
+METRIC_INVOKE_WORKFLOW_DURATION = "gen_ai.invoke_workflow.duration"
+"""A workflow's duration: `gen_ai.workflow.duration` before the conventions renamed it (semantic-conventions-genai
+#341). Recorded by pipelines and chains (`invoke_workflow` spans), never by a wrapper inside a chain."""
 METRIC_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
 METRIC_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
 METRIC_STREAMS_ABANDONED = "kotaemon.streams.abandoned"
@@ -172,7 +174,7 @@ STEP_DURATION_METRICS = {
     KIND_RERANKER: "kotaemon.rerank.duration",
     KIND_TOOL: METRIC_EXECUTE_TOOL_DURATION,
     KIND_AGENT: METRIC_INVOKE_AGENT_DURATION,
-    KIND_PIPELINE: METRIC_WORKFLOW_DURATION,
+    KIND_PIPELINE: METRIC_INVOKE_WORKFLOW_DURATION,
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
 

@@ -570,6 +570,7 @@ def test_fallback_inside_a_chain_reports_the_primary_branch(
     assert wrapper.attributes["kotaemon.fallback.branch"] == "primary"
     assert wrapper.attributes["kotaemon.fallback.index"] == 0
     assert "kotaemon.fallback.primary_error" not in wrapper.attributes
+    assert workflow_durations(captured) == {"RunnableSequence": 1}  # the wrapper inside is no workflow
 
 
 def test_retry_counts_attempts(instrument: Instrument) -> None:
@@ -589,6 +590,7 @@ def test_retry_counts_attempts(instrument: Instrument) -> None:
     assert parent_of(retry) == spans["invoke_workflow RunnableSequence"].context.span_id
     assert retry.attributes["kotaemon.retry.attempts"] == 3
     assert retry.status.status_code is StatusCode.UNSET
+    assert workflow_durations(captured) == {"RunnableSequence": 1}
 
 
 def test_agent_named_runnable_is_an_agent_span(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:
@@ -622,6 +624,12 @@ def test_every_runnable_becomes_a_span_when_asked(instrument: Instrument, model:
     }
     workflow = spans["invoke_workflow RunnableSequence"].context.span_id
     assert all(parent_of(spans[n]) == workflow for n in ("ChatPromptTemplate", "chat m-lc", "StrOutputParser"))
+    assert workflow_durations(captured) == {"RunnableSequence": 1}  # the runnables inside are no workflows
+
+
+def workflow_durations(captured: Captured) -> dict[str, int]:
+    """How many durations each workflow recorded into `gen_ai.invoke_workflow.duration`, by workflow name."""
+    return {p.attributes["gen_ai.workflow.name"]: p.count for p in captured.points("gen_ai.invoke_workflow.duration")}
 
 
 def test_prompt_name_and_version_go_on_the_model_span(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:

@@ -112,7 +112,7 @@ class Step:
         if error_name is not None:
             labels[attr.ERROR_TYPE] = error_name
             instruments.errors.add(1, {attr.KOTAEMON_SPAN_KIND: self.KIND, attr.ERROR_TYPE: error_name})
-        instruments.step_durations[self.KIND].record(duration, {**labels, **self._duration_attributes()})
+        self._record_duration(instruments, duration, labels)
         self._record_metrics(instruments, labels, error_name)
 
     # --- what a kind may add
@@ -123,6 +123,10 @@ class Step:
             if _present(value):
                 values[key] = value
         return values
+
+    def _record_duration(self, instruments: Instruments, duration: float, labels: Attributes) -> None:
+        """Record the step's duration on its kind's histogram."""
+        instruments.step_durations[self.KIND].record(duration, {**labels, **self._duration_attributes()})
 
     def _duration_attributes(self) -> Attributes:
         """What the conventions' duration metric of this kind is by (the tool, agent or workflow name)."""
