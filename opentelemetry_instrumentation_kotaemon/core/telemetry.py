@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import baggage, trace
+from opentelemetry import baggage, propagate, trace
 from opentelemetry import context as otel_context
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
@@ -30,6 +30,7 @@ from .content import ContentPolicy
 from .events import emit_event
 from .instruments import Instruments
 from .spans import AppEvent, ModelCall, Step
+from .spans.step import error_type as error_type
 
 logger = logging.getLogger(__name__)
 
@@ -40,21 +41,23 @@ _ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
 _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
 _IDENTITY_KEY = otel_context.create_key("kotaemon-identity")
 _APP_EVENT_KEY = otel_context.create_key("kotaemon-app-event")
+_REQUEST_KEY = otel_context.create_key("kotaemon-request")
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # type: ignore[attr-defined]
 _LEGACY_SUPPRESS_KEY = "suppress_instrumentation"
 
 
-def error_type(error: BaseException) -> str:
-    """A low-cardinality `error.type`: the exception's public dotted name (``openai.RateLimitError``)."""
-    cls = type(error)
-    module = ".".join(part for part in cls.__module__.split(".") if not part.startswith("_"))
-    if module in ("", "builtins"):
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"
-
-
 def _suppressed(current: otel_context.Context) -> bool:
     return bool(current.get(_SUPPRESS_KEY) or current.get(_LEGACY_SUPPRESS_KEY))
+
+
+def _remote_parent(current: otel_context.Context, carrier: Mapping[str, Any]) -> tuple[otel_context.Context, Any]:
+    """The parent of a received request's span: the context its propagation fields carry when they name a span
+    (the span current here then linked), else the current one."""
+    remote = propagate.extract(carrier)
+    if not trace.get_current_span(remote).get_span_context().is_valid:
+        return current, None
+    ambient = trace.get_current_span(current).get_span_context()
+    return remote, [Link(ambient)] if ambient.is_valid else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,43 +216,55 @@ class Telemetry:
 
     # --- steps
 
-    def start_step(self, step: Step) -> LiveStep | None:
+    def start_step(self, step: Step, carrier: Mapping[str, Any] | None = None) -> LiveStep | None:
         """Open the telemetry of a step; None when suppressed.
 
         A step of the same kind and owner as the innermost active step is that step seen again through another
-        method (`__call__` -> `run` -> `invoke`): the returned scope has no span and records nothing.
+        method (`__call__` -> `run` -> `invoke`): the returned scope has no span and records nothing. A step that
+        joins the step whose span is current (`Step.join`) has no span either: that step reports it.
+
+        `carrier`: the propagation fields of a request this process received (its `step`): the context they carry
+        is the span's parent, and the span current here is linked.
         """
         current = otel_context.get_current()
         if _suppressed(current):
             return None
         active = current.get(_ACTIVE_STEP_KEY)
-        if (
-            isinstance(active, LiveStep)
-            and step.owner is not None
-            and active.step.owner is step.owner
-            and type(active.step) is type(step)
-            and not active.finished
-        ):
-            return LiveStep(self, step, None, current)
-        span = self.tracer.start_span(step.span_name(), kind=step.SPAN_KIND, attributes=step.start_attributes())
-        ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, trace.set_span_in_context(span, current))
-        scope = LiveStep(self, step, span, ctx)
-        ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
-        if not isinstance(current.get(_ROOT_STEP_KEY), LiveStep):
-            ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
-            scope.is_root = True
+        if isinstance(active, LiveStep) and not active.finished:
+            if step.owner is not None and active.step.owner is step.owner and type(active.step) is type(step):
+                return LiveStep(self, step, None, current)
+            if active.span is not None and trace.get_current_span(current) is active.span and step.join(active.step):
+                joined = LiveStep(self, step, None, current)
+                joined.joined = active
+                joined.context = otel_context.set_value(_REQUEST_KEY, joined, current)
+                return joined
+        parent, links = (current, None) if carrier is None else _remote_parent(current, carrier)
+        span = self.tracer.start_span(
+            step.span_name(), context=parent, kind=step.span_kind, attributes=step.start_attributes(), links=links
+        )
+        ctx = trace.set_span_in_context(span, parent)
+        if step.NESTS:
+            ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, ctx)
+            scope = LiveStep(self, step, span, ctx)
+            ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
+            if not isinstance(parent.get(_ROOT_STEP_KEY), LiveStep):
+                ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
+                scope.is_root = True
+        else:
+            scope = LiveStep(self, step, span, ctx)
+            ctx = otel_context.set_value(_REQUEST_KEY, scope, ctx)
         identity = self._identity(step.conversation_id, step.user_id)
         if identity is not None:
-            inherited = current.get(_IDENTITY_KEY)
+            inherited = parent.get(_IDENTITY_KEY)
             if isinstance(inherited, Identity):
                 identity = inherited.merged(identity)
             ctx = otel_context.set_value(_IDENTITY_KEY, identity, ctx)
-            event = current.get(_APP_EVENT_KEY)
+            event = parent.get(_APP_EVENT_KEY)
             if isinstance(event, LiveAppEvent):
                 event.identify(identity)
         scope.context = ctx
         if span.is_recording():
-            values = self.context_attributes(ctx)
+            values = self.context_attributes(ctx) if step.carries_context else {}
             if self.content.on_span:
                 values.update(self.content.attributes(step.start_content()))
             if values:
@@ -257,17 +272,21 @@ class Telemetry:
         return scope
 
     def end_step(self, scope: LiveStep, error: BaseException | None) -> None:
-        """Record a finished step on its span and metrics; a repeat of an outer step records nothing."""
+        """Record a finished step on its span and metrics; a repeat of an outer step records nothing, a step that
+        joined another records its metrics and tells the other how it ended."""
         span = scope.span
-        if span is None:
-            return
         step = scope.step
+        if span is None:
+            if scope.joined is not None:
+                try:
+                    error_name = step.error_name(error)
+                    step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
+                    step.report_to(scope.joined.step, error_name)
+                except Exception:
+                    logger.debug("failed to record a step", exc_info=True)
+            return
         try:
-            error_name = error_type(error) if error is not None else None
-            if step.error_type is not None and (error is not None or step.failure is not None):
-                error_name = step.error_type
-            elif error_name is None and step.failure is not None:
-                error_name = "failed"
+            error_name = step.error_name(error)
             step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
             if span.is_recording():
                 values = step.end_attributes()
@@ -281,12 +300,14 @@ class Telemetry:
                 if self.content.on_span:
                     values.update(self.content.attributes(step.end_content()))
                 span.set_attributes(values)
-                if error is not None:
+                if error is not None and not step.reported(error):
                     self.record_error(span, error, error_name)
-                elif step.failure is not None:
-                    span.set_attribute(attr.ERROR_TYPE, error_name or "failed")
-                    span.set_attribute(attr.KOTAEMON_STEP_FAILURE, self.content.clean(step.failure))
-                    span.set_status(Status(StatusCode.ERROR, self.content.clean(step.failure)))
+                elif error_name is not None:
+                    failure = self.content.clean(step.failure) if step.failure is not None else None
+                    span.set_attribute(attr.ERROR_TYPE, error_name)
+                    if failure is not None and step.FAILURE_ATTRIBUTE is not None:
+                        span.set_attribute(step.FAILURE_ATTRIBUTE, failure)
+                    span.set_status(Status(StatusCode.ERROR, failure))
         except Exception:
             logger.debug("failed to record a step", exc_info=True)
         finally:
@@ -446,12 +467,14 @@ class LiveModelCall(LiveSpan):
 class LiveStep(LiveSpan):
     """The live telemetry of one step; a root step also sums the tokens of the model calls below it."""
 
-    __slots__ = ("input_tokens", "input_tokens_by_operation", "is_root", "lock", "output_tokens", "step")
+    __slots__ = ("input_tokens", "input_tokens_by_operation", "is_root", "joined", "lock", "output_tokens", "step")
 
     def __init__(self, telemetry: Telemetry, step: Step, span: Span | None, context: otel_context.Context) -> None:
         super().__init__(telemetry, span, context)
         self.step = step
         self.is_root = False
+        self.joined: LiveStep | None = None
+        """The step this one joined (`Step.join`), which reports it."""
         self.input_tokens = 0
         self.output_tokens = 0
         self.input_tokens_by_operation: dict[str, int] = {}
@@ -534,3 +557,9 @@ def current_step() -> Step | None:
     """The step whose span is current, if any (a repeat of an outer step reports the outer one)."""
     scope = otel_context.get_value(_ACTIVE_STEP_KEY)
     return scope.step if isinstance(scope, LiveStep) else None
+
+
+def current_request() -> LiveStep | None:
+    """The request to or from another process (an MCP request) whose telemetry is current, if unfinished."""
+    scope = otel_context.get_value(_REQUEST_KEY)
+    return scope if isinstance(scope, LiveStep) and not scope.finished else None

@@ -21,14 +21,8 @@ from typing import Any
 from opentelemetry import trace
 
 from .. import attributes as attr
-from ..core.mcp import (
-    LiveMcpRequest,
-    current_client_request,
-    current_server_request,
-    start_client_request,
-    start_server_request,
-)
-from ..core.telemetry import Telemetry
+from ..core.spans.mcp import McpRequest
+from ..core.telemetry import LiveStep, Telemetry, current_request
 from ..patching import Patcher, Target, check_version
 from . import extract
 
@@ -157,7 +151,7 @@ class Hooks:
 
         return wrapper
 
-    def _start_client(self, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveMcpRequest | None:
+    def _start_client(self, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveStep | None:
         try:
             request = args[0] if args else kwargs["request"]
             record = extract.client_request(request, self.telemetry.captures_content)
@@ -172,13 +166,13 @@ class Hooks:
                 record.protocol_version = version
             if known_transport is None and found is not None:
                 self._sessions[session] = (found, version if isinstance(version, str) else None)
-            return start_client_request(self.telemetry, record)
+            return self.telemetry.start_step(record)
         except Exception:
             logger.debug("failed to start telemetry for an MCP request", exc_info=True)
             return None
 
     @staticmethod
-    def _injected(scope: LiveMcpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    def _injected(scope: LiveStep, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         if not args:
             try:
                 kwargs["request"] = extract.with_trace_context(kwargs["request"])
@@ -191,24 +185,22 @@ class Hooks:
             logger.debug("failed to put the trace context into an MCP request", exc_info=True)
             return args
 
-    def _read_result(self, session: Any, scope: LiveMcpRequest, result: Any) -> None:
+    def _read_result(self, session: Any, scope: LiveStep, result: Any) -> None:
         try:
-            request = scope.request
+            request = _request(scope)
             extract.result(request, result, self.telemetry.captures_content)
             known_transport, _ = self._sessions.get(session, (None, None))
             if request.method == "initialize":
                 self._sessions[session] = (known_transport, extract.protocol_version(result))
             if request.session_id is None:  # streamable HTTP: the server names the session in its first answer
                 extract.add_session_id(request, known_transport)
-                if request.session_id is not None and scope.span is not None and scope.span.is_recording():
-                    scope.span.set_attribute(attr.MCP_SESSION_ID, request.session_id)
         except Exception:
             logger.debug("failed to read an MCP result", exc_info=True)
 
     @staticmethod
-    def _read(reader: Callable[[Any, Any], None], scope: LiveMcpRequest, value: Any) -> None:
+    def _read(reader: Callable[[Any, Any], None], scope: LiveStep, value: Any) -> None:
         try:
-            reader(scope.request, value)
+            reader(_request(scope), value)
         except Exception:
             logger.debug("failed to read an MCP outcome", exc_info=True)
 
@@ -217,16 +209,14 @@ class Hooks:
     ) -> Any:
         """mcp 2: inside our client request, the SDK's own client span would be a second one for the same request;
         keep ours current instead (the SDK injects it), and take the request id the SDK picked."""
-        scope = current_client_request()
-        if scope is None or not self.telemetry.enabled:
+        scope = current_request()
+        if scope is None or not isinstance(scope.step, McpRequest) or scope.step.server or not self.telemetry.enabled:
             return wrapped(*args, **kwargs)
         try:
             attributes = kwargs.get("attributes") or {}
             request_id = attributes.get(attr.JSONRPC_REQUEST_ID)
-            if request_id is not None and scope.request.request_id is None:
-                scope.request.request_id = str(request_id)
-                if scope.span is not None and scope.span.is_recording():  # a merged request reports it at its end
-                    scope.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
+            if request_id is not None and scope.step.request_id is None:
+                scope.step.request_id = str(request_id)  # its span (or the tool call it joined) reports it at its end
         except Exception:
             logger.debug("failed to read the MCP SDK's span attributes", exc_info=True)
         return nullcontext(trace.NonRecordingSpan(trace.get_current_span().get_span_context()))
@@ -249,7 +239,7 @@ class Hooks:
             scope.deactivate(token)
             scope.finish()
 
-    def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveMcpRequest | None:
+    def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveStep | None:
         try:
             message, request, session = (*args, None, None, None)[:3]
             message = kwargs.get("message", message)
@@ -263,7 +253,7 @@ class Hooks:
                 getattr(metadata, "request_context", None),
             )
             carrier = extract.carrier(getattr(message, "request_meta", None))
-            return start_server_request(self.telemetry, record, carrier)
+            return self.telemetry.start_step(record, carrier or None)
         except Exception:
             logger.debug("failed to start telemetry for a received MCP request", exc_info=True)
             return None
@@ -271,7 +261,14 @@ class Hooks:
     async def respond(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        scope = current_server_request()
-        if scope is not None and scope.span is not None:
+        scope = current_request()
+        if scope is not None and scope.span is not None and _request(scope).server:
             self._read(extract.error_response, scope, args[0] if args else kwargs.get("response"))
         return await wrapped(*args, **kwargs)
+
+
+def _request(scope: LiveStep) -> McpRequest:
+    """The record of an MCP request's scope."""
+    request = scope.step
+    assert isinstance(request, McpRequest)
+    return request

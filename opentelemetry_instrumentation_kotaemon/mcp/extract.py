@@ -135,7 +135,7 @@ def error(record: McpRequest, raised: BaseException) -> None:
     if isinstance(code, int):
         record.error_code = record.error_type = str(code)
         message = getattr(data, "message", None)
-        record.error_message = message if isinstance(message, str) else None
+        record.failure = message if isinstance(message, str) else None
 
 
 def error_response(record: McpRequest, response: Any) -> None:
@@ -144,14 +144,14 @@ def error_response(record: McpRequest, response: Any) -> None:
     code = getattr(response, "code", None)
     if isinstance(code, int) and hasattr(response, "message"):
         record.error_code = record.error_type = str(code)
-        record.error_message = str(response.message)
+        record.failure = str(response.message)
         return
     result(record, response, captures_content=False)
 
 
 def server_request(request: Any, request_id: Any, session: Any, request_context: Any) -> McpRequest:
     """The record of a request a low-level server received (mcp 1.x)."""
-    record = McpRequest(method=str(getattr(request, "method", "")))
+    record = McpRequest(method=str(getattr(request, "method", "")), server=True)
     _read_params(record, getattr(request, "params", None), captures_content=False)
     if request_id is not None:
         record.request_id = str(request_id)

@@ -18,6 +18,15 @@ Fields = tuple[tuple[str, str], ...]
 """(record field, attribute name) pairs."""
 
 
+def error_type(error: BaseException) -> str:
+    """A low-cardinality `error.type`: the exception's public dotted name (``openai.RateLimitError``)."""
+    cls = type(error)
+    module = ".".join(part for part in cls.__module__.split(".") if not part.startswith("_"))
+    if module in ("", "builtins"):
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
+
+
 def _present(value: Any) -> bool:
     """Whether an attribute value says something: not missing, not an empty string or list (0 and False do)."""
     return value is not None and value != "" and value != []
@@ -47,6 +56,11 @@ class Step:
     """Content fields known at the start: exported only when content is captured, after redaction."""
     END_CONTENT: ClassVar[Fields] = ()
     """Content fields known at the end: exported only when content is captured, after redaction."""
+    NESTS: ClassVar[bool] = True
+    """Whether steps below see this one as theirs: the innermost step, and the root that sums their tokens (a request
+    to another process is neither)."""
+    FAILURE_ATTRIBUTE: ClassVar[str | None] = attr.KOTAEMON_STEP_FAILURE
+    """Where a failure the step reported goes, besides the span status."""
 
     name: str
     component: str | None = None
@@ -69,6 +83,15 @@ class Step:
     @property
     def operation(self) -> str | None:
         return self.OPERATION
+
+    @property
+    def span_kind(self) -> SpanKind:
+        return self.SPAN_KIND
+
+    @property
+    def carries_context(self) -> bool:
+        """Whether its span carries what the context says of everyone (baggage entries, conversation, user)."""
+        return True
 
     def span_name(self) -> str:
         verb = self.operation or self.VERB
@@ -103,6 +126,32 @@ class Step:
     def end_content(self) -> Attributes:
         """Content attributes known when the step ends (documents, tool results, answers...)."""
         return {key: value for name, key in self.END_CONTENT if (value := getattr(self, name)) is not None}
+
+    # --- how it ended
+
+    def error_name(self, error: BaseException | None) -> str | None:
+        """The `error.type` of the step's end: what the integration knows, the exception's, or `failed` for a failure
+        reported as a value; None when it succeeded."""
+        name = error_type(error) if error is not None else None
+        if self.error_type is not None and (error is not None or self.failure is not None):
+            return self.error_type
+        if name is None and self.failure is not None:
+            return "failed"
+        return name
+
+    def reported(self, error: BaseException | None) -> bool:
+        """Whether the step's failure is one it reported (`failure`, marked on the span as such) rather than the
+        exception it raised (recorded as an exception)."""
+        return error is None
+
+    def join(self, outer: Step) -> bool:
+        """Whether this step is part of `outer`, the step whose span is current, and is reported by it (taking its
+        place in `outer` if so) instead of by a span of its own."""
+        return False
+
+    def report_to(self, outer: Step, error_name: str | None) -> None:
+        """Tell the step it joined how it ended."""
+        return None
 
     # --- metrics
 
