@@ -216,7 +216,9 @@ class Telemetry:
 
     # --- steps
 
-    def start_step(self, step: Step, carrier: Mapping[str, Any] | None = None) -> LiveStep | None:
+    def start_step(
+        self, step: Step, carrier: Mapping[str, Any] | None = None, adopted: Span | None = None
+    ) -> LiveStep | None:
         """Open the telemetry of a step; None when suppressed.
 
         A step of the same kind and owner as the innermost active step is that step seen again through another
@@ -224,7 +226,9 @@ class Telemetry:
         joins the step whose span is current (`Step.join`) has no span either: that step reports it.
 
         `carrier`: the propagation fields of a request this process received (its `step`): the context they carry
-        is the span's parent, and the span current here is linked.
+        is the span's parent, and the span current here is linked. `adopted`: the current span, which a library
+        started for the step and will end itself (mcp 2's server spans): the step adds its attributes to it and
+        records its metrics, and leaves the span's status and end to its owner.
         """
         current = otel_context.get_current()
         if _suppressed(current):
@@ -238,11 +242,16 @@ class Telemetry:
                 joined.joined = active
                 joined.context = otel_context.set_value(_REQUEST_KEY, joined, current)
                 return joined
-        parent, links = (current, None) if carrier is None else _remote_parent(current, carrier)
-        span = self.tracer.start_span(
-            step.span_name(), context=parent, kind=step.span_kind, attributes=step.start_attributes(), links=links
-        )
-        ctx = trace.set_span_in_context(span, parent)
+        if adopted is not None:
+            parent = current
+            span = adopted
+            ctx = current
+        else:
+            parent, links = (current, None) if carrier is None else _remote_parent(current, carrier)
+            span = self.tracer.start_span(
+                step.span_name(), context=parent, kind=step.span_kind, attributes=step.start_attributes(), links=links
+            )
+            ctx = trace.set_span_in_context(span, parent)
         if step.NESTS:
             ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, ctx)
             scope = LiveStep(self, step, span, ctx)
@@ -263,8 +272,11 @@ class Telemetry:
             if isinstance(event, LiveAppEvent):
                 event.identify(identity)
         scope.context = ctx
+        scope.adopted = adopted is not None
         if span.is_recording():
             values = self.context_attributes(ctx) if step.carries_context else {}
+            if adopted is not None:
+                values.update(step.start_attributes())
             if self.content.on_span:
                 values.update(self.content.attributes(step.start_content()))
             if values:
@@ -300,6 +312,8 @@ class Telemetry:
                 if self.content.on_span:
                     values.update(self.content.attributes(step.end_content()))
                 span.set_attributes(values)
+                if scope.adopted:  # its owner marks how it ended
+                    return
                 if error is not None and not step.reported(error):
                     self.record_error(span, error, error_name)
                 elif error_name is not None:
@@ -311,7 +325,8 @@ class Telemetry:
         except Exception:
             logger.debug("failed to record a step", exc_info=True)
         finally:
-            span.end()
+            if not scope.adopted:
+                span.end()
 
     # --- app events
 
@@ -467,7 +482,16 @@ class LiveModelCall(LiveSpan):
 class LiveStep(LiveSpan):
     """The live telemetry of one step; a root step also sums the tokens of the model calls below it."""
 
-    __slots__ = ("input_tokens", "input_tokens_by_operation", "is_root", "joined", "lock", "output_tokens", "step")
+    __slots__ = (
+        "adopted",
+        "input_tokens",
+        "input_tokens_by_operation",
+        "is_root",
+        "joined",
+        "lock",
+        "output_tokens",
+        "step",
+    )
 
     def __init__(self, telemetry: Telemetry, step: Step, span: Span | None, context: otel_context.Context) -> None:
         super().__init__(telemetry, span, context)
@@ -475,6 +499,8 @@ class LiveStep(LiveSpan):
         self.is_root = False
         self.joined: LiveStep | None = None
         """The step this one joined (`Step.join`), which reports it."""
+        self.adopted = False
+        """Its span was started by someone else, who ends it."""
         self.input_tokens = 0
         self.output_tokens = 0
         self.input_tokens_by_operation: dict[str, int] = {}

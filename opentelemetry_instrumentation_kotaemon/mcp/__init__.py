@@ -5,8 +5,9 @@ Client side: every request a session sends gets a span named per the MCP convent
 the trace context travels in the request's `params._meta`. A `tools/call` made inside a traced tool call is that
 tool call: its MCP attributes are merged into the `execute_tool` span. Server side (mcp 1.x): each request
 received opens a server span whose parent is the context in `params._meta`. mcp 2 traces its servers and injects
-the context itself; there we only replace its client span with ours (named per the conventions, merged into the
-tool call), so each request still has one client span.
+the context itself: there we replace its client span with ours (named per the conventions, merged into the tool
+call), so each request still has one client span, and keep its server span, adding to it what ours say on mcp 1.x
+(transport, session, client address) and recording the server duration metric.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
             # mcp 2.x: the client session's own method; the SDK injects the context and traces servers itself
             Target("mcp.client.session", "ClientSession.send_request", hooks.send_request(inject=False)),
             Target("mcp.shared.jsonrpc_dispatcher", "otel_span", hooks.sdk_client_span),
+            Target("mcp.server._otel", "OpenTelemetryMiddleware.__call__", hooks.sdk_server_span),
             # transports, for network.transport and the server's address
             Target("mcp.client.stdio", "stdio_client", hooks.transport("stdio")),
             Target("mcp.client.sse", "sse_client", hooks.transport("sse")),
@@ -220,6 +222,51 @@ class Hooks:
         except Exception:
             logger.debug("failed to read the MCP SDK's span attributes", exc_info=True)
         return nullcontext(trace.NonRecordingSpan(trace.get_current_span().get_span_context()))
+
+    # --- server (mcp 2.x: the SDK's own span)
+
+    async def sdk_server_span(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """mcp 2: the SDK traces each request its server receives. Its span gets what ours say on mcp 1.x servers
+        (transport, session, client address), and the request is recorded in `mcp.server.operation.duration`."""
+        record = self._sdk_server_request(args, kwargs) if self.telemetry.enabled else None
+        if record is None:
+            return await wrapped(*args, **kwargs)
+        call_next = args[1] if len(args) > 1 else kwargs["call_next"]
+        telemetry = self.telemetry
+
+        async def traced_next(context: Any) -> Any:  # called with the SDK's span current
+            scope = None
+            try:
+                scope = telemetry.start_step(record, adopted=trace.get_current_span())
+            except Exception:
+                logger.debug("failed to start telemetry for a received MCP request", exc_info=True)
+            if scope is None:
+                return await call_next(context)
+            try:
+                result = await call_next(context)
+            except BaseException as error:
+                self._read(extract.sdk_server_error, scope, error)
+                scope.finish(error)
+                raise
+            self._read(extract.error_response, scope, result)
+            scope.finish()
+            return result
+
+        if len(args) > 1:
+            return await wrapped(args[0], traced_next, *args[2:], **kwargs)
+        return await wrapped(*args, **{**kwargs, "call_next": traced_next})
+
+    @staticmethod
+    def _sdk_server_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> McpRequest | None:
+        try:
+            if len(args) < 2 and "call_next" not in kwargs:
+                return None
+            return extract.sdk_server_request(args[0] if args else kwargs["ctx"])
+        except Exception:
+            logger.debug("failed to read a received MCP request", exc_info=True)
+            return None
 
     # --- server (mcp 1.x)
 

@@ -139,6 +139,12 @@ class OtlpReceiver(ThreadingHTTPServer):
                         self._received.add(document)
                     self._changed.notify_all()
 
+    def wait_for_points(self, metric: str, timeout: float = 10.0) -> list[Point]:
+        """Block until a point of `metric` arrived (or the timeout passes); returns the points of it, oldest first."""
+        with self._changed:
+            self._changed.wait_for(lambda: any(p.metric == metric for p in self.points), timeout)
+            return [p for p in self.points if p.metric == metric]
+
     def wait_for_spans(self, count: int, timeout: float = 10.0) -> list[Span]:
         """Block until at least `count` spans arrived (or the timeout passes); returns them all."""
         with self._changed:
