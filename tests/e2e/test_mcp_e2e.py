@@ -373,6 +373,27 @@ def test_server_dying_mid_call_is_marked() -> None:
         assert ARG_SECRET not in exported_text(receiver)
 
 
+def test_a_tool_whose_body_is_an_mcp_call_is_one_span_on_every_mcp_release() -> None:
+    """A traced tool (here a LangChain one) whose body makes an MCP tool call: the call joins the tool's span. mcp 2's
+    own client span for it is not made either: one span for the call, continued by the server."""
+    with OtlpReceiver() as receiver:
+        run = compared_run(
+            receiver,
+            "langchain-tool-stdio",
+            bare_env=secrets_env(),
+            env=instrumented_server_env(),
+            last_span="tools/call add",
+        )
+        assert run.output == run.bare_output == {"added": "5"}
+        (tool,) = [s for s in run.spans("e2e-app") if s.name == "execute_tool add"]
+        assert tool.attributes["mcp.method.name"] == "tools/call"
+        assert tool.attributes["network.transport"] == "pipe"
+        # the session's own requests have spans; the tool call is the tool's span, with no SDK span beside it
+        clients = {s.name for s in run.spans("e2e-app") if s.kind == CLIENT}
+        assert "initialize" in clients and clients <= {"initialize", "tools/list"}, clients
+        assert run.server_child(tool, "tools/call add").trace_id == tool.trace_id
+
+
 # --- a Kotaemon agent with MCP tools
 
 
