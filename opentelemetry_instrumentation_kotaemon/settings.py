@@ -24,6 +24,17 @@ ENTRY_POINT_NAME = "kotaemon"
 # `opentelemetry-instrument` turns into flags, because another package may already declare it.
 CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
+# Standard variable: which semantic-convention names to emit, a comma list shared by every instrumentation. We read
+# only our GenAI values (see `GenAiConventions`); kept out of the flags for the same reason.
+SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+GEN_AI_LATEST = "gen_ai_latest_experimental"
+"""The newest merged GenAI conventions: what we emit anyway (the official GenAI instrumentations no longer read it)."""
+GEN_AI_NEXT = "gen_ai_next_experimental"
+"""Ours: the metric names of the GenAI convention changes still open (semantic-conventions-genai #521, #374, #571)
+instead of the merged ones they will replace."""
+GEN_AI_NEXT_DUP = GEN_AI_NEXT + "/dup"
+"""Ours: the merged names and those of the open changes, both (for moving dashboards and alerts over)."""
+
 # Our own variables. Every name starting with OTEL_ here becomes an `opentelemetry-instrument` flag.
 OTEL_KOTAEMON_REDACT = "OTEL_KOTAEMON_REDACT"
 """Comma list of built-in redaction rules applied to captured content, or `none`. Default: all of them."""
@@ -54,6 +65,7 @@ top, models, retrievers, tools, agents and fallback/retry wrappers (true/false).
 
 ALL_VARIABLES = (
     CAPTURE_MESSAGE_CONTENT,
+    SEMCONV_STABILITY_OPT_IN,
     OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES,
     OTEL_KOTAEMON_REDACT,
     OTEL_KOTAEMON_REDACT_PATTERNS,
@@ -88,6 +100,24 @@ class ContentMode(enum.Enum):
     @property
     def as_event(self) -> bool:
         return self in (ContentMode.EVENT, ContentMode.SPAN_AND_EVENT)
+
+
+class GenAiConventions(enum.Enum):
+    """Which GenAI metric names to emit, from `OTEL_SEMCONV_STABILITY_OPT_IN`."""
+
+    LATEST = GEN_AI_LATEST
+    NEXT = GEN_AI_NEXT
+    BOTH = GEN_AI_NEXT_DUP
+
+    @property
+    def latest(self) -> bool:
+        """Whether the merged conventions' names are emitted."""
+        return self is not GenAiConventions.NEXT
+
+    @property
+    def next(self) -> bool:
+        """Whether the names of the open convention changes are emitted."""
+        return self is not GenAiConventions.LATEST
 
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on"})
@@ -158,6 +188,21 @@ def read_content_mode(env: Mapping[str, str]) -> ContentMode:
         warn_invalid(CAPTURE_MESSAGE_CONTENT, raw, ContentMode.NONE.value, expected)
         return ContentMode.NONE
     return mode
+
+
+def read_gen_ai_conventions(env: Mapping[str, str]) -> GenAiConventions:
+    """Our GenAI values of the standard opt-in list (`/dup` wins); other values belong to other instrumentations."""
+    raw = _read(env, SEMCONV_STABILITY_OPT_IN)
+    if raw is None:
+        return GenAiConventions.LATEST
+    values = {part.strip().lower() for part in raw.split(",")}
+    for conventions in (GenAiConventions.BOTH, GenAiConventions.NEXT):
+        if conventions.value in values:
+            return conventions
+    if any(v.startswith("gen_ai") and v != GEN_AI_LATEST for v in values):
+        expected = f"{GEN_AI_LATEST}, {GEN_AI_NEXT} or {GEN_AI_NEXT_DUP} for GenAI"
+        warn_invalid(SEMCONV_STABILITY_OPT_IN, raw, GEN_AI_LATEST, expected)
+    return GenAiConventions.LATEST
 
 
 def read_name_list(
@@ -234,6 +279,7 @@ class Settings:
     baggage_keys: tuple[str, ...] = DEFAULT_BAGGAGE_KEYS
     hash_user_id: bool = True
     langchain_all_runnables: bool = False
+    gen_ai_conventions: GenAiConventions = GenAiConventions.LATEST
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -250,6 +296,7 @@ class Settings:
             baggage_keys=read_list(env, OTEL_KOTAEMON_BAGGAGE_KEYS, DEFAULT_BAGGAGE_KEYS),
             hash_user_id=read_bool(env, OTEL_KOTAEMON_HASH_USER_ID, True),
             langchain_all_runnables=read_bool(env, OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES, False),
+            gen_ai_conventions=read_gen_ai_conventions(env),
         )
 
 

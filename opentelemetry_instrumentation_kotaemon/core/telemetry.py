@@ -108,7 +108,9 @@ class Telemetry:
         self.enabled = True
         self.content = ContentPolicy(settings)
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
-        self.instruments = Instruments(get_meter(INSTRUMENTATION_NAME, __version__, meter_provider))
+        self.instruments = Instruments(
+            get_meter(INSTRUMENTATION_NAME, __version__, meter_provider), settings.gen_ai_conventions
+        )
         self._event_logger = (
             get_logger(INSTRUMENTATION_NAME, __version__, logger_provider) if self.content.mode.as_event else None
         )
@@ -253,6 +255,8 @@ class Telemetry:
             )
             ctx = trace.set_span_in_context(span, parent)
         if step.NESTS:
+            if isinstance(active, LiveStep):
+                step.in_invocation = active.step.in_invocation or active.step.is_invocation
             ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, ctx)
             scope = LiveStep(self, step, span, ctx)
             ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)

@@ -32,7 +32,7 @@ from opentelemetry_instrumentation_kotaemon.openai.streams import (
     CompletionStreamHandler,
     ResponseStreamHandler,
 )
-from opentelemetry_instrumentation_kotaemon.settings import ContentMode, Settings
+from opentelemetry_instrumentation_kotaemon.settings import ContentMode, GenAiConventions, Settings
 from tests.conftest import Captured
 
 Instrument = Callable[..., Captured]
@@ -129,6 +129,8 @@ def test_rules_can_be_chosen() -> None:
 
 # --- settings
 
+LATEST, NEXT, BOTH = GenAiConventions.LATEST, GenAiConventions.NEXT, GenAiConventions.BOTH
+
 
 @pytest.mark.parametrize(
     ("env", "field", "expected"),
@@ -145,6 +147,14 @@ def test_rules_can_be_chosen() -> None:
         ({"OTEL_KOTAEMON_CONTENT_MAX_LENGTH": "500"}, "content_max_length", 500),
         ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "off"}, "openai_stream_usage", False),
         ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "instrument", ()),
+        ({"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental"}, "gen_ai_conventions", LATEST),
+        ({"OTEL_SEMCONV_STABILITY_OPT_IN": "http, gen_ai_next_experimental"}, "gen_ai_conventions", NEXT),
+        (
+            {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_next_experimental,gen_ai_next_experimental/dup"},
+            "gen_ai_conventions",
+            BOTH,
+        ),
+        ({"OTEL_SEMCONV_STABILITY_OPT_IN": "database/dup,messaging"}, "gen_ai_conventions", LATEST),
     ],
 )
 def test_settings_read_good_values_silently(
@@ -164,6 +174,7 @@ def test_settings_read_good_values_silently(
         ("OTEL_KOTAEMON_REDACT", "email,ssn", "redact", ("email",), "using email"),
         ("OTEL_KOTAEMON_REDACT_PATTERNS", "ACME-[0-9]+", "redact_patterns", (), "using no extra patterns"),
         ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "instrument", ("openai",), "using openai"),
+        ("OTEL_SEMCONV_STABILITY_OPT_IN", "http,gen_ai_next", "gen_ai_conventions", LATEST, "using gen_ai_latest"),
     ],
 )
 def test_bad_values_warn_once_with_the_fallback(

@@ -61,6 +61,9 @@ class Step:
     to another process is neither)."""
     FAILURE_ATTRIBUTE: ClassVar[str | None] = attr.KOTAEMON_STEP_FAILURE
     """Where a failure the step reported goes, besides the span status."""
+    INVOCATION: ClassVar[bool] = False
+    """Whether steps of this kind (agents, workflows) are invocations in the conventions' sense, when they have an
+    operation."""
 
     name: str
     component: str | None = None
@@ -79,10 +82,17 @@ class Step:
     """The conversation the step answers in (given to ktem's reasoning pipelines); inherited by every span below."""
     user_id: str | None = None
     """The app's user, as the app knows it (the core hashes it unless configured otherwise); inherited below."""
+    in_invocation: bool = False
+    """Set by the core: the step runs inside an agent or workflow invocation."""
 
     @property
     def operation(self) -> str | None:
         return self.OPERATION
+
+    @property
+    def is_invocation(self) -> bool:
+        """An agent or workflow invocation (not a wrapper inside a chain, which has no operation)."""
+        return self.INVOCATION and self.operation is not None
 
     @property
     def span_kind(self) -> SpanKind:
@@ -174,8 +184,15 @@ class Step:
         return values
 
     def _record_duration(self, instruments: Instruments, duration: float, labels: Attributes) -> None:
-        """Record the step's duration on its kind's histogram."""
-        instruments.step_durations[self.KIND].record(duration, {**labels, **self._duration_attributes()})
+        """Record the step's duration on its kind's histogram, and an invocation's on `gen_ai.invocation.duration`
+        when the instruments have it (the open convention change #571)."""
+        attributes = {**labels, **self._duration_attributes()}
+        histogram = instruments.step_durations.get(self.KIND)
+        if histogram is not None:
+            histogram.record(duration, attributes)
+        if instruments.invocation_duration is not None and self.is_invocation:
+            nested = {attr.GEN_AI_OPERATION_NAME: self.operation, attr.GEN_AI_INVOCATION_IS_NESTED: self.in_invocation}
+            instruments.invocation_duration.record(duration, {**attributes, **nested})
 
     def _duration_attributes(self) -> Attributes:
         """What the conventions' duration metric of this kind is by (the tool, agent or workflow name)."""

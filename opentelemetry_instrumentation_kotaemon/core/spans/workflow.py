@@ -17,6 +17,7 @@ class WorkflowStep(Step):
     one is traced), which has no GenAI operation."""
 
     KIND: ClassVar[str] = attr.KIND_PIPELINE
+    INVOCATION: ClassVar[bool] = True
     START_ATTRIBUTES: ClassVar[Fields] = (("workflow_name", attr.GEN_AI_WORKFLOW_NAME),)
     END_ATTRIBUTES: ClassVar[Fields] = (("retry_attempts", attr.KOTAEMON_RETRY_ATTEMPTS),)
 
