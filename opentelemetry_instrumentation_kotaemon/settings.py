@@ -59,6 +59,10 @@ OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
 top-level pipelines (true/false). Default false."""
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
 """The file the `kotaemon_file` exporters append OTLP JSON lines to. Default `kotaemon-telemetry.jsonl`."""
+OTEL_KOTAEMON_IDS_ON_EVERY_SPAN = "OTEL_KOTAEMON_IDS_ON_EVERY_SPAN"
+"""Put the conversation, session and user ids (and the copied baggage entries) on every span of ours in a turn, not
+only on the spans that learn them: the app event, the step naming them, a span with none of ours above it
+(true/false). Default true."""
 OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES = "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"
 """Trace every LangChain runnable (lambdas, parsers, prompt templates, nested sequences), not only chains at the
 top, models, retrievers, tools, agents and fallback/retry wrappers (true/false). Default false."""
@@ -74,6 +78,7 @@ ALL_VARIABLES = (
     OTEL_KOTAEMON_INSTRUMENT,
     OTEL_KOTAEMON_BAGGAGE_KEYS,
     OTEL_KOTAEMON_HASH_USER_ID,
+    OTEL_KOTAEMON_IDS_ON_EVERY_SPAN,
     OTEL_KOTAEMON_ALWAYS_SAMPLE,
     OTEL_KOTAEMON_TRACE_ALL_STEPS,
     OTEL_KOTAEMON_FILE_PATH,
@@ -280,6 +285,7 @@ class Settings:
     hash_user_id: bool = True
     langchain_all_runnables: bool = False
     gen_ai_conventions: GenAiConventions = GenAiConventions.LATEST
+    ids_on_every_span: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -297,6 +303,7 @@ class Settings:
             hash_user_id=read_bool(env, OTEL_KOTAEMON_HASH_USER_ID, True),
             langchain_all_runnables=read_bool(env, OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES, False),
             gen_ai_conventions=read_gen_ai_conventions(env),
+            ids_on_every_span=read_bool(env, OTEL_KOTAEMON_IDS_ON_EVERY_SPAN, True),
         )
 
 

@@ -50,6 +50,12 @@ def _suppressed(current: otel_context.Context) -> bool:
     return bool(current.get(_SUPPRESS_KEY) or current.get(_LEGACY_SUPPRESS_KEY))
 
 
+def _in_turn(context: otel_context.Context) -> bool:
+    """Whether a span of ours is above in this context (a step or an app event): a span started here is not the first
+    of its turn."""
+    return isinstance(context.get(_ROOT_STEP_KEY), LiveStep) or isinstance(context.get(_APP_EVENT_KEY), LiveAppEvent)
+
+
 def _remote_parent(current: otel_context.Context, carrier: Mapping[str, Any]) -> tuple[otel_context.Context, Any]:
     """The parent of a received request's span: the context its propagation fields carry when they name a span
     (the span current here then linked), else the current one."""
@@ -62,14 +68,20 @@ def _remote_parent(current: otel_context.Context, carrier: Mapping[str, Any]) ->
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who asked, in which conversation: set once by a step or an app event, carried by every span below it."""
+    """Who asked, in which conversation and session: set by a step or an app event, carried by every span below it
+    (or, with `OTEL_KOTAEMON_IDS_ON_EVERY_SPAN=false`, by the spans that learn it only)."""
 
     conversation_id: str | None = None
     user_id: str | None = None
     """As exported: hashed unless `OTEL_KOTAEMON_HASH_USER_ID=false`."""
+    session_id: str | None = None
 
     def merged(self, newer: Identity) -> Identity:
-        return Identity(newer.conversation_id or self.conversation_id, newer.user_id or self.user_id)
+        return Identity(
+            newer.conversation_id or self.conversation_id,
+            newer.user_id or self.user_id,
+            newer.session_id or self.session_id,
+        )
 
     def attributes(self) -> dict[str, str]:
         values = {}
@@ -77,6 +89,8 @@ class Identity:
             values[attr.GEN_AI_CONVERSATION_ID] = self.conversation_id
         if self.user_id:
             values[attr.USER_ID] = self.user_id
+        if self.session_id:
+            values[attr.SESSION_ID] = self.session_id
         return values
 
 
@@ -106,6 +120,7 @@ class Telemetry:
     ) -> None:
         self.settings = settings
         self.enabled = True
+        self._ids_everywhere = settings.ids_on_every_span
         self.content = ContentPolicy(settings)
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
         self.instruments = Instruments(
@@ -142,7 +157,8 @@ class Telemetry:
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
             values = call.request_attributes()
-            values.update(self.context_attributes(current))
+            if self._ids_everywhere or not _in_turn(current):
+                values.update(self.context_attributes(current))
             if self.content.on_span:
                 values.update(self.content.attributes(call.start_content()))
             span.set_attributes(values)
@@ -168,7 +184,7 @@ class Telemetry:
         return self.content.clean(value)
 
     def context_attributes(self, context: otel_context.Context) -> dict[str, Any]:
-        """Attributes every span inherits from its context: baggage entries, then the conversation and user."""
+        """Attributes every span inherits from its context: baggage entries, then the conversation, user and session."""
         values = self._baggage_attributes(context)
         identity = context.get(_IDENTITY_KEY)
         if isinstance(identity, Identity):
@@ -278,7 +294,8 @@ class Telemetry:
         scope.context = ctx
         scope.adopted = adopted is not None
         if span.is_recording():
-            values = self.context_attributes(ctx) if step.carries_context else {}
+            carries = step.carries_context and (self._ids_everywhere or identity is not None or not _in_turn(parent))
+            values = self.context_attributes(ctx) if carries else {}
             if adopted is not None:
                 values.update(step.start_attributes())
             if self.content.on_span:
@@ -349,9 +366,13 @@ class Telemetry:
         )
         ctx = trace.set_span_in_context(span, parent)
         identity = follows.identity if follows is not None else None
+        if event.session_id:
+            session = Identity(session_id=event.session_id)
+            identity = session if identity is None else identity.merged(session)
         if identity is not None:
             ctx = otel_context.set_value(_IDENTITY_KEY, identity, ctx)
         scope = LiveAppEvent(self, event, span, ctx, follows)
+        scope.identity = identity
         scope.context = otel_context.set_value(_APP_EVENT_KEY, scope, ctx)
         if span.is_recording():
             span.set_attributes(self.context_attributes(ctx))
