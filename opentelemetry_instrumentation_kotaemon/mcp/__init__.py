@@ -309,7 +309,7 @@ class Hooks:
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         scope = current_request()
-        if scope is not None and scope.span is not None and _request(scope).server:
+        if scope is not None and scope.span is not None and isinstance(scope.step, McpRequest) and scope.step.server:
             self._read(extract.error_response, scope, args[0] if args else kwargs.get("response"))
         return await wrapped(*args, **kwargs)
 
