@@ -10,6 +10,7 @@ import gzip
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -139,11 +140,18 @@ class OtlpReceiver(ThreadingHTTPServer):
                         self._received.add(document)
                     self._changed.notify_all()
 
-    def wait_for_points(self, metric: str, timeout: float = 10.0) -> list[Point]:
-        """Block until a point of `metric` arrived (or the timeout passes); returns the points of it, oldest first."""
+    def wait_for_points(
+        self, metric: str, where: Callable[[Point], bool] = lambda point: True, timeout: float = 10.0
+    ) -> list[Point]:
+        """Block until a point of `metric` that is `where` arrived (or the timeout passes); returns those points,
+        oldest first."""
+
+        def found() -> list[Point]:
+            return [p for p in self.points if p.metric == metric and where(p)]
+
         with self._changed:
-            self._changed.wait_for(lambda: any(p.metric == metric for p in self.points), timeout)
-            return [p for p in self.points if p.metric == metric]
+            self._changed.wait_for(lambda: bool(found()), timeout)
+            return found()
 
     def wait_for_spans(self, count: int, timeout: float = 10.0) -> list[Span]:
         """Block until at least `count` spans arrived (or the timeout passes); returns them all."""
