@@ -159,7 +159,9 @@ METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 METRIC_TOKEN_USAGE = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
-METRIC_WORKFLOW_DURATION = "gen_ai.workflow.duration"
+METRIC_INVOKE_WORKFLOW_DURATION = "gen_ai.invoke_workflow.duration"
+"""A workflow's duration: `gen_ai.workflow.duration` before the conventions renamed it (semantic-conventions-genai
+#341). Recorded by pipelines and chains (`invoke_workflow` spans), never by a wrapper inside a chain."""
 METRIC_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
 METRIC_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
 METRIC_STREAMS_ABANDONED = "kotaemon.streams.abandoned"
@@ -179,9 +181,38 @@ STEP_DURATION_METRICS = {
     KIND_RERANKER: "kotaemon.rerank.duration",
     KIND_TOOL: METRIC_EXECUTE_TOOL_DURATION,
     KIND_AGENT: METRIC_INVOKE_AGENT_DURATION,
-    KIND_PIPELINE: METRIC_WORKFLOW_DURATION,
+    KIND_PIPELINE: METRIC_INVOKE_WORKFLOW_DURATION,
     KIND_INDEXING: "kotaemon.indexing.duration",
 }
+
+# --- Metric names of convention changes still open (semantic-conventions-genai pull requests), emitted only when
+# `OTEL_SEMCONV_STABILITY_OPT_IN` asks for them (`gen_ai_next_experimental`, or `gen_ai_next_experimental/dup` for
+# both); each replaces a merged name above once its change is merged.
+METRIC_INFERENCE_DURATION = "gen_ai.client.inference.duration"
+"""#521: `gen_ai.client.operation.duration` of chat and text completion calls (embeddings keep the old name)."""
+METRIC_INFERENCE_TIME_TO_FIRST_CHUNK = "gen_ai.client.inference.time_to_first_chunk"
+"""#521: `gen_ai.client.operation.time_to_first_chunk`."""
+METRIC_INFERENCE_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.inference.time_per_output_chunk"
+"""#521: `gen_ai.client.operation.time_per_output_chunk`."""
+METRIC_INFERENCE_USAGE_INPUT_TOKENS = "gen_ai.client.inference.usage.input_tokens"
+"""#374: a counter of the input tokens of chat and text completion calls, by `gen_ai.token.modality`; with the
+counters below and the per-call histograms it replaces `gen_ai.client.token.usage` for them."""
+METRIC_INFERENCE_USAGE_OUTPUT_TOKENS = "gen_ai.client.inference.usage.output_tokens"
+METRIC_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.client.inference.usage.cache_read.input_tokens"
+METRIC_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.client.inference.usage.cache_write.input_tokens"
+METRIC_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.client.inference.usage.reasoning.output_tokens"
+METRIC_INFERENCE_OPERATION_INPUT_TOKENS = "gen_ai.client.inference.operation.input_tokens"
+"""#374: a histogram of the input tokens per call (for percentiles; the counters are for totals)."""
+METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS = "gen_ai.client.inference.operation.output_tokens"
+GEN_AI_TOKEN_MODALITY = "gen_ai.token.modality"
+"""#374: the modality of the tokens a usage counter counts."""
+TOKEN_MODALITY_UNKNOWN = "unknown"
+"""`gen_ai.token.modality` of every count we record: providers report totals, not a split by modality."""
+METRIC_INVOCATION_DURATION = "gen_ai.invocation.duration"
+"""#571: the duration of agent and workflow invocations, replacing `gen_ai.invoke_agent.duration` and
+`gen_ai.invoke_workflow.duration`; by `gen_ai.operation.name` and `gen_ai.invocation.is_nested`."""
+GEN_AI_INVOCATION_IS_NESTED = "gen_ai.invocation.is_nested"
+"""#571: whether an invocation runs inside another (an agent in a workflow); false for the end-to-end turn."""
 
 # --- Kotaemon components (our own names where the conventions have none)
 KOTAEMON_RETRIEVAL_MODE = "kotaemon.retrieval.mode"

@@ -37,6 +37,17 @@ ENTRY_POINT_NAME = "kotaemon"
 # `opentelemetry-instrument` turns into flags, because another package may already declare it.
 CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
+# Standard variable: which semantic-convention names to emit, a comma list shared by every instrumentation. We read
+# only our GenAI values (see `GenAiConventions`); kept out of the flags for the same reason.
+SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+GEN_AI_LATEST = "gen_ai_latest_experimental"
+"""The newest merged GenAI conventions: what we emit anyway (the official GenAI instrumentations no longer read it)."""
+GEN_AI_NEXT = "gen_ai_next_experimental"
+"""Ours: the metric names of the GenAI convention changes still open (semantic-conventions-genai #521, #374, #571)
+instead of the merged ones they will replace."""
+GEN_AI_NEXT_DUP = GEN_AI_NEXT + "/dup"
+"""Ours: the merged names and those of the open changes, both (for moving dashboards and alerts over)."""
+
 # Our own variables (their rows, below, say what each means).
 OTEL_KOTAEMON_REDACT = "OTEL_KOTAEMON_REDACT"
 OTEL_KOTAEMON_REDACT_PATTERNS = "OTEL_KOTAEMON_REDACT_PATTERNS"
@@ -47,6 +58,7 @@ OTEL_KOTAEMON_TRACE_ALL_STEPS = "OTEL_KOTAEMON_TRACE_ALL_STEPS"
 OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES = "OTEL_KOTAEMON_LANGCHAIN_ALL_RUNNABLES"
 OTEL_KOTAEMON_BAGGAGE_KEYS = "OTEL_KOTAEMON_BAGGAGE_KEYS"
 OTEL_KOTAEMON_HASH_USER_ID = "OTEL_KOTAEMON_HASH_USER_ID"
+OTEL_KOTAEMON_IDS_ON_EVERY_SPAN = "OTEL_KOTAEMON_IDS_ON_EVERY_SPAN"
 OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
@@ -85,6 +97,24 @@ class ContentMode(enum.Enum):
     @property
     def as_event(self) -> bool:
         return self in (ContentMode.EVENT, ContentMode.SPAN_AND_EVENT)
+
+
+class GenAiConventions(enum.Enum):
+    """Which GenAI metric names to emit, from `OTEL_SEMCONV_STABILITY_OPT_IN`."""
+
+    LATEST = GEN_AI_LATEST
+    NEXT = GEN_AI_NEXT
+    BOTH = GEN_AI_NEXT_DUP
+
+    @property
+    def latest(self) -> bool:
+        """Whether the merged conventions' names are emitted."""
+        return self is not GenAiConventions.NEXT
+
+    @property
+    def next(self) -> bool:
+        """Whether the names of the open convention changes are emitted."""
+        return self is not GenAiConventions.LATEST
 
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on"})
@@ -208,6 +238,17 @@ def _parse_stream_usage(raw: str) -> StreamUsage:
     if mode is None:
         raise BadValue("auto, always or never (true and false read as always and never)")
     return mode
+
+
+def _parse_gen_ai_conventions(raw: str) -> GenAiConventions:
+    """Our GenAI values of the standard opt-in list (`/dup` wins); other values belong to other instrumentations."""
+    values = {part.strip().lower() for part in raw.split(",")}
+    for conventions in (GenAiConventions.BOTH, GenAiConventions.NEXT):
+        if conventions.value in values:
+            return conventions
+    if any(v.startswith("gen_ai") and v != GEN_AI_LATEST for v in values):
+        raise BadValue(f"{GEN_AI_LATEST}, {GEN_AI_NEXT} or {GEN_AI_NEXT_DUP} for GenAI")
+    return GenAiConventions.LATEST
 
 
 def _parse_bool(raw: str) -> bool:
@@ -448,6 +489,18 @@ HASH_USER_ID = Setting(
     safe_side="only `false` exports the user id itself (redacted)",
     field="hash_user_id",
 )
+IDS_ON_EVERY_SPAN = Setting(
+    OTEL_KOTAEMON_IDS_ON_EVERY_SPAN,
+    _parse_bool,
+    True,
+    True,
+    doc="conversation, session and user ids (and copied baggage) on every span of ours in a turn, not only where "
+    "learnt",
+    default_doc="`true`",
+    fallback_doc="true",
+    example="`false`",
+    field="ids_on_every_span",
+)
 USER_ID_HASH_KEY: Setting[bytes | None] = Setting(
     OTEL_KOTAEMON_USER_ID_HASH_KEY,
     _parse_user_id_hash_key,
@@ -485,6 +538,19 @@ DEBUG_TRACES_PER_SECOND = Setting(
     example="`1`",
     safe_side="any client can send the header: beyond the budget, forced traces are sampled like the rest",
 )
+GEN_AI_CONVENTIONS = Setting(
+    SEMCONV_STABILITY_OPT_IN,
+    _parse_gen_ai_conventions,
+    GenAiConventions.LATEST,
+    GenAiConventions.LATEST,
+    doc=f"`{GEN_AI_NEXT}`: the metric names of the open GenAI convention changes, `/dup` both "
+    "([names](docs/names.md)); other values are other instrumentations'",
+    default_doc="newest merged names",
+    fallback_doc=GEN_AI_LATEST,
+    example=f"`{GEN_AI_NEXT_DUP}`",
+    field="gen_ai_conventions",
+    flag=False,
+)
 FILE_PATH = Setting(
     OTEL_KOTAEMON_FILE_PATH,
     _parse_file_path,
@@ -508,8 +574,10 @@ SETTINGS: tuple[Setting[Any], ...] = (
     BAGGAGE_KEYS,
     HASH_USER_ID,
     USER_ID_HASH_KEY,
+    IDS_ON_EVERY_SPAN,
     ALWAYS_SAMPLE,
     DEBUG_TRACES_PER_SECOND,
+    GEN_AI_CONVENTIONS,
     FILE_PATH,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
@@ -530,6 +598,8 @@ class Settings:
     baggage_keys: tuple[str, ...] = BAGGAGE_KEYS.default
     hash_user_id: bool = HASH_USER_ID.default
     user_id_hash_key: bytes | None = USER_ID_HASH_KEY.default
+    ids_on_every_span: bool = IDS_ON_EVERY_SPAN.default
+    gen_ai_conventions: GenAiConventions = GEN_AI_CONVENTIONS.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -560,6 +630,8 @@ class StandardSetting:
     """What a malformed value gets (the SDK's handling when empty)."""
     value: str | None = None
     """What the distro sets when the user set nothing; None when it sets nothing, or a value it works out."""
+    front_page: bool = True
+    """Shown in the README too (the rest only in docs/configuration.md)."""
 
 
 _SIGNALS = ("TRACES", "METRICS", "LOGS")
@@ -592,6 +664,7 @@ STANDARD_SETTINGS = (
         ("OTEL_EXPORTER_OTLP_HEADERS",),
         "export headers, also per signal (warnings name keys, never values)",
         "malformed `key=value` pairs are dropped; the warning names the keys kept, never a value",
+        front_page=False,
     ),
     StandardSetting(
         ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"),
@@ -606,21 +679,25 @@ STANDARD_SETTINGS = (
         ("OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR"),
         "`kotaemon` (ours, not `opentelemetry-distro`'s)",
         value=ENTRY_POINT_NAME,
+        front_page=False,
     ),
     StandardSetting(
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",),
         f"`{ATTRIBUTE_LENGTH_LIMIT}` (unless `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` is set)",
         _NUMBERS_ON_BAD,
+        front_page=False,
     ),
     StandardSetting(
         ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",),
         "`x-debug-tracing`, the header that forces a trace",
         value="x-debug-tracing",
+        front_page=False,
     ),
     StandardSetting(
         ("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION",),
         "`false`: app logs are exported when you ask",
         value="false",
+        front_page=False,
     ),
     StandardSetting(
         ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",),
@@ -630,6 +707,7 @@ STANDARD_SETTINGS = (
         ("OTEL_BSP_*", "OTEL_BLRP_*", "OTEL_METRIC_EXPORT_*", "OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_*_LIMIT"),
         "the SDK's; a malformed value is dropped with a warning",
         _NUMBERS_ON_BAD,
+        front_page=False,
     ),
 )
 """The standard variables we read or give a default, in the order the docs list them."""
@@ -754,7 +832,8 @@ def markdown_table(page: str) -> str:
     lines = ["| Variable | Default | Example | Meaning | A bad value gets |", "|---|---|---|---|---|"]
     for row in SETTINGS:
         on_bad = _as_doc(row.fallback_doc) + (f"; {row.safe_side}" if row.safe_side else "")
-        lines.append(f"| `{row.variable}` | {row.default_doc} | {row.example} | {row.doc} | {on_bad} |")
+        doc = row.doc.replace("](docs/", "](")  # links written from the README, read from docs/
+        lines.append(f"| `{row.variable}` | {row.default_doc} | {row.example} | {doc} | {on_bad} |")
     return "\n".join(lines)
 
 
@@ -762,7 +841,7 @@ def standard_markdown_table(page: str) -> str:
     """The standard variables' table as `page` (`README.md` or `configuration.md`) shows it."""
     if page == "README.md":
         lines = ["| Variable | Our default or use |", "|---|---|"]
-        lines += [f"| {_cell(row.variables)} | {row.doc} |" for row in STANDARD_SETTINGS]
+        lines += [f"| {_cell(row.variables)} | {row.doc} |" for row in STANDARD_SETTINGS if row.front_page]
         return "\n".join(lines)
     lines = ["| Variable | Our default or use | A bad value gets |", "|---|---|---|"]
     lines += [f"| {_cell(row.variables)} | {row.doc} | {row.on_bad or 'not checked'} |" for row in STANDARD_SETTINGS]

@@ -100,7 +100,8 @@ def instrument(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Captur
     instrumentor = KotaemonInstrumentor()
 
     def start(**env: str) -> Captured:
-        for key in [k for k in os.environ if k.startswith(("OTEL_KOTAEMON_", "OTEL_INSTRUMENTATION_GENAI_"))]:
+        ours = ("OTEL_KOTAEMON_", "OTEL_INSTRUMENTATION_GENAI_", "OTEL_SEMCONV_")
+        for key in [k for k in os.environ if k.startswith(ours)]:
             monkeypatch.delenv(key)
         for key, value in env.items():
             monkeypatch.setenv(key, value)

@@ -13,11 +13,11 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import baggage, trace
+from opentelemetry import baggage, propagate, trace
 from opentelemetry import context as otel_context
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
@@ -30,6 +30,7 @@ from .content import ContentPolicy
 from .events import emit_event
 from .instruments import Instruments
 from .spans import AppEvent, ModelCall, Step
+from .spans.step import error_type as error_type
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +41,9 @@ _ACTIVE_STEP_KEY = otel_context.create_key("kotaemon-active-step")
 _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
 _IDENTITY_KEY = otel_context.create_key("kotaemon-identity")
 _APP_EVENT_KEY = otel_context.create_key("kotaemon-app-event")
+_REQUEST_KEY = otel_context.create_key("kotaemon-request")
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # type: ignore[attr-defined]
 _LEGACY_SUPPRESS_KEY = "suppress_instrumentation"
-
-
-def error_type(error: BaseException) -> str:
-    """A low-cardinality `error.type`: the exception's public dotted name (``openai.RateLimitError``)."""
-    cls = type(error)
-    module = ".".join(part for part in cls.__module__.split(".") if not part.startswith("_"))
-    if module in ("", "builtins"):
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"
 
 
 def pseudonymise_user_id(value: str, key: bytes | None) -> str:
@@ -66,16 +59,38 @@ def _suppressed(current: otel_context.Context) -> bool:
     return bool(current.get(_SUPPRESS_KEY) or current.get(_LEGACY_SUPPRESS_KEY))
 
 
+def _in_turn(context: otel_context.Context) -> bool:
+    """Whether a span of ours is above in this context (a step or an app event): a span started here is not the first
+    of its turn."""
+    return isinstance(context.get(_ROOT_STEP_KEY), LiveStep) or isinstance(context.get(_APP_EVENT_KEY), LiveAppEvent)
+
+
+def _remote_parent(current: otel_context.Context, carrier: Mapping[str, Any]) -> tuple[otel_context.Context, Any]:
+    """The parent of a received request's span: the context its propagation fields carry when they name a span
+    (the span current here then linked), else the current one."""
+    remote = propagate.extract(carrier)
+    if not trace.get_current_span(remote).get_span_context().is_valid:
+        return current, None
+    ambient = trace.get_current_span(current).get_span_context()
+    return remote, [Link(ambient)] if ambient.is_valid else None
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who asked, in which conversation: set once by a step or an app event, carried by every span below it."""
+    """Who asked, in which conversation and session: set by a step or an app event, carried by every span below it
+    (or, with `OTEL_KOTAEMON_IDS_ON_EVERY_SPAN=false`, by the spans that learn it only)."""
 
     conversation_id: str | None = None
     user_id: str | None = None
     """As exported: pseudonymised unless `OTEL_KOTAEMON_HASH_USER_ID=false` (see `pseudonymise_user_id`)."""
+    session_id: str | None = None
 
     def merged(self, newer: Identity) -> Identity:
-        return Identity(newer.conversation_id or self.conversation_id, newer.user_id or self.user_id)
+        return Identity(
+            newer.conversation_id or self.conversation_id,
+            newer.user_id or self.user_id,
+            newer.session_id or self.session_id,
+        )
 
     def attributes(self) -> dict[str, str]:
         values = {}
@@ -83,6 +98,8 @@ class Identity:
             values[attr.GEN_AI_CONVERSATION_ID] = self.conversation_id
         if self.user_id:
             values[attr.USER_ID] = self.user_id
+        if self.session_id:
+            values[attr.SESSION_ID] = self.session_id
         return values
 
 
@@ -112,9 +129,12 @@ class Telemetry:
     ) -> None:
         self.settings = settings
         self.enabled = True
+        self._ids_everywhere = settings.ids_on_every_span
         self.content = ContentPolicy(settings)
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
-        self.instruments = Instruments(get_meter(INSTRUMENTATION_NAME, __version__, meter_provider))
+        self.instruments = Instruments(
+            get_meter(INSTRUMENTATION_NAME, __version__, meter_provider), settings.gen_ai_conventions
+        )
         self._event_logger = (
             get_logger(INSTRUMENTATION_NAME, __version__, logger_provider) if self.content.mode.as_event else None
         )
@@ -146,7 +166,8 @@ class Telemetry:
         scope.context = otel_context.set_value(_ACTIVE_CALL_KEY, scope, ctx)
         if span.is_recording():
             values = call.request_attributes()
-            values.update(self.context_attributes(current))
+            if self._ids_everywhere or not _in_turn(current):
+                values.update(self.context_attributes(current))
             if self.content.on_span:
                 values.update(self.content.attributes(call.start_content()))
             span.set_attributes(values)
@@ -173,7 +194,7 @@ class Telemetry:
         return self.content.clean(value)
 
     def context_attributes(self, context: otel_context.Context) -> dict[str, Any]:
-        """Attributes every span inherits from its context: baggage entries, then the conversation and user."""
+        """Attributes every span inherits from its context: baggage entries, then the conversation, user and session."""
         values = self._baggage_attributes(context)
         identity = context.get(_IDENTITY_KEY)
         if isinstance(identity, Identity):
@@ -223,43 +244,70 @@ class Telemetry:
 
     # --- steps
 
-    def start_step(self, step: Step) -> LiveStep | None:
+    def start_step(
+        self, step: Step, carrier: Mapping[str, Any] | None = None, adopted: Span | None = None
+    ) -> LiveStep | None:
         """Open the telemetry of a step; None when suppressed.
 
         A step of the same kind and owner as the innermost active step is that step seen again through another
-        method (`__call__` -> `run` -> `invoke`): the returned scope has no span and records nothing.
+        method (`__call__` -> `run` -> `invoke`): the returned scope has no span and records nothing. A step that
+        joins the step whose span is current (`Step.join`) has no span either: that step reports it.
+
+        `carrier`: the propagation fields of a request this process received (its `step`): the context they carry
+        is the span's parent, and the span current here is linked. `adopted`: the current span, which a library
+        started for the step and will end itself (mcp 2's server spans): the step adds its attributes to it and
+        records its metrics, and leaves the span's status and end to its owner.
         """
         current = otel_context.get_current()
         if _suppressed(current):
             return None
         active = current.get(_ACTIVE_STEP_KEY)
-        if (
-            isinstance(active, LiveStep)
-            and step.owner is not None
-            and active.step.owner is step.owner
-            and type(active.step) is type(step)
-            and not active.finished
-        ):
-            return LiveStep(self, step, None, current)
-        span = self.tracer.start_span(step.span_name(), kind=step.SPAN_KIND, attributes=step.start_attributes())
-        ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, trace.set_span_in_context(span, current))
-        scope = LiveStep(self, step, span, ctx)
-        ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
-        if not isinstance(current.get(_ROOT_STEP_KEY), LiveStep):
-            ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
-            scope.is_root = True
+        if isinstance(active, LiveStep) and not active.finished:
+            if step.owner is not None and active.step.owner is step.owner and type(active.step) is type(step):
+                return LiveStep(self, step, None, current)
+            if active.span is not None and trace.get_current_span(current) is active.span and step.join(active.step):
+                joined = LiveStep(self, step, None, current)
+                joined.joined = active
+                joined.context = otel_context.set_value(_REQUEST_KEY, joined, current)
+                return joined
+        if adopted is not None:
+            parent = current
+            span = adopted
+            ctx = current
+        else:
+            parent, links = (current, None) if carrier is None else _remote_parent(current, carrier)
+            span = self.tracer.start_span(
+                step.span_name(), context=parent, kind=step.span_kind, attributes=step.start_attributes(), links=links
+            )
+            ctx = trace.set_span_in_context(span, parent)
+        if step.NESTS:
+            if isinstance(active, LiveStep):
+                step.in_invocation = active.step.in_invocation or active.step.is_invocation
+            ctx = otel_context.set_value(_ACTIVE_STEP_KEY, None, ctx)
+            scope = LiveStep(self, step, span, ctx)
+            ctx = otel_context.set_value(_ACTIVE_STEP_KEY, scope, ctx)
+            if not isinstance(parent.get(_ROOT_STEP_KEY), LiveStep):
+                ctx = otel_context.set_value(_ROOT_STEP_KEY, scope, ctx)
+                scope.is_root = True
+        else:
+            scope = LiveStep(self, step, span, ctx)
+            ctx = otel_context.set_value(_REQUEST_KEY, scope, ctx)
         identity = self._identity(step.conversation_id, step.user_id)
         if identity is not None:
-            inherited = current.get(_IDENTITY_KEY)
+            inherited = parent.get(_IDENTITY_KEY)
             if isinstance(inherited, Identity):
                 identity = inherited.merged(identity)
             ctx = otel_context.set_value(_IDENTITY_KEY, identity, ctx)
-            event = current.get(_APP_EVENT_KEY)
+            event = parent.get(_APP_EVENT_KEY)
             if isinstance(event, LiveAppEvent):
                 event.identify(identity)
         scope.context = ctx
+        scope.adopted = adopted is not None
         if span.is_recording():
-            values = self.context_attributes(ctx)
+            carries = step.carries_context and (self._ids_everywhere or identity is not None or not _in_turn(parent))
+            values = self.context_attributes(ctx) if carries else {}
+            if adopted is not None:
+                values.update(step.start_attributes())
             if self.content.on_span:
                 values.update(self.content.attributes(step.start_content()))
             if values:
@@ -267,17 +315,21 @@ class Telemetry:
         return scope
 
     def end_step(self, scope: LiveStep, error: BaseException | None) -> None:
-        """Record a finished step on its span and metrics; a repeat of an outer step records nothing."""
+        """Record a finished step on its span and metrics; a repeat of an outer step records nothing, a step that
+        joined another records its metrics and tells the other how it ended."""
         span = scope.span
-        if span is None:
-            return
         step = scope.step
+        if span is None:
+            if scope.joined is not None:
+                try:
+                    error_name = step.error_name(error)
+                    step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
+                    step.report_to(scope.joined.step, error_name)
+                except Exception:
+                    logger.debug("failed to record a step", exc_info=True)
+            return
         try:
-            error_name = error_type(error) if error is not None else None
-            if step.error_type is not None and (error is not None or step.failure is not None):
-                error_name = step.error_type
-            elif error_name is None and step.failure is not None:
-                error_name = "failed"
+            error_name = step.error_name(error)
             step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
             if span.is_recording():
                 values = step.end_attributes()
@@ -291,16 +343,21 @@ class Telemetry:
                 if self.content.on_span:
                     values.update(self.content.attributes(step.end_content()))
                 span.set_attributes(values)
-                if error is not None:
+                if scope.adopted:  # its owner marks how it ended
+                    return
+                if error is not None and not step.reported(error):
                     self.record_error(span, error, error_name)
-                elif step.failure is not None:
-                    span.set_attribute(attr.ERROR_TYPE, error_name or "failed")
-                    span.set_attribute(attr.KOTAEMON_STEP_FAILURE, self.content.clean(step.failure))
-                    span.set_status(Status(StatusCode.ERROR, self.content.clean(step.failure)))
+                elif error_name is not None:
+                    failure = self.content.clean(step.failure) if step.failure is not None else None
+                    span.set_attribute(attr.ERROR_TYPE, error_name)
+                    if failure is not None and step.FAILURE_ATTRIBUTE is not None:
+                        span.set_attribute(step.FAILURE_ATTRIBUTE, failure)
+                    span.set_status(Status(StatusCode.ERROR, failure))
         except Exception:
             logger.debug("failed to record a step", exc_info=True)
         finally:
-            span.end()
+            if not scope.adopted:
+                span.end()
 
     # --- app events
 
@@ -319,9 +376,13 @@ class Telemetry:
         )
         ctx = trace.set_span_in_context(span, parent)
         identity = follows.identity if follows is not None else None
+        if event.session_id:
+            session = Identity(session_id=event.session_id)
+            identity = session if identity is None else identity.merged(session)
         if identity is not None:
             ctx = otel_context.set_value(_IDENTITY_KEY, identity, ctx)
         scope = LiveAppEvent(self, event, span, ctx, follows)
+        scope.identity = identity
         scope.context = otel_context.set_value(_APP_EVENT_KEY, scope, ctx)
         if span.is_recording():
             span.set_attributes(self.context_attributes(ctx))
@@ -475,12 +536,25 @@ class LiveModelCall(LiveSpan):
 class LiveStep(LiveSpan):
     """The live telemetry of one step; a root step also sums the tokens of the model calls below it."""
 
-    __slots__ = ("input_tokens", "input_tokens_by_operation", "is_root", "lock", "output_tokens", "step")
+    __slots__ = (
+        "adopted",
+        "input_tokens",
+        "input_tokens_by_operation",
+        "is_root",
+        "joined",
+        "lock",
+        "output_tokens",
+        "step",
+    )
 
     def __init__(self, telemetry: Telemetry, step: Step, span: Span | None, context: otel_context.Context) -> None:
         super().__init__(telemetry, span, context)
         self.step = step
         self.is_root = False
+        self.joined: LiveStep | None = None
+        """The step this one joined (`Step.join`), which reports it."""
+        self.adopted = False
+        """Its span was started by someone else, who ends it."""
         self.input_tokens = 0
         self.output_tokens = 0
         self.input_tokens_by_operation: dict[str, int] = {}
@@ -563,3 +637,9 @@ def current_step() -> Step | None:
     """The step whose span is current, if any (a repeat of an outer step reports the outer one)."""
     scope = otel_context.get_value(_ACTIVE_STEP_KEY)
     return scope.step if isinstance(scope, LiveStep) else None
+
+
+def current_request() -> LiveStep | None:
+    """The request to or from another process (an MCP request) whose telemetry is current, if unfinished."""
+    scope = otel_context.get_value(_REQUEST_KEY)
+    return scope if isinstance(scope, LiveStep) and not scope.finished else None

@@ -96,10 +96,23 @@ CONVERSATION_KEYS = ("thread_id", "session_id", "conversation_id")
 """Run metadata naming the conversation (LangGraph's thread, a message history's session), first found wins."""
 
 
+USER_KEYS = ("user_id",)
+"""Run metadata naming the app's user."""
+
+
 def conversation_id(metadata: Mapping[str, Any] | None) -> str | None:
     """The conversation a root run belongs to, from its metadata."""
+    return _identifier(metadata, CONVERSATION_KEYS)
+
+
+def user_id(metadata: Mapping[str, Any] | None) -> str | None:
+    """The user a root run answers, from its metadata (exported hashed unless configured otherwise)."""
+    return _identifier(metadata, USER_KEYS)
+
+
+def _identifier(metadata: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str | None:
     metadata = mapping(metadata)
-    for key in CONVERSATION_KEYS:
+    for key in keys:
         value = metadata.get(key)
         if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
             return str(value)

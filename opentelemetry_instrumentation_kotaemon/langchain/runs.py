@@ -217,7 +217,9 @@ class RunTracker:
         if traced:
             step = extract.chain_step(name, kind, root)
             if root:
-                step.conversation_id = extract.conversation_id(kwargs.get("metadata"))
+                metadata = kwargs.get("metadata")
+                step.conversation_id = extract.conversation_id(metadata)
+                step.user_id = extract.user_id(metadata)
             scope = self.start_step(step, context)
         self._open(run_id, scope, context, kind, parent, frame)
 

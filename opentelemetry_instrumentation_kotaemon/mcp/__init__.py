@@ -5,8 +5,9 @@ Client side: every request a session sends gets a span named per the MCP convent
 the trace context travels in the request's `params._meta`. A `tools/call` made inside a traced tool call is that
 tool call: its MCP attributes are merged into the `execute_tool` span. Server side (mcp 1.x): each request
 received opens a server span whose parent is the context in `params._meta`. mcp 2 traces its servers and injects
-the context itself; there we only replace its client span with ours (named per the conventions, merged into the
-tool call), so each request still has one client span.
+the context itself: there we replace its client span with ours (named per the conventions, merged into the tool
+call), so each request still has one client span, and keep its server span, adding to it what ours say on mcp 1.x
+(transport, session, client address) and recording the server duration metric.
 """
 
 from __future__ import annotations
@@ -21,14 +22,8 @@ from typing import Any
 from opentelemetry import trace
 
 from .. import attributes as attr
-from ..core.mcp import (
-    LiveMcpRequest,
-    current_client_request,
-    current_server_request,
-    start_client_request,
-    start_server_request,
-)
-from ..core.telemetry import Telemetry
+from ..core.spans.mcp import McpRequest
+from ..core.telemetry import LiveStep, Telemetry, current_request
 from ..patching import Patcher, Target, check_version
 from . import extract
 
@@ -49,6 +44,7 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
             # mcp 2.x: the client session's own method; the SDK injects the context and traces servers itself
             Target("mcp.client.session", "ClientSession.send_request", hooks.send_request(inject=False)),
             Target("mcp.shared.jsonrpc_dispatcher", "otel_span", hooks.sdk_client_span),
+            Target("mcp.server._otel", "OpenTelemetryMiddleware.__call__", hooks.sdk_server_span),
             # transports, for network.transport and the server's address
             Target("mcp.client.stdio", "stdio_client", hooks.transport("stdio")),
             Target("mcp.client.sse", "sse_client", hooks.transport("sse")),
@@ -157,7 +153,7 @@ class Hooks:
 
         return wrapper
 
-    def _start_client(self, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveMcpRequest | None:
+    def _start_client(self, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveStep | None:
         try:
             request = args[0] if args else kwargs["request"]
             record = extract.client_request(request, self.telemetry.captures_content)
@@ -172,13 +168,13 @@ class Hooks:
                 record.protocol_version = version
             if known_transport is None and found is not None:
                 self._sessions[session] = (found, version if isinstance(version, str) else None)
-            return start_client_request(self.telemetry, record)
+            return self.telemetry.start_step(record)
         except Exception:
             logger.debug("failed to start telemetry for an MCP request", exc_info=True)
             return None
 
     @staticmethod
-    def _injected(scope: LiveMcpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    def _injected(scope: LiveStep, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         if not args:
             try:
                 kwargs["request"] = extract.with_trace_context(kwargs["request"])
@@ -191,24 +187,22 @@ class Hooks:
             logger.debug("failed to put the trace context into an MCP request", exc_info=True)
             return args
 
-    def _read_result(self, session: Any, scope: LiveMcpRequest, result: Any) -> None:
+    def _read_result(self, session: Any, scope: LiveStep, result: Any) -> None:
         try:
-            request = scope.request
+            request = _request(scope)
             extract.result(request, result, self.telemetry.captures_content)
             known_transport, _ = self._sessions.get(session, (None, None))
             if request.method == "initialize":
                 self._sessions[session] = (known_transport, extract.protocol_version(result))
             if request.session_id is None:  # streamable HTTP: the server names the session in its first answer
                 extract.add_session_id(request, known_transport)
-                if request.session_id is not None and scope.span is not None and scope.span.is_recording():
-                    scope.span.set_attribute(attr.MCP_SESSION_ID, request.session_id)
         except Exception:
             logger.debug("failed to read an MCP result", exc_info=True)
 
     @staticmethod
-    def _read(reader: Callable[[Any, Any], None], scope: LiveMcpRequest, value: Any) -> None:
+    def _read(reader: Callable[[Any, Any], None], scope: LiveStep, value: Any) -> None:
         try:
-            reader(scope.request, value)
+            reader(_request(scope), value)
         except Exception:
             logger.debug("failed to read an MCP outcome", exc_info=True)
 
@@ -217,19 +211,62 @@ class Hooks:
     ) -> Any:
         """mcp 2: inside our client request, the SDK's own client span would be a second one for the same request;
         keep ours current instead (the SDK injects it), and take the request id the SDK picked."""
-        scope = current_client_request()
-        if scope is None or not self.telemetry.enabled:
+        scope = current_request()
+        if scope is None or not isinstance(scope.step, McpRequest) or scope.step.server or not self.telemetry.enabled:
             return wrapped(*args, **kwargs)
         try:
             attributes = kwargs.get("attributes") or {}
             request_id = attributes.get(attr.JSONRPC_REQUEST_ID)
-            if request_id is not None and scope.request.request_id is None:
-                scope.request.request_id = str(request_id)
-                if scope.span is not None and scope.span.is_recording():  # a merged request reports it at its end
-                    scope.span.set_attribute(attr.JSONRPC_REQUEST_ID, str(request_id))
+            if request_id is not None and scope.step.request_id is None:
+                scope.step.request_id = str(request_id)  # its span (or the tool call it joined) reports it at its end
         except Exception:
             logger.debug("failed to read the MCP SDK's span attributes", exc_info=True)
         return nullcontext(trace.NonRecordingSpan(trace.get_current_span().get_span_context()))
+
+    # --- server (mcp 2.x: the SDK's own span)
+
+    async def sdk_server_span(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """mcp 2: the SDK traces each request its server receives. Its span gets what ours say on mcp 1.x servers
+        (transport, session, client address), and the request is recorded in `mcp.server.operation.duration`."""
+        record = self._sdk_server_request(args, kwargs) if self.telemetry.enabled else None
+        if record is None:
+            return await wrapped(*args, **kwargs)
+        call_next = args[1] if len(args) > 1 else kwargs["call_next"]
+        telemetry = self.telemetry
+
+        async def traced_next(context: Any) -> Any:  # called with the SDK's span current
+            scope = None
+            try:
+                scope = telemetry.start_step(record, adopted=trace.get_current_span())
+            except Exception:
+                logger.debug("failed to start telemetry for a received MCP request", exc_info=True)
+            if scope is None:
+                return await call_next(context)
+            try:
+                result = await call_next(context)
+            except BaseException as error:
+                self._read(extract.sdk_server_error, scope, error)
+                scope.finish(error)
+                raise
+            self._read(extract.error_response, scope, result)
+            scope.finish()
+            return result
+
+        if len(args) > 1:
+            return await wrapped(args[0], traced_next, *args[2:], **kwargs)
+        return await wrapped(*args, **{**kwargs, "call_next": traced_next})
+
+    @staticmethod
+    def _sdk_server_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> McpRequest | None:
+        try:
+            if len(args) < 2 and "call_next" not in kwargs:
+                return None
+            return extract.sdk_server_request(args[0] if args else kwargs["ctx"])
+        except Exception:
+            logger.debug("failed to read a received MCP request", exc_info=True)
+            return None
 
     # --- server (mcp 1.x)
 
@@ -249,7 +286,7 @@ class Hooks:
             scope.deactivate(token)
             scope.finish()
 
-    def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveMcpRequest | None:
+    def _start_server(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LiveStep | None:
         try:
             message, request, session = (*args, None, None, None)[:3]
             message = kwargs.get("message", message)
@@ -263,7 +300,7 @@ class Hooks:
                 getattr(metadata, "request_context", None),
             )
             carrier = extract.carrier(getattr(message, "request_meta", None))
-            return start_server_request(self.telemetry, record, carrier)
+            return self.telemetry.start_step(record, carrier or None)
         except Exception:
             logger.debug("failed to start telemetry for a received MCP request", exc_info=True)
             return None
@@ -271,7 +308,14 @@ class Hooks:
     async def respond(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        scope = current_server_request()
-        if scope is not None and scope.span is not None:
+        scope = current_request()
+        if scope is not None and scope.span is not None and isinstance(scope.step, McpRequest) and scope.step.server:
             self._read(extract.error_response, scope, args[0] if args else kwargs.get("response"))
         return await wrapped(*args, **kwargs)
+
+
+def _request(scope: LiveStep) -> McpRequest:
+    """The record of an MCP request's scope."""
+    request = scope.step
+    assert isinstance(request, McpRequest)
+    return request

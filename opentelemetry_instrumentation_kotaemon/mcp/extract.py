@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +16,8 @@ from .. import attributes as attr
 from ..core.spans.mcp import McpRequest
 
 _RESULT_CONTENT_METHODS = frozenset({"tools/call"})
+INVALID_PARAMS = "-32602"
+"""The JSON-RPC error code for invalid method parameters."""
 
 
 @dataclass(slots=True)
@@ -60,20 +64,22 @@ def client_request(request: Any, captures_content: bool) -> McpRequest:
 
 
 def _read_params(record: McpRequest, params: Any, captures_content: bool) -> None:
+    """Read a request's params: a model (mcp 1.x, an mcp 2 client), or the raw mapping an mcp 2 server sees."""
     if params is None:
         return
-    name = getattr(params, "name", None)
+    read = params.get if isinstance(params, Mapping) else functools.partial(getattr, params)
+    name = read("name", None)
     if isinstance(name, str):
         if record.method == "tools/call":
             record.tool_name = name
             if captures_content:
-                record.arguments = getattr(params, "arguments", None)
+                record.arguments = read("arguments", None)
         elif record.method == "prompts/get":
             record.prompt_name = name
-    uri = getattr(params, "uri", None)
+    uri = read("uri", None)
     if uri is not None:
         record.resource_uri = str(uri)
-    version = getattr(params, "protocolVersion", None)
+    version = read("protocolVersion", None)
     if isinstance(version, str):
         record.protocol_version = version
 
@@ -105,9 +111,12 @@ def protocol_version(result: Any) -> str | None:
 def result(record: McpRequest, value: Any, captures_content: bool) -> None:
     """Read a result: a tool result flagged `isError` is a failed tool call (`error.type` tool_error)."""
     value = getattr(value, "root", value)
-    is_error = getattr(value, "isError", None)
-    if is_error is None:
-        is_error = getattr(value, "is_error", None)
+    if isinstance(value, Mapping):  # what an mcp 2 server's handlers return, serialised for the wire
+        is_error = value.get("isError")
+    else:
+        is_error = getattr(value, "isError", None)
+        if is_error is None:
+            is_error = getattr(value, "is_error", None)
     if is_error is True:
         record.error_type = attr.ERROR_TYPE_TOOL_ERROR
         return
@@ -135,7 +144,7 @@ def error(record: McpRequest, raised: BaseException) -> None:
     if isinstance(code, int):
         record.error_code = record.error_type = str(code)
         message = getattr(data, "message", None)
-        record.error_message = message if isinstance(message, str) else None
+        record.failure = message if isinstance(message, str) else None
 
 
 def error_response(record: McpRequest, response: Any) -> None:
@@ -144,14 +153,14 @@ def error_response(record: McpRequest, response: Any) -> None:
     code = getattr(response, "code", None)
     if isinstance(code, int) and hasattr(response, "message"):
         record.error_code = record.error_type = str(code)
-        record.error_message = str(response.message)
+        record.failure = str(response.message)
         return
     result(record, response, captures_content=False)
 
 
 def server_request(request: Any, request_id: Any, session: Any, request_context: Any) -> McpRequest:
     """The record of a request a low-level server received (mcp 1.x)."""
-    record = McpRequest(method=str(getattr(request, "method", "")))
+    record = McpRequest(method=str(getattr(request, "method", "")), server=True)
     _read_params(record, getattr(request, "params", None), captures_content=False)
     if request_id is not None:
         record.request_id = str(request_id)
@@ -159,9 +168,43 @@ def server_request(request: Any, request_id: Any, session: Any, request_context:
     version = getattr(client_params, "protocolVersion", None)
     if isinstance(version, str):
         record.protocol_version = version
+    _add_server_transport(record, request_context)
+    return record
+
+
+def sdk_server_request(context: Any) -> McpRequest | None:
+    """The record of a request an mcp 2 server received, from the context its middleware gets (None for a
+    notification): what the SDK's own span says, and the transport, session and client it leaves out."""
+    request_id = getattr(context, "request_id", None)
+    if request_id is None:
+        return None
+    record = McpRequest(method=str(context.method), server=True, request_id=str(request_id))
+    _read_params(record, getattr(context, "params", None), captures_content=False)
+    version = getattr(context, "protocol_version", None)
+    if isinstance(version, str):
+        record.protocol_version = version
+    _add_server_transport(record, getattr(context, "request", None))
+    return record
+
+
+def sdk_server_error(record: McpRequest, raised: BaseException) -> None:
+    """Read a failure raised through an mcp 2 server's middleware as the SDK's span names it: a JSON-RPC error by its
+    code, invalid parameters (pydantic's ValidationError) as INVALID_PARAMS, anything else by its class name."""
+    error(record, raised)
+    if record.error_type is not None:
+        return
+    cls = type(raised)
+    if cls.__name__ == "ValidationError" and cls.__module__.startswith("pydantic"):
+        record.error_code = record.error_type = INVALID_PARAMS
+    else:
+        record.error_type = cls.__qualname__
+
+
+def _add_server_transport(record: McpRequest, request_context: Any) -> None:
+    """What a received request came over: the HTTP request (SSE, streamable HTTP) the server read it from, if any."""
     if request_context is None:
         record.transport = "pipe"
-        return record
+        return
     record.transport = "tcp"
     record.protocol_name = "http"
     headers = getattr(request_context, "headers", None)
@@ -175,7 +218,6 @@ def server_request(request: Any, request_id: Any, session: Any, request_context:
     if client is not None:
         record.client_address = getattr(client, "host", None)
         record.client_port = getattr(client, "port", None)
-    return record
 
 
 def carrier(meta: Any) -> dict[str, Any] | None:

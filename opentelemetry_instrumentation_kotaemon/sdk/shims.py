@@ -40,17 +40,22 @@ def init_metrics_with_bucket_views(exporters_or_readers: dict[str, Any], resourc
     from opentelemetry.metrics import set_meter_provider
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 
     readers = [
         cls() if issubclass(cls, MetricReader) else PeriodicExportingMetricReader(cls())
         for cls in exporters_or_readers.values()
     ]
-    views = [
+    set_meter_provider(MeterProvider(resource=resource, metric_readers=readers, views=bucket_views()))
+
+
+def bucket_views() -> list[Any]:
+    """A view per histogram of ours, giving it our bucket boundaries (for SDKs that ignore bucket advice)."""
+    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+
+    return [
         View(instrument_name=name, aggregation=ExplicitBucketHistogramAggregation(boundaries=buckets))
         for name, buckets in HISTOGRAM_BUCKETS.items()
     ]
-    set_meter_provider(MeterProvider(resource=resource, metric_readers=readers, views=views))
 
 
 def ensure_logger_provider() -> None:

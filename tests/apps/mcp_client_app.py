@@ -5,6 +5,7 @@ Usage: mcp_client_app.py MODE [BASE_URL_OR_SSE_URL]
   plain-sse URL          the same over SSE
   plain-http URL         the same over streamable HTTP
   crash-stdio            a tool call during which the stdio server dies
+  langchain-tool-stdio   a LangChain tool whose body is an MCP tool call on a stdio server
   kotaemon-stdio BASE    a Kotaemon ReAct agent with the server's tools (MCPTool), called from a running loop
   kotaemon-sse BASE URL  the same, the tools over SSE
 The stdio server gets a token on its command line and one in its environment (APP_MCP_TOKEN,
@@ -86,6 +87,19 @@ async def crash() -> dict:
         return {"crash": None}
 
 
+def langchain_tool() -> dict:
+    from langchain_core.tools import tool
+
+    @tool
+    async def add(a: int, b: int) -> str:
+        """Adds two numbers with the MCP server's tool."""
+        async with stdio() as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return text(await session.call_tool("add", {"a": a, "b": b}))
+
+    return {"added": asyncio.run(add.ainvoke({"a": 2, "b": 3}))}
+
+
 def kotaemon(base_url: str, config: dict) -> dict:
     from kotaemon.agents import ReactAgent
     from kotaemon.agents.tools import create_tools_from_config
@@ -112,6 +126,8 @@ def main() -> None:
         result = asyncio.run(plain(http_client(rest[0])))
     elif mode == "crash-stdio":
         result = asyncio.run(crash())
+    elif mode == "langchain-tool-stdio":
+        result = langchain_tool()
     elif mode == "kotaemon-stdio":
         command, *args = server_command()
         config = {"transport": "stdio", "command": command, "args": args, "env": server_environment()}

@@ -145,7 +145,7 @@ def test_the_startup_request_holds_no_event(run: Run) -> None:
     assert len({s.trace_id for s in local_events}) == len(local_events), "two events in one trace"
 
 
-def test_conversation_and_user_on_every_span_of_a_question(run: Run) -> None:
+def test_conversation_session_and_user_on_every_span_of_a_question(run: Run) -> None:
     conversations = set()
     for question in run.events("chat_fn"):
         conversation = question.attributes["gen_ai.conversation.id"]
@@ -153,6 +153,9 @@ def test_conversation_and_user_on_every_span_of_a_question(run: Run) -> None:
         for span in run.below(question):
             assert span.attributes["gen_ai.conversation.id"] == conversation, span.name
             assert span.attributes["user.id"] == HASHED_USER, span.name
+            assert span.attributes["session.id"] == question.attributes["session.id"], span.name
+        (pipeline,) = [s for s in run.below(question) if s.name == "invoke_workflow FullQAPipeline"]
+        assert pipeline.attributes["gen_ai.conversation.id"] == conversation  # allowed there since #410
     assert len(conversations) == 2  # the first session's two questions share one
 
 

@@ -28,7 +28,7 @@ import pytest
 from tests.kotaemon_standin import environment as kotaemon_environment
 from tests.kotaemon_standin.react_server import react_server
 from tests.support.e2e import APPS, instrumented_environment, launch, run_instrumented
-from tests.support.otlp_receiver import OtlpReceiver, Span
+from tests.support.otlp_receiver import OtlpReceiver, Point, Span
 
 pytest.importorskip("mcp")
 
@@ -138,7 +138,12 @@ def network_server(transport: str) -> Iterator[tuple[str, OtlpReceiver]]:
     port = free_port()
     # its log goes to a file: a pipe nobody reads until the end fills up and blocks the server mid-request
     with OtlpReceiver() as receiver, tempfile.TemporaryFile("w+") as log:
-        env = instrumented_environment(receiver.endpoint, "", {"OTEL_SERVICE_NAME": "mcp-server", **secrets_env()})
+        # metrics every second: the server runs on past the client runs whose calls it records
+        env = instrumented_environment(
+            receiver.endpoint,
+            "",
+            {"OTEL_SERVICE_NAME": "mcp-server", "OTEL_METRIC_EXPORT_INTERVAL": "1000", **secrets_env()},
+        )
         command = launch("mcp_server.py", transport, str(port), "--token", ARG_SECRET)
         with subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True) as server:
             try:
@@ -245,8 +250,7 @@ def test_each_request_is_one_client_span_continued_by_the_server(
         assert call.attributes["server.address"] == "127.0.0.1"
         assert isinstance(call.attributes["server.port"], int)
         assert call.attributes["network.protocol.name"] == "http"
-        if not MCP_2:
-            assert run.server_child(call).attributes["mcp.session.id"]
+        assert run.server_child(call).attributes["mcp.session.id"]
 
 
 def test_streamable_http_requests_carry_the_session_id(plain_http: Run) -> None:
@@ -255,9 +259,8 @@ def test_streamable_http_requests_carry_the_session_id(plain_http: Run) -> None:
     clients = [s for s in plain_http.spans("e2e-app") if s.kind == CLIENT]
     session_ids = {s.attributes.get("mcp.session.id") for s in clients}
     assert len(session_ids) == 1 and None not in session_ids, session_ids
-    if not MCP_2:  # mcp 2's own server spans do not report it
-        call = plain_http.client("tools/call add")
-        assert plain_http.server_child(call).attributes["mcp.session.id"] == call.attributes["mcp.session.id"]
+    call = plain_http.client("tools/call add")
+    assert plain_http.server_child(call).attributes["mcp.session.id"] == call.attributes["mcp.session.id"]
 
 
 def test_tool_resource_and_prompt_attributes(plain_stdio: Run) -> None:
@@ -302,11 +305,41 @@ def test_client_duration_metric(plain_stdio: Run) -> None:
     assert calls == {("add", None): 1, ("search", None): 1, ("fail", "tool_error"): 1}
     assert {p.attributes["mcp.method.name"] for p in points} == {name.split(" ")[0] for name in REQUESTS}
     assert {p.resource["service.name"] for p in points} == {"e2e-app"}
-    if not MCP_2:  # mcp 2 servers trace themselves (spans only)
-        served = [p for p in plain_stdio.receiver.points if p.metric == "mcp.server.operation.duration"]
-        assert {p.resource["service.name"] for p in served} == {"mcp-server"}
-        failed = [p for p in served if p.attributes.get("error.type") == "tool_error"]
-        assert [p.attributes["gen_ai.tool.name"] for p in failed] == ["fail"]
+    served = [p for p in plain_stdio.receiver.points if p.metric == "mcp.server.operation.duration"]
+    assert {p.resource["service.name"] for p in served} == {"mcp-server"}
+    failed = [p for p in served if p.attributes.get("error.type") == "tool_error"]
+    assert [p.attributes["gen_ai.tool.name"] for p in failed] == ["fail"]
+
+
+# What the server reports of a `tools/call`, on mcp 1.x (its span is ours) and on mcp 2 (the SDK's span, with ours
+# added to it) alike: the span's attributes and the labels of its `mcp.server.operation.duration` point.
+TOOL_CALL_SERVED = {"mcp.method.name", "gen_ai.operation.name", "gen_ai.tool.name", "mcp.protocol.version"}
+SERVER_TOOL_CALL_SPAN = {
+    "stdio": TOOL_CALL_SERVED | {"network.transport", "jsonrpc.request.id"},
+    "http": TOOL_CALL_SERVED
+    | {"network.transport", "network.protocol.name", "jsonrpc.request.id", "mcp.session.id"}
+    | {"client.address", "client.port"},
+}
+SERVER_TOOL_CALL_METRIC = {
+    "stdio": TOOL_CALL_SERVED | {"network.transport"},
+    "http": TOOL_CALL_SERVED | {"network.transport", "network.protocol.name"},
+}
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_a_served_tool_call_looks_the_same_on_every_mcp_release(transport: str, request: pytest.FixtureRequest) -> None:
+    run = plain_run(request, transport)
+    server = run.server_child(run.client("tools/call add"))
+    assert set(server.attributes) == SERVER_TOOL_CALL_SPAN[transport]
+    assert server.attributes["network.transport"] == ("pipe" if transport == "stdio" else "tcp")
+    calls = 1 if transport == "stdio" else 2  # the HTTP server also served the same client run uninstrumented
+
+    def add_calls(point: Point) -> bool:
+        return point.attributes.get("gen_ai.tool.name") == "add" and point.count == calls
+
+    (point, *_) = run.receiver.wait_for_points("mcp.server.operation.duration", add_calls)
+    assert set(point.attributes) == SERVER_TOOL_CALL_METRIC[transport]
+    assert point.resource["service.name"] == "mcp-server"
 
 
 def exported_text(receiver: OtlpReceiver) -> str:
@@ -341,6 +374,27 @@ def test_server_dying_mid_call_is_marked() -> None:
         assert span.attributes["error.type"] == span.attributes["rpc.response.status_code"] == "-32000"
         assert "Connection closed" in span.status_message
         assert ARG_SECRET not in exported_text(receiver)
+
+
+def test_a_tool_whose_body_is_an_mcp_call_is_one_span_on_every_mcp_release() -> None:
+    """A traced tool (here a LangChain one) whose body makes an MCP tool call: the call joins the tool's span. mcp 2's
+    own client span for it is not made either: one span for the call, continued by the server."""
+    with OtlpReceiver() as receiver:
+        run = compared_run(
+            receiver,
+            "langchain-tool-stdio",
+            bare_env=secrets_env(),
+            env=instrumented_server_env(),
+            last_span="tools/call add",
+        )
+        assert run.output == run.bare_output == {"added": "5"}
+        (tool,) = [s for s in run.spans("e2e-app") if s.name == "execute_tool add"]
+        assert tool.attributes["mcp.method.name"] == "tools/call"
+        assert tool.attributes["network.transport"] == "pipe"
+        # the session's own requests have spans; the tool call is the tool's span, with no SDK span beside it
+        clients = {s.name for s in run.spans("e2e-app") if s.kind == CLIENT}
+        assert "initialize" in clients and clients <= {"initialize", "tools/list"}, clients
+        assert run.server_child(tool, "tools/call add").trace_id == tool.trace_id
 
 
 # --- a Kotaemon agent with MCP tools

@@ -86,4 +86,4 @@ def test_steps_nest_repeat_steps_collapse_and_the_root_sums_tokens(
     assert spans["retrieval VectorRetrieval"].attributes["kotaemon.documents.count"] == 0
     assert "kotaemon.usage.input_tokens" not in spans["retrieval VectorRetrieval"].attributes
     assert sum(p.value for p in captured.points("kotaemon.retrieval.empty")) == 1
-    assert sum(p.count for p in captured.points("gen_ai.workflow.duration")) == 1
+    assert sum(p.count for p in captured.points("gen_ai.invoke_workflow.duration")) == 1

@@ -164,6 +164,7 @@ def test_concurrent_questions_stay_in_their_own_traces(app: App) -> None:
         assert event.parent is None
         assert [s.name for s in spans].count("invoke_workflow FullQAPipeline") == 1
         assert {s.attributes["gen_ai.conversation.id"] for s in spans} == {conversation}
+        assert {s.attributes["session.id"] for s in spans} == {event.attributes["session.id"]}  # each browser's
         assert "chat slow-40" in [s.name for s in spans]
 
 

@@ -22,7 +22,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableGenerator, RunnableLambda, RunnablePassthrough
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAI
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -434,14 +435,36 @@ def test_retrieved_documents_are_capped_and_stay_json_under_the_length_cap(instr
     assert all(d["content"].startswith(f"text {i}") and "[truncated" in d["content"] for i, d in enumerate(found))
 
 
-def test_conversation_from_the_root_run_metadata(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:
+def test_conversation_and_user_from_the_root_run_metadata(
+    instrument: Instrument, model: Callable[..., ChatOpenAI]
+) -> None:
     captured = instrument()
-    simple_chain(model()).invoke({"question": QUESTION}, config={"metadata": {"thread_id": "thread-7"}})
+    metadata = {"thread_id": "thread-7", "user_id": "alice"}
+    simple_chain(model()).invoke({"question": QUESTION}, config={"metadata": metadata})
     simple_chain(model()).invoke({"question": QUESTION})
     spans = sorted(captured.spans(), key=lambda s: s.start_time or 0)
     with_thread = [s for s in spans if s.attributes.get("gen_ai.conversation.id") == "thread-7"]
+    # on the workflow span (allowed there since semantic-conventions-genai #410) and every span below it
     assert sorted(s.name for s in with_thread) == ["chat m-lc", "invoke_workflow RunnableSequence"]
+    assert {s.attributes["user.id"] for s in with_thread} == {Telemetry(Settings()).user_id("alice")}
     assert len(spans) == 4  # the run without the metadata names no conversation
+    assert not any("user.id" in s.attributes for s in spans if s not in with_thread)
+
+
+def test_ids_on_the_spans_that_learn_them_only_when_asked(
+    instrument: Instrument, model: Callable[..., ChatOpenAI]
+) -> None:
+    captured = instrument(OTEL_KOTAEMON_IDS_ON_EVERY_SPAN="false")
+    context = baggage.set_baggage("session.id", "s-1", baggage.set_baggage("kotaemon.variant", "b"))
+    token = otel_context.attach(context)
+    try:
+        simple_chain(model()).invoke({"question": QUESTION}, config={"metadata": {"thread_id": "thread-7"}})
+    finally:
+        otel_context.detach(token)
+    spans = by_name(captured)
+    root = spans["invoke_workflow RunnableSequence"].attributes
+    assert (root["gen_ai.conversation.id"], root["session.id"], root["kotaemon.variant"]) == ("thread-7", "s-1", "b")
+    assert not {"gen_ai.conversation.id", "session.id", "kotaemon.variant"} & set(spans["chat m-lc"].attributes)
 
 
 def test_tool_span_and_content_policy(instrument: Instrument) -> None:
@@ -570,6 +593,7 @@ def test_fallback_inside_a_chain_reports_the_primary_branch(
     assert wrapper.attributes["kotaemon.fallback.branch"] == "primary"
     assert wrapper.attributes["kotaemon.fallback.index"] == 0
     assert "kotaemon.fallback.primary_error" not in wrapper.attributes
+    assert workflow_durations(captured) == {"RunnableSequence": 1}  # the wrapper inside is no workflow
 
 
 def test_retry_counts_attempts(instrument: Instrument) -> None:
@@ -589,6 +613,7 @@ def test_retry_counts_attempts(instrument: Instrument) -> None:
     assert parent_of(retry) == spans["invoke_workflow RunnableSequence"].context.span_id
     assert retry.attributes["kotaemon.retry.attempts"] == 3
     assert retry.status.status_code is StatusCode.UNSET
+    assert workflow_durations(captured) == {"RunnableSequence": 1}
 
 
 def test_agent_named_runnable_is_an_agent_span(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:
@@ -604,6 +629,7 @@ def test_agent_named_runnable_is_an_agent_span(instrument: Instrument, model: Ca
     spans = by_name(captured)
     agent_span = spans["invoke_agent ResearchAgent"]
     assert agent_span.attributes["gen_ai.agent.name"] == "ResearchAgent"
+    assert "gen_ai.agent.id" not in agent_span.attributes  # no run id in its place (semantic-conventions-genai #242)
     assert parent_of(agent_span) == spans["invoke_workflow RunnableSequence"].context.span_id
     assert parent_of(spans["execute_tool add"]) == agent_span.context.span_id
     assert parent_of(spans["chat m-lc"]) == agent_span.context.span_id
@@ -622,6 +648,12 @@ def test_every_runnable_becomes_a_span_when_asked(instrument: Instrument, model:
     }
     workflow = spans["invoke_workflow RunnableSequence"].context.span_id
     assert all(parent_of(spans[n]) == workflow for n in ("ChatPromptTemplate", "chat m-lc", "StrOutputParser"))
+    assert workflow_durations(captured) == {"RunnableSequence": 1}  # the runnables inside are no workflows
+
+
+def workflow_durations(captured: Captured) -> dict[str, int]:
+    """How many durations each workflow recorded into `gen_ai.invoke_workflow.duration`, by workflow name."""
+    return {p.attributes["gen_ai.workflow.name"]: p.count for p in captured.points("gen_ai.invoke_workflow.duration")}
 
 
 def test_prompt_name_and_version_go_on_the_model_span(instrument: Instrument, model: Callable[..., ChatOpenAI]) -> None:

@@ -10,6 +10,7 @@ import gzip
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -138,6 +139,19 @@ class OtlpReceiver(ThreadingHTTPServer):
                     if document:
                         self._received.add(document)
                     self._changed.notify_all()
+
+    def wait_for_points(
+        self, metric: str, where: Callable[[Point], bool] = lambda point: True, timeout: float = 10.0
+    ) -> list[Point]:
+        """Block until a point of `metric` that is `where` arrived (or the timeout passes); returns those points,
+        oldest first."""
+
+        def found() -> list[Point]:
+            return [p for p in self.points if p.metric == metric and where(p)]
+
+        with self._changed:
+            self._changed.wait_for(lambda: bool(found()), timeout)
+            return found()
 
     def wait_for_spans(self, count: int, timeout: float = 10.0) -> list[Span]:
         """Block until at least `count` spans arrived (or the timeout passes); returns them all."""

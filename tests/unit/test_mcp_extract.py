@@ -62,4 +62,4 @@ def test_tool_errors_and_json_rpc_errors() -> None:
     assert record.error_type == "tool_error" and record.result is None
     record = extract.client_request(types.ListToolsRequest(method="tools/list"), False)
     extract.error_response(record, types.ErrorData(code=-32601, message="Method not found"))
-    assert (record.error_type, record.error_code, record.error_message) == ("-32601", "-32601", "Method not found")
+    assert (record.error_type, record.error_code, record.failure) == ("-32601", "-32601", "Method not found")

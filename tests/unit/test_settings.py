@@ -24,11 +24,13 @@ from opentelemetry_instrumentation_kotaemon.settings import (
     REDACTION_RULES,
     SETTINGS,
     ContentMode,
+    GenAiConventions,
     Settings,
     StreamUsage,
     sanitize_standard_variables,
 )
 
+LATEST, NEXT, BOTH = GenAiConventions.LATEST, GenAiConventions.NEXT, GenAiConventions.BOTH
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 CARD, EMAIL, KEY = "4111 1111 1111 1111", "jane.doe@example.com", "sk-live-abcdefghijklmnopqrstuvwx"
 TEXT = f"card {CARD}, mail {EMAIL}, key {KEY}, ticket ACME-42"
@@ -75,6 +77,15 @@ def _read(env: dict[str, str], caplog: pytest.LogCaptureFixture) -> tuple[Settin
         ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "never"}, "openai_stream_usage", StreamUsage.NEVER),
         ({"OTEL_KOTAEMON_OPENAI_STREAM_USAGE": "auto"}, "openai_stream_usage", StreamUsage.AUTO),
         ({}, "openai_stream_usage", StreamUsage.AUTO),
+        ({"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental"}, "gen_ai_conventions", LATEST),
+        ({"OTEL_SEMCONV_STABILITY_OPT_IN": "http, gen_ai_next_experimental"}, "gen_ai_conventions", NEXT),
+        (
+            {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_next_experimental,gen_ai_next_experimental/dup"},
+            "gen_ai_conventions",
+            BOTH,
+        ),
+        ({"OTEL_SEMCONV_STABILITY_OPT_IN": "database/dup,messaging"}, "gen_ai_conventions", LATEST),
+        ({"OTEL_KOTAEMON_IDS_ON_EVERY_SPAN": "false"}, "ids_on_every_span", False),
         ({"OTEL_KOTAEMON_INSTRUMENT": "none"}, "instrument", ()),
         ({"OTEL_KOTAEMON_INSTRUMENT": "OpenAI,mcp"}, "instrument", ("openai", "mcp")),
         ({"OTEL_KOTAEMON_BAGGAGE_KEYS": "tenant.id, user.id"}, "baggage_keys", ("tenant.id", "user.id")),
@@ -124,6 +135,7 @@ def test_extra_patterns_are_applied_after_the_rules(caplog: pytest.LogCaptureFix
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "-5", "content_max_length", 16, "using 16, the shortest cap"),
         ("OTEL_KOTAEMON_CONTENT_MAX_LENGTH", "0", "content_max_length", 16, "never the longer default"),
         ("OTEL_KOTAEMON_OPENAI_STREAM_USAGE", "maybe", "openai_stream_usage", StreamUsage.AUTO, "using auto"),
+        ("OTEL_SEMCONV_STABILITY_OPT_IN", "http,gen_ai_next", "gen_ai_conventions", LATEST, "using gen_ai_latest"),
         ("OTEL_KOTAEMON_HASH_USER_ID", "maybe", "hash_user_id", True, "only `false` exports the user id"),
         ("OTEL_KOTAEMON_INSTRUMENT", "openai,cohere", "instrument", ("openai",), "using openai"),
         ("OTEL_KOTAEMON_BAGGAGE_KEYS", "user.id, bad key,=x", "baggage_keys", ("user.id",), "using user.id"),
@@ -260,6 +272,7 @@ def test_the_launcher_offers_a_flag_for_our_variables_but_not_for_a_key_or_a_sta
     assert flags == {row.variable for row in SETTINGS} - {
         "OTEL_KOTAEMON_USER_ID_HASH_KEY",
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
     }
     assert all(name.startswith("OTEL_KOTAEMON_") for name in flags)
 

@@ -14,6 +14,7 @@ class AgentStep(Step):
     """An agent answering an instruction, calling models and tools on the way."""
 
     KIND: ClassVar[str] = attr.KIND_AGENT
+    INVOCATION: ClassVar[bool] = True
     OPERATION: ClassVar[str | None] = attr.OPERATION_INVOKE_AGENT
 
     agent_name: str | None = None

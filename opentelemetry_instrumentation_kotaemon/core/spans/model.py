@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.metrics import Histogram
+
 from ... import attributes as attr
 from ..content import text_part
-from ..instruments import Instruments
+from ..instruments import InferenceUsage, Instruments
 
 JSONValue = Any
 """A value `json.dumps` accepts."""
@@ -212,25 +214,58 @@ class ModelCall:
     # --- metrics
 
     def record_metrics(self, instruments: Instruments, duration: float, error_name: str | None) -> None:
-        """Record a finished call (once per request: merged inner layers record nothing)."""
+        """Record a finished call (once per request: merged inner layers record nothing), under the GenAI metric
+        names the instruments were created with."""
         labels = self.metric_labels(error_name)
-        instruments.duration.record(duration, labels)
-        if self.input_tokens is not None:
-            instruments.token_usage.record(self.input_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_INPUT})
-        if self.output_tokens is not None:
-            instruments.token_usage.record(
-                self.output_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_OUTPUT}
-            )
+        if self.operation == attr.OPERATION_EMBEDDINGS:  # no open change renames the embeddings metrics yet
+            instruments.duration.record(duration, labels)
+            self._record_token_usage(instruments.token_usage, labels)
+        else:
+            for histogram in instruments.inference_durations:
+                histogram.record(duration, labels)
+            if instruments.inference_token_usage is not None:
+                self._record_token_usage(instruments.inference_token_usage, labels)
+            if instruments.inference_usage is not None:
+                self._record_inference_usage(instruments.inference_usage, labels, error_name)
         if self.time_to_first_chunk is not None:
-            instruments.time_to_first_chunk.record(self.time_to_first_chunk, labels)
+            for histogram in instruments.times_to_first_chunk:
+                histogram.record(self.time_to_first_chunk, labels)
             if self.chunk_count > 1:
                 per_chunk = (duration - self.time_to_first_chunk) / (self.chunk_count - 1)
-                instruments.time_per_output_chunk.record(per_chunk, labels)
+                for histogram in instruments.times_per_output_chunk:
+                    histogram.record(per_chunk, labels)
         if self.abandoned:
             instruments.streams_abandoned.add(1, labels)
         if error_name is not None:
             kind = attr.KIND_EMBEDDING if self.operation == attr.OPERATION_EMBEDDINGS else attr.KIND_LLM
             instruments.errors.add(1, {attr.KOTAEMON_SPAN_KIND: kind, attr.ERROR_TYPE: error_name})
+
+    def _record_token_usage(self, histogram: Histogram, labels: Attributes) -> None:
+        """`gen_ai.client.token.usage`: the input and output tokens, by `gen_ai.token.type`."""
+        if self.input_tokens is not None:
+            histogram.record(self.input_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_INPUT})
+        if self.output_tokens is not None:
+            histogram.record(self.output_tokens, {**labels, attr.GEN_AI_TOKEN_TYPE: attr.TOKEN_TYPE_OUTPUT})
+
+    def _record_inference_usage(self, usage: InferenceUsage, labels: Attributes, error_name: str | None) -> None:
+        """The token metrics of semantic-conventions-genai #374: the per-call histograms (with `error.type`) and the
+        counters, by modality and without `error.type`; the input and output counters get 0 when the provider
+        reported no usage, as that change asks."""
+        if self.input_tokens is not None:
+            usage.operation_input_tokens.record(self.input_tokens, labels)
+        if self.output_tokens is not None:
+            usage.operation_output_tokens.record(self.output_tokens, labels)
+        counted = {key: value for key, value in labels.items() if key != attr.ERROR_TYPE} if error_name else labels
+        counted = {**counted, attr.GEN_AI_TOKEN_MODALITY: attr.TOKEN_MODALITY_UNKNOWN}
+        usage.input_tokens.add(self.input_tokens or 0, counted)
+        usage.output_tokens.add(self.output_tokens or 0, counted)
+        for count, counter in (
+            (self.cache_read_input_tokens, usage.cache_read_input_tokens),
+            (self.cache_write_input_tokens, usage.cache_write_input_tokens),
+            (self.reasoning_output_tokens, usage.reasoning_output_tokens),
+        ):
+            if count is not None:
+                counter.add(count, counted)
 
     def metric_labels(self, error_name: str | None) -> Attributes:
         """The metric attributes of this call."""

@@ -18,6 +18,15 @@ Fields = tuple[tuple[str, str], ...]
 """(record field, attribute name) pairs."""
 
 
+def error_type(error: BaseException) -> str:
+    """A low-cardinality `error.type`: the exception's public dotted name (``openai.RateLimitError``)."""
+    cls = type(error)
+    module = ".".join(part for part in cls.__module__.split(".") if not part.startswith("_"))
+    if module in ("", "builtins"):
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
+
+
 def _present(value: Any) -> bool:
     """Whether an attribute value says something: not missing, not an empty string or list (0 and False do)."""
     return value is not None and value != "" and value != []
@@ -47,6 +56,14 @@ class Step:
     """Content fields known at the start: exported only when content is captured, after redaction."""
     END_CONTENT: ClassVar[Fields] = ()
     """Content fields known at the end: exported only when content is captured, after redaction."""
+    NESTS: ClassVar[bool] = True
+    """Whether steps below see this one as theirs: the innermost step, and the root that sums their tokens (a request
+    to another process is neither)."""
+    FAILURE_ATTRIBUTE: ClassVar[str | None] = attr.KOTAEMON_STEP_FAILURE
+    """Where a failure the step reported goes, besides the span status."""
+    INVOCATION: ClassVar[bool] = False
+    """Whether steps of this kind (agents, workflows) are invocations in the conventions' sense, when they have an
+    operation."""
 
     name: str
     component: str | None = None
@@ -65,10 +82,26 @@ class Step:
     """The conversation the step answers in (given to ktem's reasoning pipelines); inherited by every span below."""
     user_id: str | None = None
     """The app's user, as the app knows it (the core hashes it unless configured otherwise); inherited below."""
+    in_invocation: bool = False
+    """Set by the core: the step runs inside an agent or workflow invocation."""
 
     @property
     def operation(self) -> str | None:
         return self.OPERATION
+
+    @property
+    def is_invocation(self) -> bool:
+        """An agent or workflow invocation (not a wrapper inside a chain, which has no operation)."""
+        return self.INVOCATION and self.operation is not None
+
+    @property
+    def span_kind(self) -> SpanKind:
+        return self.SPAN_KIND
+
+    @property
+    def carries_context(self) -> bool:
+        """Whether its span carries what the context says of everyone (baggage entries, conversation, user)."""
+        return True
 
     def span_name(self) -> str:
         verb = self.operation or self.VERB
@@ -104,6 +137,32 @@ class Step:
         """Content attributes known when the step ends (documents, tool results, answers...)."""
         return {key: value for name, key in self.END_CONTENT if (value := getattr(self, name)) is not None}
 
+    # --- how it ended
+
+    def error_name(self, error: BaseException | None) -> str | None:
+        """The `error.type` of the step's end: what the integration knows, the exception's, or `failed` for a failure
+        reported as a value; None when it succeeded."""
+        name = error_type(error) if error is not None else None
+        if self.error_type is not None and (error is not None or self.failure is not None):
+            return self.error_type
+        if name is None and self.failure is not None:
+            return "failed"
+        return name
+
+    def reported(self, error: BaseException | None) -> bool:
+        """Whether the step's failure is one it reported (`failure`, marked on the span as such) rather than the
+        exception it raised (recorded as an exception)."""
+        return error is None
+
+    def join(self, outer: Step) -> bool:
+        """Whether this step is part of `outer`, the step whose span is current, and is reported by it (taking its
+        place in `outer` if so) instead of by a span of its own."""
+        return False
+
+    def report_to(self, outer: Step, error_name: str | None) -> None:
+        """Tell the step it joined how it ended."""
+        return None
+
     # --- metrics
 
     def record_metrics(self, instruments: Instruments, duration: float, error_name: str | None) -> None:
@@ -112,7 +171,7 @@ class Step:
         if error_name is not None:
             labels[attr.ERROR_TYPE] = error_name
             instruments.errors.add(1, {attr.KOTAEMON_SPAN_KIND: self.KIND, attr.ERROR_TYPE: error_name})
-        instruments.step_durations[self.KIND].record(duration, {**labels, **self._duration_attributes()})
+        self._record_duration(instruments, duration, labels)
         self._record_metrics(instruments, labels, error_name)
 
     # --- what a kind may add
@@ -123,6 +182,17 @@ class Step:
             if _present(value):
                 values[key] = value
         return values
+
+    def _record_duration(self, instruments: Instruments, duration: float, labels: Attributes) -> None:
+        """Record the step's duration on its kind's histogram, and an invocation's on `gen_ai.invocation.duration`
+        when the instruments have it (the open convention change #571)."""
+        attributes = {**labels, **self._duration_attributes()}
+        histogram = instruments.step_durations.get(self.KIND)
+        if histogram is not None:
+            histogram.record(duration, attributes)
+        if instruments.invocation_duration is not None and self.is_invocation:
+            nested = {attr.GEN_AI_OPERATION_NAME: self.operation, attr.GEN_AI_INVOCATION_IS_NESTED: self.in_invocation}
+            instruments.invocation_duration.record(duration, {**attributes, **nested})
 
     def _duration_attributes(self) -> Attributes:
         """What the conventions' duration metric of this kind is by (the tool, agent or workflow name)."""

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import attributes as attr
-from .mcp import McpRequest
 from .step import Attributes, Fields, Step
+
+if TYPE_CHECKING:
+    from .mcp import McpRequest
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1,5 +1,5 @@
 """Workflow (pipeline) spans: `invoke_workflow {name}` for a pipeline or chain, the name alone for a wrapper inside
-one; the pipeline duration metric."""
+one; the workflow duration metric (`gen_ai.invoke_workflow.duration`), for workflows only."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ... import attributes as attr
+from ..instruments import Instruments
 from .step import Attributes, Fields, Step
 
 
@@ -16,6 +17,7 @@ class WorkflowStep(Step):
     one is traced), which has no GenAI operation."""
 
     KIND: ClassVar[str] = attr.KIND_PIPELINE
+    INVOCATION: ClassVar[bool] = True
     START_ATTRIBUTES: ClassVar[Fields] = (("workflow_name", attr.GEN_AI_WORKFLOW_NAME),)
     END_ATTRIBUTES: ClassVar[Fields] = (("retry_attempts", attr.KOTAEMON_RETRY_ATTEMPTS),)
 
@@ -31,6 +33,10 @@ class WorkflowStep(Step):
     @property
     def operation(self) -> str | None:
         return None if self.nested else attr.OPERATION_INVOKE_WORKFLOW
+
+    def _record_duration(self, instruments: Instruments, duration: float, labels: Attributes) -> None:
+        if not self.nested:  # a wrapper inside a chain is no workflow: its time is its workflow's
+            Step._record_duration(self, instruments, duration, labels)
 
     def _duration_attributes(self) -> Attributes:
         return {attr.GEN_AI_WORKFLOW_NAME: self.workflow_name} if self.workflow_name else {}
