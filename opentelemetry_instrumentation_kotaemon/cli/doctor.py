@@ -1,7 +1,8 @@
 """`opentelemetry-kotaemon doctor`: what `opentelemetry-instrument` will do in this environment.
 
 The effective settings, which libraries are found and instrumented, which distro and configurator win, duplicate
-instrumentations installed beside us, and version skew.
+instrumentations installed beside us, version skew, and which of the places we hook in Kotaemon's web app (ktem) the
+installed one has.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
+from ..kotaemon.ktem_hooks import installed_hook_points
 from ..sdk.distro import DEFAULTS
 from ..settings import ALL_VARIABLES, ENTRY_POINT_NAME, Settings
 from ..version import DISTRIBUTION, __version__
@@ -74,6 +76,8 @@ def doctor(out: Callable[[str], None] = print) -> int:
             problems += 1
         out(f"  {name:<18} {version:<10} {state}")
 
+    problems += ktem_report(out)
+
     out("\nOpenTelemetry")
     versions = {name: _version(name) for name in _OTEL_PACKAGES}
     out("  " + ", ".join(f"{name} {version or 'not installed'}" for name, version in versions.items()))
@@ -116,6 +120,18 @@ def doctor(out: Callable[[str], None] = print) -> int:
             out(f"  {variable:<52} {value} (our default)")
     out(f"\n{problems} problem(s) found")
     return problems
+
+
+def ktem_report(out: Callable[[str], None]) -> int:
+    """When ktem is installed, which of its hook points it has (a missing one is a problem: that part of the web app
+    goes untraced, or its evaluations are lost). Prints nothing without ktem."""
+    found = installed_hook_points()
+    if found is None:
+        return 0
+    out("\nKotaemon web app (ktem) hook points")
+    for hook, present in found:
+        out(f"  {'found  ' if present else 'MISSING'} {hook.name}: {hook.use}")
+    return sum(1 for _, present in found if not present)
 
 
 def sampling_report(out: Callable[[str], None]) -> int:

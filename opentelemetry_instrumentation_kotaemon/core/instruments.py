@@ -32,6 +32,8 @@ AGENT_DURATION_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 1
 WORKFLOW_DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 MCP_DURATION_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 DOCUMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+RELEVANCE_BUCKETS = (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1)
+"""Re-ranker scores from 0 to 1 (Cohere, Voyage and TEI relevance, the LLM scorers); a scale beyond 1 lands in +Inf."""
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_OPERATION_DURATION: DURATION_BUCKETS,
@@ -39,6 +41,7 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
     attr.METRIC_RETRIEVAL_DOCUMENTS: DOCUMENT_BUCKETS,
     attr.METRIC_RERANK_DOCUMENTS: DOCUMENT_BUCKETS,
+    attr.METRIC_RERANK_RELEVANCE: RELEVANCE_BUCKETS,
     **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), DURATION_BUCKETS),
     attr.METRIC_INVOKE_AGENT_DURATION: AGENT_DURATION_BUCKETS,
     attr.METRIC_WORKFLOW_DURATION: WORKFLOW_DURATION_BUCKETS,
@@ -87,6 +90,12 @@ class Instruments:
         )
         self.rerank_documents = _histogram(
             meter, attr.METRIC_RERANK_DOCUMENTS, "{document}", "Documents kept after re-ranking"
+        )
+        self.rerank_relevance = _histogram(
+            meter, attr.METRIC_RERANK_RELEVANCE, "1", "Relevance scores re-rankers gave the documents they returned"
+        )
+        self.evaluations = meter.create_counter(
+            attr.METRIC_EVALUATIONS, unit="{evaluation}", description="Judgements of answers (likes, reports)"
         )
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"

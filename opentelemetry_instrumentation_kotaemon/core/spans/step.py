@@ -65,6 +65,9 @@ class Step:
     """The conversation the step answers in (given to ktem's reasoning pipelines); inherited by every span below."""
     user_id: str | None = None
     """The app's user, as the app knows it (the core hashes it unless configured otherwise); inherited below."""
+    answer_index: int | None = None
+    """The place of the step's answer in its conversation (ktem's reasoning pipelines: the exchanges before it); with
+    `conversation_id`, it lets a later evaluation of the answer find this step's span."""
 
     @property
     def operation(self) -> str | None:
@@ -133,6 +136,10 @@ class Step:
         return None
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
+        return None
+
+    def answer_source(self) -> str | None:
+        """The data source this finished step drew documents from, for the answer it runs under (retrievals)."""
         return None
 
 
