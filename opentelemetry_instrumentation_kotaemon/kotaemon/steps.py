@@ -179,36 +179,38 @@ TEI in `kotaemon.rerankings`, Cohere in `kotaemon.indices.rankings`), `llm_reran
 `llm_trulens_score` (`LLMTrulensScoring`, ktem's relevance scorer)."""
 
 
-def _score_keys(documents: Any) -> set[str]:
-    """The score keys present in the metadata of any of `documents` (the first `MAX_LISTED_DOCUMENTS`)."""
-    found: set[str] = set()
-    for document in documents[:MAX_LISTED_DOCUMENTS] if isinstance(documents, (list, tuple)) else ():
-        metadata = getattr(document, "metadata", None)
-        if isinstance(metadata, dict):
-            found.update(key for key in SCORE_KEYS if key in metadata)
-    return found
+def _scores(document: Any) -> tuple[Any, ...] | None:
+    """The values of the score keys in a document's metadata (None for a key it lacks), or None without metadata."""
+    metadata = getattr(document, "metadata", None)
+    return tuple(metadata.get(key) for key in SCORE_KEYS) if isinstance(metadata, dict) else None
 
 
 class _Reranked(_Documents):
     """Documents a re-ranker returned: the score is the one it wrote into their metadata.
 
-    Which one is found by behaviour: the key that appeared during the call (the documents may carry the score of a
-    re-ranker before it); else the only key present; else the first present in `SCORE_KEYS` order.
+    Which one is found by behaviour: the key whose value appeared or changed during the call, compared with the
+    documents it was given (they are changed in place, and may carry the score of a re-ranker before it); none for a
+    re-ranker that wrote none (`LLMReranking` filters). Of several, the first in `SCORE_KEYS` order.
     """
 
     __slots__ = ("key", "prior")
 
     def __init__(self, documents: Any) -> None:
-        self.prior = _score_keys(documents)
-        """Score keys the documents had before the call (they are changed in place)."""
+        listed = documents[:MAX_LISTED_DOCUMENTS] if isinstance(documents, (list, tuple)) else ()
+        self.prior = {id(document): _scores(document) for document in listed}
+        """The scores of the documents given, by document, before the call."""
         self.key: str | None = None
 
     def settle(self, returned: Any) -> str | None:
         """Decide which score key is this re-ranker's, from the documents it returned."""
-        present = _score_keys(returned)
-        fresh = present - self.prior
-        candidates = fresh or present
-        self.key = next((key for key in SCORE_KEYS if key in candidates), None)
+        written: set[int] = set()
+        for document in returned[:MAX_LISTED_DOCUMENTS] if isinstance(returned, (list, tuple)) else ():
+            after = _scores(document)
+            if after is None:
+                continue
+            before = self.prior.get(id(document)) or (None,) * len(SCORE_KEYS)
+            written.update(i for i, value in enumerate(after) if value is not None and value != before[i])
+        self.key = SCORE_KEYS[min(written)] if written else None
         return self.key
 
     def score(self, document: Any) -> float | None:

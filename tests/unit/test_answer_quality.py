@@ -152,12 +152,16 @@ def test_the_rerankers_score_is_the_one_that_appeared_during_its_call() -> None:
     assert [reader.score(d) for d in documents] == [0.7, 0.4]
 
 
-def test_a_score_set_again_is_still_found() -> None:
-    documents = [doc(reranking_score=0.9)]
-    reader = _Reranked(documents)
-    assert reader.settle(documents) == "reranking_score"  # the only one present
-    both = _Reranked([doc(reranking_score=0.1, llm_trulens_score=0.2)])
-    assert both.settle([doc(reranking_score=0.1, llm_trulens_score=0.2)]) == "reranking_score"  # the first, in order
+def test_a_score_set_again_is_found_by_its_new_value_and_an_unchanged_one_is_not_the_rerankers() -> None:
+    documents = [doc(reranking_score=0.9), doc(reranking_score=0.2)]
+    rescored = _Reranked(documents)
+    documents[1].metadata["reranking_score"] = 0.95  # a second Cohere pass on the same documents
+    assert rescored.settle(documents) == "reranking_score"
+    filtering = _Reranked(documents)  # a filter after a scorer: the documents keep the scorer's score
+    assert filtering.settle(documents[:1]) is None
+    assert filtering.score(documents[0]) is None
+    fresh = _Reranked([])
+    assert fresh.settle([doc(llm_reranking_score=0.3, reranking_score=0.1)]) == "reranking_score"  # first in order
 
 
 def test_documents_without_scores_have_none() -> None:
