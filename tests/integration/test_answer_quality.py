@@ -225,3 +225,14 @@ def test_the_handlers_get_what_the_app_passed_and_return_as_without_us(instrumen
     assert form.reports[0]["chat"]["selecteds"] == [["f1"]]
     with pytest.raises(AttributeError):
         page.is_liked("conv-3", object())  # the app's own error, untouched
+
+
+def test_uninstrument_gives_the_handlers_back(instrument: Callable[..., Captured]) -> None:
+    from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
+
+    instrument()
+    assert getattr(ChatPage.__dict__["is_liked"], "_self_kotaemon", False)
+    assert getattr(ReportIssue.__dict__["report"], "_self_kotaemon", False)
+    KotaemonInstrumentor().uninstrument()
+    assert not hasattr(ChatPage.__dict__["is_liked"], "_self_kotaemon")
+    assert not hasattr(ReportIssue.__dict__["report"], "_self_kotaemon")
