@@ -153,6 +153,39 @@ GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
 
 # --- Events
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
+EVENT_EVALUATION_RESULT = "gen_ai.evaluation.result"
+"""A judgement of an answer (a like, a report), emitted as a log event parented to the answer's span."""
+
+# --- Evaluations (GenAI conventions, plain strings for the floor release; our own names where they have none)
+GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+KOTAEMON_EVALUATION_ISSUES = "kotaemon.evaluation.issues"
+"""The issues a report ticked (ktem: `offensive`, `wrong-evidence`): the app's choices, not free text."""
+KOTAEMON_EVALUATION_ANSWER_INDEX = "kotaemon.evaluation.answer.index"
+"""The place of the judged answer in its conversation: 0 for the answer to the first question."""
+KOTAEMON_EVALUATION_ANSWER_UNKNOWN = "kotaemon.evaluation.answer.unknown"
+"""True when the judged answer is not known to this process (given before a restart, or long forgotten): the event
+then has no parent span, and carries the conversation and the answer's place only."""
+# `gen_ai.evaluation.name` and `gen_ai.evaluation.score.label` values of the app's own quality signals
+EVALUATION_USER_FEEDBACK = "user_feedback"
+"""A like or dislike of an answer (ktem's thumbs up or down): labels `liked`, `disliked` (score 1, 0)."""
+EVALUATION_USER_REPORT = "user_report"
+"""A report on the last answer (ktem's feedback form): labels `correct`, `incorrect` (score 1, 0)."""
+LABEL_LIKED = "liked"
+LABEL_DISLIKED = "disliked"
+LABEL_CORRECT = "correct"
+LABEL_INCORRECT = "incorrect"
+
+# Re-ranking relevance (our own names: re-ranking has no convention yet)
+KOTAEMON_RERANK_SCORE_NAME = "kotaemon.rerank.score.name"
+"""Which score a re-ranker gave the documents (the metadata key Kotaemon keeps it in: `reranking_score`,
+`llm_reranking_score`, `llm_trulens_score`)."""
+KOTAEMON_RERANK_DOCUMENT_RANK = "kotaemon.rerank.document.rank"
+"""On the relevance metric: `top` for the best-scored document of a re-ranking, `other` for the rest."""
+RANK_TOP = "top"
+RANK_OTHER = "other"
 
 # --- Metrics
 METRIC_OPERATION_DURATION = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
@@ -173,6 +206,8 @@ METRIC_INDEXING_DOCUMENTS = "kotaemon.indexing.documents"
 METRIC_INDEXING_CHUNKS = "kotaemon.indexing.chunks"
 METRIC_LOG_REDACTION_FAILURES = "kotaemon.log_records.redaction_failures"
 """Log records dropped, not exported, because their redaction failed (by `error.type`)."""
+METRIC_RERANK_RELEVANCE = "kotaemon.rerank.relevance"
+METRIC_EVALUATIONS = "kotaemon.evaluations"
 # Duration of each kind of step, in seconds: the conventions' metrics for tools, agents and workflows, ours for the
 # RAG steps they have none for (Prometheus: gen_ai_execute_tool_duration_seconds, kotaemon_retrieval_duration_seconds
 # and so on).

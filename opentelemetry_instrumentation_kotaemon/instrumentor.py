@@ -16,6 +16,7 @@ from . import mcp as mcp_integration
 from . import openai as openai_integration
 from . import threads
 from .core.log_correlation import LogCorrelation
+from .core.log_export import LogExportGuard
 from .core.telemetry import Telemetry
 from .patching import Patcher
 from .settings import Settings
@@ -36,7 +37,8 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     Settings come from the environment (see the README); `instrument()` also takes `tracer_provider`,
     `meter_provider` and `logger_provider`. It also carries the trace into threads and thread pools, and puts trace
-    ids on the app's log records (unless `threading` or `logging` is in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`).
+    ids on the app's log records and keeps exporting them when the app clears the root logger's handlers (unless
+    `threading` or `logging` is in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`).
     """
 
     # BaseInstrumentor is a singleton whose __init__ runs on every `KotaemonInstrumentor()`, so the state of
@@ -44,6 +46,7 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _patchers: tuple[Patcher, ...] = ()
     _telemetry: Telemetry | None = None
     _log_correlation: LogCorrelation | None = None
+    _log_export_guard: LogExportGuard | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         # Each library is optional and version-checked on import, so none is a hard requirement here.
@@ -78,6 +81,9 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if "logging" not in disabled:
             self._log_correlation = LogCorrelation()
             self._log_correlation.enable()
+            if LogExportGuard.wanted(os.environ):
+                self._log_export_guard = LogExportGuard()
+                self._log_export_guard.enable()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._telemetry is not None:
@@ -89,3 +95,6 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._log_correlation is not None:
             self._log_correlation.disable()
             self._log_correlation = None
+        if self._log_export_guard is not None:
+            self._log_export_guard.disable()
+            self._log_export_guard = None

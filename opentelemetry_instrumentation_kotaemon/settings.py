@@ -695,7 +695,7 @@ STANDARD_SETTINGS = (
     ),
     StandardSetting(
         ("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION",),
-        "`false`: app logs are exported when you ask",
+        "`false`: app logs are exported when you ask (`OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED`)",
         value="false",
         front_page=False,
     ),

@@ -1,8 +1,9 @@
 """`opentelemetry-kotaemon doctor`: what `opentelemetry-instrument` will do in this environment.
 
 The effective settings, which libraries are found and instrumented, which distro and configurator win, duplicate
-instrumentations installed beside us, version skew, how processes are told apart, and what the sampler does for a
-fleet of them (for `jaeger_remote`, the strategy its endpoint serves now).
+instrumentations installed beside us, version skew, how processes are told apart, what the sampler does for a fleet
+of them (for `jaeger_remote`, the strategy its endpoint serves now), and which of the places we hook in Kotaemon's web
+app (ktem) the installed one has.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from importlib import metadata
 
 from packaging.version import InvalidVersion, Version
 
+from ..kotaemon.ktem_hooks import installed_hook_points
 from ..settings import DISTRO_DEFAULTS, ENTRY_POINT_NAME, SETTINGS, Settings
 from ..version import DISTRIBUTION, __version__
 from ..versions import SUPPORTED_LIBRARIES, in_range
@@ -108,6 +110,8 @@ def doctor(out: Callable[[str], None] = print) -> int:
             problems += 1
         out(f"  {name:<18} {version:<10} {state}")
 
+    problems += ktem_report(out)
+
     out("\nOpenTelemetry")
     versions = {name: _version(name) for name in _OTEL_PACKAGES}
     out("  " + ", ".join(f"{name} {version or 'not installed'}" for name, version in versions.items()))
@@ -155,6 +159,18 @@ def doctor(out: Callable[[str], None] = print) -> int:
             out(f"  {variable:<52} {value} (our default)")
     out(f"\n{problems} problem(s) found")
     return problems
+
+
+def ktem_report(out: Callable[[str], None]) -> int:
+    """When ktem is installed, which of its hook points it has (a missing one is a problem: that part of the web app
+    goes untraced, or its evaluations are lost). Prints nothing without ktem."""
+    found = installed_hook_points()
+    if found is None:
+        return 0
+    out("\nKotaemon web app (ktem) hook points")
+    for hook, present in found:
+        out(f"  {'found  ' if present else 'MISSING'} {hook.name}: {hook.use}")
+    return sum(1 for _, present in found if not present)
 
 
 REMOTE_SAMPLERS = ("jaeger_remote", "parentbased_jaeger_remote")

@@ -52,6 +52,8 @@ to a minute (an agentic one, minutes), and its p95 is read on the same edges as 
 (`opentelemetry-util-genai`'s) put every pipeline under a second into one bucket: 0.5 s read as 0.95 s at p95."""
 MCP_DURATION_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 DOCUMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+RELEVANCE_BUCKETS = (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1)
+"""Re-ranker scores from 0 to 1 (Cohere, Voyage and TEI relevance, the LLM scorers); a scale beyond 1 lands in +Inf."""
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_OPERATION_DURATION: DURATION_BUCKETS,
@@ -59,6 +61,7 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     attr.METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
     attr.METRIC_RETRIEVAL_DOCUMENTS: DOCUMENT_BUCKETS,
     attr.METRIC_RERANK_DOCUMENTS: DOCUMENT_BUCKETS,
+    attr.METRIC_RERANK_RELEVANCE: RELEVANCE_BUCKETS,
     **dict.fromkeys(attr.STEP_DURATION_METRICS.values(), DURATION_BUCKETS),
     attr.METRIC_INVOKE_AGENT_DURATION: AGENT_DURATION_BUCKETS,
     attr.METRIC_INVOKE_WORKFLOW_DURATION: WORKFLOW_DURATION_BUCKETS,
@@ -161,6 +164,12 @@ class Instruments:
         )
         self.rerank_documents = _histogram(
             meter, attr.METRIC_RERANK_DOCUMENTS, "{document}", "Documents kept after re-ranking"
+        )
+        self.rerank_relevance = _histogram(
+            meter, attr.METRIC_RERANK_RELEVANCE, "1", "Relevance scores re-rankers gave the documents they returned"
+        )
+        self.evaluations = meter.create_counter(
+            attr.METRIC_EVALUATIONS, unit="{evaluation}", description="Judgements of answers (likes, reports)"
         )
         self.indexing_documents = meter.create_counter(
             attr.METRIC_INDEXING_DOCUMENTS, unit="{document}", description="Documents indexed"

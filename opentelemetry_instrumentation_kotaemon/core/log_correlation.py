@@ -14,13 +14,13 @@ from typing import Any
 from opentelemetry import trace
 
 
-class LogCorrelation:
-    """A log record factory over the current one that adds the ids; `disable` puts the previous factory back."""
+class RecordFactoryHook:
+    """A log record factory over the current one that passes every new record to `on_record`; `disable` puts the
+    previous factory back."""
 
     def __init__(self) -> None:
         self._previous: Callable[..., logging.LogRecord] | None = None
         self._factory: Callable[..., logging.LogRecord] | None = None
-        self._service_name = ""
 
     def enable(self) -> None:
         if self._factory is not None:
@@ -30,7 +30,7 @@ class LogCorrelation:
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
             if self._factory is factory:  # else disabled while another factory was set over this one
-                self._add_ids(record)
+                self.on_record(record)
             return record
 
         self._previous, self._factory = previous, factory
@@ -42,7 +42,19 @@ class LogCorrelation:
             logging.setLogRecordFactory(self._previous)
         self._previous = None
 
-    def _add_ids(self, record: logging.LogRecord) -> None:
+    def on_record(self, record: logging.LogRecord) -> None:
+        """Called with every record created while enabled; must never raise."""
+        raise NotImplementedError
+
+
+class LogCorrelation(RecordFactoryHook):
+    """Adds the ids of the current span to every record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._service_name = ""
+
+    def on_record(self, record: logging.LogRecord) -> None:
         try:
             span_context = trace.get_current_span().get_span_context()
             if span_context.is_valid:

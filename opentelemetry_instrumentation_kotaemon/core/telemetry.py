@@ -21,12 +21,22 @@ from opentelemetry import baggage, propagate, trace
 from opentelemetry import context as otel_context
 from opentelemetry._logs import get_logger
 from opentelemetry.metrics import get_meter
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+)
 
 from .. import attributes as attr
 from ..settings import Settings
 from ..version import __version__
 from .content import ContentPolicy
+from .evaluations import Answer, AnswerBook, Evaluation
 from .events import emit_event
 from .instruments import Instruments
 from .spans import AppEvent, ModelCall, Step
@@ -42,6 +52,7 @@ _ROOT_STEP_KEY = otel_context.create_key("kotaemon-root-step")
 _IDENTITY_KEY = otel_context.create_key("kotaemon-identity")
 _APP_EVENT_KEY = otel_context.create_key("kotaemon-app-event")
 _REQUEST_KEY = otel_context.create_key("kotaemon-request")
+_ANSWER_KEY = otel_context.create_key("kotaemon-answer")
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # type: ignore[attr-defined]
 _LEGACY_SUPPRESS_KEY = "suppress_instrumentation"
 
@@ -138,6 +149,10 @@ class Telemetry:
         self._event_logger = (
             get_logger(INSTRUMENTATION_NAME, __version__, logger_provider) if self.content.mode.as_event else None
         )
+        self._logger_provider = logger_provider
+        self._evaluation_logger: Any = None
+        self.answers = AnswerBook()
+        """The answers given, for the evaluations of them that come later."""
 
     @property
     def captures_content(self) -> bool:
@@ -225,6 +240,9 @@ class Telemetry:
             root = scope.context.get(_ROOT_STEP_KEY)
             if isinstance(root, LiveStep):
                 root.add_tokens(call.operation, call.input_tokens, call.output_tokens)
+            answer = scope.context.get(_ANSWER_KEY)
+            if isinstance(answer, Answer) and call.operation == attr.OPERATION_CHAT:
+                answer.note_model_call(call.request_model, call.response_id, call.streaming)
             if span.is_recording():
                 values = call.end_attributes(failed=error is not None)
                 if self.content.on_span:
@@ -301,6 +319,10 @@ class Telemetry:
             event = parent.get(_APP_EVENT_KEY)
             if isinstance(event, LiveAppEvent):
                 event.identify(identity)
+        if step.answer_index is not None and step.conversation_id:
+            answer = Answer(span.get_span_context())
+            self.answers.remember(step.conversation_id, step.answer_index, answer)
+            ctx = otel_context.set_value(_ANSWER_KEY, answer, ctx)
         scope.context = ctx
         scope.adopted = adopted is not None
         if span.is_recording():
@@ -331,6 +353,11 @@ class Telemetry:
         try:
             error_name = step.error_name(error)
             step.record_metrics(self.instruments, time.perf_counter() - scope.started, error_name)
+            source = step.answer_source()
+            if source is not None:
+                answer = scope.context.get(_ANSWER_KEY)
+                if isinstance(answer, Answer):
+                    answer.data_sources.add(source)
             if span.is_recording():
                 values = step.end_attributes()
                 if scope.is_root and scope.input_tokens:
@@ -431,6 +458,33 @@ class Telemetry:
             logger.debug("failed to record an app event", exc_info=True)
         finally:
             span.end()
+
+    # --- evaluations
+
+    def record_evaluation(self, evaluation: Evaluation) -> None:
+        """Emit a `gen_ai.evaluation.result` event parented to the judged answer's span, and count it by the
+        answer's model and data sources; an answer this process does not know is said to be unknown."""
+        answer = self.answers.find(evaluation.conversation_id, evaluation.answer_index)
+        values = evaluation.attributes()
+        values[attr.GEN_AI_CONVERSATION_ID] = self.content.clean(evaluation.conversation_id)
+        if evaluation.issues:
+            values[attr.KOTAEMON_EVALUATION_ISSUES] = [self.content.clean(issue) for issue in evaluation.issues]
+        if evaluation.explanation and self.content.captured:
+            values[attr.GEN_AI_EVALUATION_EXPLANATION] = self.content.clean(evaluation.explanation)
+        labels = evaluation.metric_attributes()
+        if answer is None:
+            values[attr.KOTAEMON_EVALUATION_ANSWER_UNKNOWN] = True
+            judged = INVALID_SPAN_CONTEXT  # no parent (an empty context would let the SDK take the current one)
+        else:
+            if answer.response_id:
+                values[attr.GEN_AI_RESPONSE_ID] = answer.response_id
+            labels.update(answer.metric_attributes())
+            judged = answer.span_context
+        parent = trace.set_span_in_context(NonRecordingSpan(judged), otel_context.Context())
+        self.instruments.evaluations.add(1, labels)
+        if self._evaluation_logger is None:
+            self._evaluation_logger = get_logger(INSTRUMENTATION_NAME, __version__, self._logger_provider)
+        emit_event(self._evaluation_logger, attr.EVENT_EVALUATION_RESULT, values, parent)
 
     def record_error(self, span: Span, error: BaseException, kind: str | None) -> None:
         """Mark `span` as failed by `error`: `error.type`, status and the exception event, their text cleaned."""

@@ -1,4 +1,5 @@
-"""Kotaemon components: LLMs, embeddings, retrievers, re-rankers, tools, agents, indexing and pipelines.
+"""Kotaemon components: LLMs, embeddings, retrievers, re-rankers, tools, agents, indexing and pipelines; and what
+the users of its web app (ktem) say about the answers (`feedback`).
 
 Every component is a theflow `Function`, and subclasses override `run`, `invoke`, `stream`... at every level, so
 methods are wrapped class by class: the classes that exist when `kotaemon.base.component` is imported, and every
@@ -25,15 +26,15 @@ from ..core.spans import IndexingStep, ModelCall, Step
 from ..core.streams import trace_async_generator, trace_generator
 from ..core.telemetry import LiveSpan, Telemetry, current_model_call, current_step
 from ..patching import Patcher, Target, check_version
-from . import models
+from . import feedback, models
 from .classify import Family, family_of
+from .ktem_hooks import FILE_CHUNKS
 from .params import bind
 from .steps import READINGS, StepReading, identify
 
 logger = logging.getLogger(__name__)
 
 _COMPONENT_MODULE = "kotaemon.base.component"
-_KTEM_FILE_PIPELINES = "ktem.index.file.pipelines"
 _METHODS = ("run", "invoke", "ainvoke", "stream", "astream")
 
 
@@ -42,7 +43,8 @@ def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     components = Components(telemetry)
     patcher.on_import(_COMPONENT_MODULE, components.attach)
     patcher.add_cleanup(components.detach)
-    patcher.patch([Target(_KTEM_FILE_PIPELINES, "IndexPipeline.handle_docs", _count_chunks)])
+    patcher.patch([Target(FILE_CHUNKS.module, FILE_CHUNKS.path, _count_chunks)])
+    feedback.instrument(patcher, telemetry)
 
 
 def _count_chunks(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:

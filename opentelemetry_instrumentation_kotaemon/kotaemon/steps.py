@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import attributes as attr
 from ..core.spans import AgentStep, IndexingStep, RerankStep, RetrievalStep, Step, ToolStep, WorkflowStep
-from ..core.spans.step import DocumentsStep
+from ..core.spans.step import MAX_LISTED_DOCUMENTS, DocumentsStep
 from ..core.telemetry import current_step
 from ..core.values import first_number, first_whole_number, nonempty_text, number
 from .classify import class_key
@@ -74,11 +74,13 @@ def retrieval_step(obj: Any, arguments: dict[str, Any], content: bool) -> Retrie
 
 
 def rerank_step(obj: Any, arguments: dict[str, Any], content: bool) -> RerankStep:
+    documents = arguments.get("documents")
     step = RerankStep(
         **_identity(obj),
         model=nonempty_text(setting(obj, "model_name")) or nonempty_text(setting(obj, "model")),
         top_k=number(setting(obj, "top_k")),
-        input_count=_count(arguments.get("documents")),
+        input_count=_count(documents),
+        reader=_Reranked(documents),
     )
     if content and isinstance(arguments.get("query"), str):
         step.query = arguments["query"]
@@ -130,9 +132,14 @@ def _identifier(value: Any) -> str | None:
 
 
 def identify(step: Step, obj: Any, arguments: dict[str, Any]) -> None:
-    """The conversation (ktem passes it as `conv_id`) and the user (the `user_id` ktem sets on its index pipelines
-    and on the retrievers it gives a reasoning pipeline)."""
-    step.conversation_id = _identifier(arguments.get("conv_id"))
+    """The conversation (ktem passes it as `conv_id`), the answer's place in it (the exchanges of the `history`
+    before the question: ktem's chat_fn passes the chat without the new question, so a like of the answer names the
+    same place), and the user (the `user_id` ktem sets on its index pipelines and on the retrievers it gives a
+    reasoning pipeline). Either spelling of each argument is read, by name."""
+    step.conversation_id = _identifier(arguments.get("conv_id", arguments.get("conversation_id")))
+    history = arguments.get("history", arguments.get("chat_history"))
+    if step.conversation_id is not None and isinstance(history, list):
+        step.answer_index = len(history)
     user = _identifier(setting(obj, "user_id"))
     if user is None:
         retrievers = setting(obj, "retrievers")
@@ -166,29 +173,68 @@ class _Documents:
         return value if isinstance(value, str) else str(document)
 
 
+SCORE_KEYS = ("reranking_score", "llm_reranking_score", "llm_trulens_score")
+"""Where Kotaemon's re-rankers keep their scores in `doc.metadata` (v0.11.3): `reranking_score` (Cohere, Voyage and
+TEI in `kotaemon.rerankings`, Cohere in `kotaemon.indices.rankings`), `llm_reranking_score` (`LLMScoring`),
+`llm_trulens_score` (`LLMTrulensScoring`, ktem's relevance scorer)."""
+
+
+def _scores(document: Any) -> tuple[Any, ...] | None:
+    """The values of the score keys in a document's metadata (None for a key it lacks), or None without metadata."""
+    metadata = getattr(document, "metadata", None)
+    return tuple(metadata.get(key) for key in SCORE_KEYS) if isinstance(metadata, dict) else None
+
+
 class _Reranked(_Documents):
-    """Documents a re-ranker returned: the score is the re-ranker's, kept in the metadata."""
+    """Documents a re-ranker returned: the score is the one it wrote into their metadata.
+
+    Which one is found by behaviour: the key whose value appeared or changed during the call, compared with the
+    documents it was given (they are changed in place, and may carry the score of a re-ranker before it); none for a
+    re-ranker that wrote none (`LLMReranking` filters). Of several, the first in `SCORE_KEYS` order.
+    """
+
+    __slots__ = ("key", "prior")
+
+    def __init__(self, documents: Any) -> None:
+        listed = documents[:MAX_LISTED_DOCUMENTS] if isinstance(documents, (list, tuple)) else ()
+        self.prior = {id(document): _scores(document) for document in listed}
+        """The scores of the documents given, by document, before the call."""
+        self.key: str | None = None
+
+    def settle(self, returned: Any) -> str | None:
+        """Decide which score key is this re-ranker's, from the documents it returned."""
+        written: set[int] = set()
+        for document in returned[:MAX_LISTED_DOCUMENTS] if isinstance(returned, (list, tuple)) else ():
+            after = _scores(document)
+            if after is None:
+                continue
+            before = self.prior.get(id(document)) or (None,) * len(SCORE_KEYS)
+            written.update(i for i, value in enumerate(after) if value is not None and value != before[i])
+        self.key = SCORE_KEYS[min(written)] if written else None
+        return self.key
 
     def score(self, document: Any) -> float | None:
         metadata = getattr(document, "metadata", None)
-        if isinstance(metadata, dict):
-            for key in ("reranking_score", "llm_reranking_score", "llm_trulens_score"):
-                value = number(metadata.get(key))
-                if value is not None:
-                    return float(value)
-        return None
+        if self.key is None or not isinstance(metadata, dict):
+            return None
+        value = number(metadata.get(self.key))
+        return None if value is None else float(value)
 
 
 _DOCUMENTS = _Documents()
-_RERANKED = _Reranked()
 
 
 def documents_result(step: DocumentsStep, result: Any, content: bool) -> None:
-    """The documents a retriever or re-ranker returned: counted now, read (ids, scores, texts) if the span records."""
-    if isinstance(result, (list, tuple)):
-        step.documents = len(result)
-        step.returned = result
-        step.reader = _RERANKED if isinstance(step, RerankStep) else _DOCUMENTS
+    """The documents a retriever or re-ranker returned: counted now, read (ids, scores, texts) if the span records
+    (a re-ranker's scores also for the relevance metric)."""
+    if not isinstance(result, (list, tuple)):
+        return
+    step.documents = len(result)
+    step.returned = result
+    if isinstance(step, RerankStep) and isinstance(step.reader, _Reranked):
+        step.score_name = step.reader.settle(result)
+    else:
+        step.reader = _DOCUMENTS
 
 
 def indexing_result(step: IndexingStep, result: Any, content: bool) -> None:

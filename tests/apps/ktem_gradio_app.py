@@ -7,7 +7,9 @@ A question is a chain of queued events, as in ktem's chat page: `submit_msg` (st
 Questions search two file indexes, as ktem searches every index: the first with the uploaded files selected, the
 second with none (ktem's retriever then returns nothing at once). `create_llm` fails as ktem's does on a bad
 spec (a `gr.Error` over a `KeyError`). The user id and the conversation id live in `gr.State`s, filled per browser
-session.
+session. Feedback goes to ktem's own handlers (the stand-in's `ChatPage.is_liked` and `ReportIssue.report`), wired as
+ktem wires them: a like event of the chatbot with the conversation id, and the report button with the form, the
+conversation and its chat.
 
 Usage: ktem_gradio_app.py BASE_URL PORT (stop it with SIGINT, as Ctrl+C).
 """
@@ -22,6 +24,8 @@ from kotaemon.indices.qa.citation_qa import AnswerWithContextPipeline
 from kotaemon.llms import ChatOpenAI
 from kotaemon.storages import InMemoryDocumentStore, InMemoryVectorStore
 from ktem.index.file.pipelines import DocumentRetrievalPipeline, IndexDocumentPipeline
+from ktem.pages.chat import ChatPage
+from ktem.pages.chat.report import ReportIssue
 from ktem.reasoning.prompt_optimization.suggest_conversation_name import SuggestConvNamePipeline
 from ktem.reasoning.prompt_optimization.suggest_followup_chat import SuggestFollowupQuesPipeline
 from ktem.reasoning.simple import FullQAPipeline
@@ -173,6 +177,32 @@ with gr.Blocks() as demo:
     ).then(load_files, inputs=[user_id], outputs=[file_list])
     llm_spec, llm_created = gr.Textbox(), gr.Textbox()
     llm_spec.submit(create_llm, inputs=[llm_spec], outputs=[llm_created])
+
+    # feedback on answers: ktem's thumbs up or down (a like event of its chatbot) and its report form
+    chat_page, report_issue = ChatPage(app=None), ReportIssue(app=None)
+    answers = gr.Chatbot()  # ktem's chatbot is the chat itself; here it only carries the like buttons
+    answers.like(fn=chat_page.is_liked, inputs=[conversation_id], outputs=None)
+    correctness = gr.Radio([("The answer is correct", "correct"), ("The answer is incorrect", "incorrect")])
+    issues = gr.CheckboxGroup(
+        [("The answer is offensive", "offensive"), ("The evidence is incorrect", "wrong-evidence")]
+    )
+    more_detail = gr.Textbox()
+    settings_state, chat_state = gr.State({}), gr.State({})
+    gr.Button("Report").click(
+        report_issue.report,
+        inputs=[
+            correctness,
+            issues,
+            more_detail,
+            conversation_id,
+            chatbot,
+            settings_state,
+            user_id,
+            info_panel,
+            chat_state,
+        ],
+        outputs=None,
+    )
 
 if __name__ == "__main__":
     demo.queue().launch(server_name="127.0.0.1", server_port=PORT)

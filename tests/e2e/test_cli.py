@@ -43,7 +43,17 @@ def test_doctor_reports_libraries_and_choices() -> None:
     assert "not instrumented (langchain is switched off)" in out
     assert "OTEL_PYTHON_DISTRO=kotaemon" in out and "distro (opentelemetry-distro)" in out
     assert "Duplicate instrumentations\n  none" in out
+    assert "ktem" not in out  # not installed: nothing said of its hook points
     assert "0 problem(s) found" in out
+
+
+def test_doctor_lists_the_ktem_hook_points_it_finds() -> None:
+    from tests.kotaemon_standin import environment
+
+    result = _run("opentelemetry-kotaemon", "doctor", env=environment())
+    hooks = result.stdout.partition("Kotaemon web app (ktem) hook points\n")[2].partition("\n\n")[0].splitlines()
+    assert "  found   ktem.pages.chat.ChatPage.is_liked: likes and dislikes of answers, as evaluation events" in hooks
+    assert len(hooks) == 9 and all(line.startswith("  found   ktem.") for line in hooks)
 
 
 def test_doctor_finds_a_duplicate_instrumentation_and_bad_settings(tmp_path: Path) -> None:

@@ -80,7 +80,9 @@ def test_question_is_one_trace_in_the_order_it_ran(receiver: OtlpReceiver) -> No
     assert cohere.attributes["kotaemon.component"] == "kotaemon.rerankings.cohere.CohereReranking"
     assert llm_reranker.attributes["kotaemon.component"] == "kotaemon.indices.rankings.llm.LLMReranking"
     assert cohere.attributes["kotaemon.rerank.input_count"] == 3
+    assert cohere.attributes["kotaemon.rerank.score.name"] == "reranking_score"
     assert llm_reranker.attributes["kotaemon.documents.count"] == 2
+    assert "kotaemon.rerank.score.name" not in llm_reranker.attributes  # it filters, it gives no score
     judged = children(spans, llm_reranker)
     assert [s.name for s in judged] == ["chat kt-rerank"] * 3
     assert answer.kind == CLIENT
@@ -158,6 +160,13 @@ def test_rag_metrics(receiver: OtlpReceiver) -> None:
     )
     assert sum(p.count for p in kept) == 3 and sum(p.sum for p in kept) == 6
     assert sum(p.count for p in _points(receiver, "kotaemon.rerank.duration")) == 6
+    # Cohere's score of each of the 3 documents it returned, three times; the best one of each call ranked top
+    cohere = {"kotaemon.component": "kotaemon.rerankings.cohere.CohereReranking"}
+    relevance = _points(receiver, "kotaemon.rerank.relevance", **cohere)
+    assert {p.attributes["kotaemon.rerank.score.name"] for p in relevance} == {"reranking_score"}
+    counts = {p.attributes["kotaemon.rerank.document.rank"]: p.count for p in relevance}
+    assert counts == {"top": 3, "other": 6}
+    assert all(p.bounds[0] == 0 and p.bounds[-1] == 1 for p in relevance)  # buckets for scores from 0 to 1
     (tool_calls,) = _points(receiver, "gen_ai.execute_tool.duration")
     assert tool_calls.attributes["gen_ai.tool.name"] == "search" and tool_calls.count == 1
     (indexed,) = _points(receiver, "kotaemon.indexing.documents")

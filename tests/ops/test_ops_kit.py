@@ -7,7 +7,8 @@ Prometheus and promtool come from Debian's `prometheus` package, downloaded and 
   Kotaemon RAG pipeline) under `opentelemetry-instrument` with `OTEL_METRICS_EXPORTER=prometheus`, calling the local
   OpenAI-compatible server;
 - `kotaemon-steps`: what that pipeline does not produce (tools, agents, failed steps, an empty retrieval, an abandoned
-  stream), recorded in this process through the telemetry core and exposed by the same Prometheus exporter.
+  stream, likes and a report of answers), recorded in this process through the telemetry core and exposed by the same
+  Prometheus exporter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from opentelemetry import trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
@@ -34,6 +36,7 @@ from packaging.version import Version
 from prometheus_client import start_http_server
 
 from opentelemetry_instrumentation_kotaemon import attributes as attr
+from opentelemetry_instrumentation_kotaemon.core.evaluations import Answer, Evaluation
 from opentelemetry_instrumentation_kotaemon.core.spans import (
     AgentStep,
     IndexingStep,
@@ -70,6 +73,7 @@ HISTOGRAMS = {
     attr.METRIC_TIME_PER_OUTPUT_CHUNK: "gen_ai_client_operation_time_per_output_chunk_seconds",
     attr.METRIC_RETRIEVAL_DOCUMENTS: "kotaemon_retrieval_documents",
     attr.METRIC_RERANK_DOCUMENTS: "kotaemon_rerank_documents",
+    attr.METRIC_RERANK_RELEVANCE: "kotaemon_rerank_relevance",
     attr.STEP_DURATION_METRICS[attr.KIND_RETRIEVER]: "kotaemon_retrieval_duration_seconds",
     attr.STEP_DURATION_METRICS[attr.KIND_RERANKER]: "kotaemon_rerank_duration_seconds",
     attr.STEP_DURATION_METRICS[attr.KIND_TOOL]: "gen_ai_execute_tool_duration_seconds",
@@ -83,6 +87,7 @@ COUNTERS = {
     attr.METRIC_RETRIEVAL_EMPTY: "kotaemon_retrieval_empty_total",
     attr.METRIC_INDEXING_DOCUMENTS: "kotaemon_indexing_documents_total",
     attr.METRIC_INDEXING_CHUNKS: "kotaemon_indexing_chunks_total",
+    attr.METRIC_EVALUATIONS: "kotaemon_evaluations_total",
 }
 # opentelemetry-exporter-prometheus before 0.52b0 (OpenTelemetry 1.31; Kotaemon's lock has 0.48b0) names the labels of
 # every series of a metric after the attributes of its last data point, so series whose attribute keys differ (ours:
@@ -135,6 +140,11 @@ def record_rag_steps(telemetry: Telemetry) -> None:
     assert scope is not None
     call.time_to_first_chunk = 0.05
     scope.finish(abandoned=True)
+    # an answer of m-answer drawn from file index 1, liked, disliked and reported on
+    answer = Answer(trace.INVALID_SPAN_CONTEXT, model="m-answer", streamed=True, data_sources={"1"})
+    telemetry.answers.remember("conv-1", 0, answer)
+    for name, label in (("user_feedback", "liked"), ("user_feedback", "disliked"), ("user_report", "incorrect")):
+        telemetry.record_evaluation(Evaluation(name=name, conversation_id="conv-1", answer_index=0, label=label))
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +363,10 @@ def test_prometheus_scrapes_the_kotaemon_rag_pipeline_of_the_app(scrape: Scrape)
     assert total("kotaemon_rerank_duration_seconds_count") == 1
     assert total("gen_ai_invoke_workflow_duration_seconds_count") == 1
     assert total("kotaemon_retrieval_empty_total") is None
+    reranked = total("kotaemon_rerank_documents_sum")
+    assert reranked and total("kotaemon_rerank_relevance_count") == reranked  # Cohere's score of each one it returned
+    best = scrape.values(f'kotaemon_rerank_relevance_count{{job="{APP_JOB}", kotaemon_rerank_document_rank="top"}}')
+    assert by(best, "kotaemon_rerank_score_name") == {("reranking_score",): 1}
 
 
 def test_prometheus_scrapes_the_components_of_the_kotaemon_rag_pipeline(scrape: Scrape) -> None:
@@ -388,6 +402,7 @@ STEP_TOTALS = {
     "kotaemon_indexing_chunks_total": 12,
     "kotaemon_errors_total": 2,
     "kotaemon_streams_abandoned_total": 1,
+    "kotaemon_evaluations_total": 3,
 }
 """What `record_rag_steps` adds up to in each metric."""
 
@@ -435,6 +450,18 @@ def test_prometheus_scrapes_the_labels_of_rag_step_metrics(scrape: Scrape) -> No
     assert by(errors, "kotaemon_span_kind", "error_type") == {
         ("retriever", "TimeoutError"): 1,
         ("tool", "ValueError"): 1,
+    }
+    evaluations = scrape.values(f"kotaemon_evaluations_total{{{steps}}}")
+    labels = (
+        "gen_ai_evaluation_name",
+        "gen_ai_evaluation_score_label",
+        "gen_ai_request_model",
+        "gen_ai_data_source_id",
+    )
+    assert by(evaluations, *labels) == {
+        ("user_feedback", "liked", "m-answer", "1"): 1,
+        ("user_feedback", "disliked", "m-answer", "1"): 1,
+        ("user_report", "incorrect", "m-answer", "1"): 1,
     }
 
 
@@ -508,6 +535,8 @@ def test_alert_rules_cover_latency_errors_and_token_budget() -> None:
     stage_errors = next(rule for rule in alert_rules() if rule["alert"] == "KotaemonStageErrors")
     assert "by (job, kotaemon_span_kind, error_type)" in stage_errors["expr"]
     assert used["KotaemonTokenBudget"] == {"gen_ai_client_token_usage_sum"}
+    assert used["KotaemonAnswersDisliked"] == {"kotaemon_evaluations_total"}
+    assert used["KotaemonLowRetrievalRelevance"] == {"kotaemon_rerank_relevance_bucket"}
 
 
 def test_alert_rules_use_scraped_names_and_evaluate_cleanly_in_prometheus(scrape: Scrape) -> None:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,32 @@ def upload(client: Client, *paths: Path) -> str:
     status = str(client.predict([handle_file(str(p)) for p in paths], api_name="/index_fn_file_with_default_loaders"))
     client.predict(api_name="/load_files")
     return status
+
+
+def send_with_event_data(client: Client, api_name: str, event_data: dict[str, Any], *data: Any) -> Any:
+    """Send an event that carries event data, as the browser does for a like (`gr.LikeData`): gradio_client sends
+    none, so it is added to the request the client sends."""
+    send = client.send_data
+
+    def with_event_data(payload: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return send({**payload, "event_data": event_data}, *args, **kwargs)
+
+    client.send_data = with_event_data  # type: ignore[method-assign]
+    try:
+        return client.predict(*data, api_name=api_name)
+    finally:
+        del client.send_data
+
+
+def like(client: Client, history: list[Any], row: int, liked: bool) -> None:
+    """A thumbs up (or down) on the answer of exchange `row`, as Gradio's chatbot sends it: `[row, 1]` in a chat of
+    pairs (Gradio 4, ktem's), the message's position in a chat of messages (Gradio 5 and later)."""
+    answer = history[row][1] if row < len(history) else "?"
+    if int(version("gradio").split(".")[0]) < 5:
+        data = {"index": [row, 1], "value": answer, "liked": liked}
+    else:
+        data = {"index": 2 * row + 1, "value": [answer], "liked": liked}
+    send_with_event_data(client, "/is_liked", data)
 
 
 def ask(client: Client, question: str, history: list[Any]) -> list[Any]:

@@ -50,13 +50,20 @@ def test_an_mcp_instrumentation_beside_ours_is_a_duplicate(
     assert line.endswith("registers 'mcp', skipped (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)")
 
 
+def _section(lines: list[str], title: str) -> list[str]:
+    """The lines under `title`, up to the next section's title."""
+    start = lines.index(title) + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("\n")), len(lines))
+    return lines[start:end]
+
+
 @pytest.mark.parametrize("disabled", ["kotaemon", "requests, kotaemon"])
 def test_libraries_are_not_instrumented_when_this_package_is_switched_off(
     disabled: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", disabled)
     lines, _ = _report()
-    libraries = lines[lines.index("\nLibraries") + 1 : lines.index("\nOpenTelemetry")]
+    libraries = _section(lines, "\nLibraries")
     assert libraries[0] == (
         "  none instrumented: OTEL_PYTHON_DISABLED_INSTRUMENTATIONS has kotaemon, so opentelemetry-instrument does "
         "not load this package"
@@ -70,7 +77,7 @@ def test_libraries_are_instrumented_when_another_instrumentation_is_switched_off
 ) -> None:
     monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "requests,kotaemon-extra")
     lines, _ = _report()
-    libraries = lines[lines.index("\nLibraries") + 1 : lines.index("\nOpenTelemetry")]
+    libraries = _section(lines, "\nLibraries")
     assert not any("none instrumented" in line for line in libraries)
     assert any(line.endswith(" instrumented") and "not" not in line for line in libraries), libraries
 

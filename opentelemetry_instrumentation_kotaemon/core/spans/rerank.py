@@ -1,4 +1,4 @@
-"""Re-ranking spans: `rerank {name}`, with the documents kept; the `kotaemon.rerank.*` metrics."""
+"""Re-ranking spans: `rerank {name}`, with the documents kept and the scores given; the `kotaemon.rerank.*` metrics."""
 
 from __future__ import annotations
 
@@ -23,14 +23,33 @@ class RerankStep(DocumentsStep):
     """Documents handed to the re-ranker."""
     query: str | None = None
     """Content: the query ranked against."""
+    score_name: str | None = None
+    """Which score the re-ranker gave the returned documents (None for a re-ranker that only filters): their listed
+    scores are that one, and the relevance metric records them."""
 
     START_ATTRIBUTES: ClassVar[Fields] = (
         ("model", attr.GEN_AI_REQUEST_MODEL),
         ("top_k", attr.GEN_AI_REQUEST_TOP_K),
         ("input_count", attr.KOTAEMON_RERANK_INPUT_COUNT),
     )
+    END_ATTRIBUTES: ClassVar[Fields] = (
+        *DocumentsStep.END_ATTRIBUTES,
+        ("score_name", attr.KOTAEMON_RERANK_SCORE_NAME),
+    )
     START_CONTENT: ClassVar[Fields] = (("query", attr.KOTAEMON_RERANK_QUERY),)
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is not None:
             instruments.rerank_documents.record(self.documents, labels)
+        if self.score_name is None:
+            return
+        scores = [score for _, score in self._identified() if score is not None]
+        if not scores:
+            return
+        labels = {**labels, attr.KOTAEMON_RERANK_SCORE_NAME: self.score_name}
+        top = max(range(len(scores)), key=scores.__getitem__)
+        other = {**labels, attr.KOTAEMON_RERANK_DOCUMENT_RANK: attr.RANK_OTHER}
+        for position, score in enumerate(scores):
+            if position != top:
+                instruments.rerank_relevance.record(score, other)
+        instruments.rerank_relevance.record(scores[top], {**labels, attr.KOTAEMON_RERANK_DOCUMENT_RANK: attr.RANK_TOP})

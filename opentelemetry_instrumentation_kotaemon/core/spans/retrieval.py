@@ -53,6 +53,9 @@ class RetrievalStep(DocumentsStep):
         if not self.skipped or error_name is not None:
             DocumentsStep.record_metrics(self, instruments, duration, error_name)
 
+    def answer_source(self) -> str | None:
+        return self.data_source_id if self.documents else None
+
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
         if self.documents is None:
             return

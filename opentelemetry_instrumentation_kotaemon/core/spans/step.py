@@ -84,6 +84,9 @@ class Step:
     """The app's user, as the app knows it (the core hashes it unless configured otherwise); inherited below."""
     in_invocation: bool = False
     """Set by the core: the step runs inside an agent or workflow invocation."""
+    answer_index: int | None = None
+    """The place of the step's answer in its conversation (ktem's reasoning pipelines: the exchanges before it); with
+    `conversation_id`, it lets a later evaluation of the answer find this step's span."""
 
     @property
     def operation(self) -> str | None:
@@ -203,6 +206,10 @@ class Step:
         return None
 
     def _record_metrics(self, instruments: Instruments, labels: Attributes, error_name: str | None) -> None:
+        return None
+
+    def answer_source(self) -> str | None:
+        """The data source this finished step drew documents from, for the answer it runs under (retrievals)."""
         return None
 
 

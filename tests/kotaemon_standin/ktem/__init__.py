@@ -1,1 +1,2 @@
-"""A test stand-in for Kotaemon's web app package `ktem`: the pipelines the app runs, without the app."""
+"""Stand-in for `libs/ktem/ktem/__init__.py` (Kotaemon v0.11.3): Kotaemon's web app package `ktem`, for the pipelines
+the app runs and the handlers we hook (likes, reports), without the app."""

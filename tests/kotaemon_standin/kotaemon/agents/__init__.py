@@ -1,3 +1,5 @@
+"""Stand-in for `libs/kotaemon/kotaemon/agents/__init__.py` (Kotaemon v0.11.3): the agents, their records and tools."""
+
 from .base import BaseAgent
 from .io import AgentAction, AgentFinish, AgentOutput, AgentType
 from .react.agent import ReactAgent

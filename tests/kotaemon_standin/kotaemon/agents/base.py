@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/agents/base.py` (Kotaemon v0.11.3): `BaseAgent` (`safeguard_run` turns a
+failure into `AgentOutput(status="failed")`).
+"""
+
 from __future__ import annotations
 
 from typing import Optional

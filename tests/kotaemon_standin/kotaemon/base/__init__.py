@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/base/__init__.py` (Kotaemon v0.11.3): the component base, theflow's `Node`,
+`Param`, `lazy`, and the records.
+"""
+
 from theflow import Node, Param, lazy
 
 from .component import BaseComponent

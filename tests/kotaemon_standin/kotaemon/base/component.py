@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/base/component.py` (Kotaemon v0.11.3): `BaseComponent` on theflow's `Function`,
+with its method stubs.
+"""
+
 from abc import abstractmethod
 
 from theflow import Function

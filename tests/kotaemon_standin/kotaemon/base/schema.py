@@ -1,4 +1,6 @@
-"""Plain-Python versions of Kotaemon's document and message records (same field names and defaults)."""
+"""Stand-in for `libs/kotaemon/kotaemon/base/schema.py` (Kotaemon v0.11.3): plain-Python versions of Kotaemon's
+document and message records (same field names and defaults).
+"""
 
 from __future__ import annotations
 

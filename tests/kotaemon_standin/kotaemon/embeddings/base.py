@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/embeddings/base.py` (Kotaemon v0.11.3): `BaseEmbeddings` (`run` calls
+`invoke`).
+"""
+
 from __future__ import annotations
 
 from kotaemon.base import BaseComponent, Document, DocumentWithEmbedding

@@ -1,4 +1,6 @@
-"""A local embedding model; here a deterministic hash embedding. `ainvoke` delegates to `invoke`."""
+"""Stand-in for `libs/kotaemon/kotaemon/embeddings/fastembed.py` (Kotaemon v0.11.3): a local embedding model; here a
+deterministic hash embedding. `ainvoke` delegates to `invoke`.
+"""
 
 from __future__ import annotations
 

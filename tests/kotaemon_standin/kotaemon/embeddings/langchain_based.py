@@ -1,4 +1,6 @@
-"""LangChain-based embeddings: the mixin implements only `run`; `invoke` still raises NotImplementedError."""
+"""Stand-in for `libs/kotaemon/kotaemon/embeddings/langchain_based.py` (Kotaemon v0.11.3): LangChain-based embeddings:
+the mixin implements only `run`; `invoke` still raises NotImplementedError.
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/embeddings/openai.py` (Kotaemon v0.11.3): embeddings on the real `openai`
+client, a new client per call.
+"""
+
 from __future__ import annotations
 
 from kotaemon.base import DocumentWithEmbedding, Param

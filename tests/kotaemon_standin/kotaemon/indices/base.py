@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/indices/base.py` (Kotaemon v0.11.3): `DocTransformer`, `BaseIndexing`,
+`BaseRetrieval`.
+"""
+
 from __future__ import annotations
 
 from abc import abstractmethod

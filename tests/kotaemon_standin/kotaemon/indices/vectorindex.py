@@ -1,4 +1,6 @@
-"""Vector indexing and retrieval over the in-memory stores, with Kotaemon's call layout."""
+"""Stand-in for `libs/kotaemon/kotaemon/indices/vectorindex.py` (Kotaemon v0.11.3): vector indexing and retrieval over
+the in-memory stores, with Kotaemon's call layout.
+"""
 
 from __future__ import annotations
 

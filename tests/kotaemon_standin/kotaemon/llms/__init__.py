@@ -1,3 +1,5 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/__init__.py` (Kotaemon v0.11.3): the LLMs, prompts and message records."""
+
 from kotaemon.base import AIMessage, BaseMessage, HumanMessage, LLMInterface, SystemMessage
 
 from .base import BaseLLM

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/base.py` (Kotaemon v0.11.3): `BaseLLM` (`run` calls `invoke`; `stream` and
+`astream` raise at call time).
+"""
+
 from kotaemon.base import BaseComponent, LLMInterface
 
 

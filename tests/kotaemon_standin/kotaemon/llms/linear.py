@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/linear.py` (Kotaemon v0.11.3): `SimpleLinearPipeline`: a prompt, then an
+LLM.
+"""
+
 from kotaemon.base import BaseComponent, Document
 from kotaemon.llms.base import BaseLLM
 from kotaemon.llms.prompts import BasePromptComponent

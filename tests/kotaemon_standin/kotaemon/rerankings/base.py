@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/rerankings/base.py` (Kotaemon v0.11.3): the re-ranker base of
+`kotaemon.rerankings`, unrelated to `kotaemon.indices.rankings`'.
+"""
+
 from __future__ import annotations
 
 from abc import abstractmethod

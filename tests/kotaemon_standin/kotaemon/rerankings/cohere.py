@@ -1,4 +1,6 @@
-"""A reranker of the `kotaemon.rerankings` family; scores by word overlap instead of calling Cohere."""
+"""Stand-in for `libs/kotaemon/kotaemon/rerankings/cohere.py` (Kotaemon v0.11.3): a reranker of the
+`kotaemon.rerankings` family; scores by word overlap instead of calling Cohere.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Stores: plain ABCs (not components) and small in-memory implementations."""
+"""Stand-in for `libs/kotaemon/kotaemon/storages/__init__.py` (Kotaemon v0.11.3): stores: plain ABCs (not components)
+and small in-memory implementations.
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/ktem/ktem/reasoning/base.py` (Kotaemon v0.11.3): `BaseReasoning`, the base of the
+question-answering pipelines.
+"""
+
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,9 @@
-"""The question-answering reasoning pipeline: retrieve, prepare evidence, stream the answer with citations."""
+"""Stand-in for `libs/ktem/ktem/reasoning/simple.py` (Kotaemon v0.11.3): the question-answering reasoning pipeline.
+
+`FullQAPipeline.stream(message, conv_id, history)` retrieves with every retriever (through `_prepare_child`), has the
+first retriever score the documents for the UI in a thread while the answer streams (when there is evidence), and
+yields the answer with its citations and mind map.
+"""
 
 from __future__ import annotations
 
@@ -38,16 +43,18 @@ class FullQAPipeline(BaseReasoning):
         yield from infos
         evidence = "\n".join(d.text for d in docs)
 
-        def relevance():
-            for retriever in self.retrievers[:1]:
-                retriever.generate_relevant_scores(message, docs)
+        def generate_relevant_scores():
+            nonlocal docs
+            docs = self.retrievers[0].generate_relevant_scores(message, docs)
 
-        scoring = threading.Thread(target=relevance)
-        scoring.start()
+        scoring = threading.Thread(target=generate_relevant_scores) if evidence and self.retrievers else None
+        if scoring is not None:
+            scoring.start()
         answer = yield from self.answering_pipeline.stream(
             question=message, history=history, evidence=evidence, evidence_mode=0, images=[], conv_id=conv_id
         )
-        scoring.join()
+        if scoring is not None:
+            scoring.join()
         mindmap = answer.metadata.get("mindmap")
         if mindmap is not None:
             yield Document(channel="info", content=f'<div class="mindmap">{mindmap.text}</div>')

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/agents/io/base.py` (Kotaemon v0.11.3): `AgentType`, `AgentAction`,
+`AgentFinish`, `AgentOutput`.
+"""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,6 @@
-"""A ReAct agent: asks the LLM for Thought/Action/Action Input, runs the tool, repeats until Final Answer."""
+"""Stand-in for `libs/kotaemon/kotaemon/agents/react/agent.py` (Kotaemon v0.11.3): a ReAct agent: asks the LLM for
+Thought/Action/Action Input, runs the tool, repeats until Final Answer.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A small ReWOO agent: plans with the LLM, runs the planned tools in a thread pool, solves with the LLM.
+"""Stand-in for `libs/kotaemon/kotaemon/agents/rewoo/agent.py` (Kotaemon v0.11.3): a small ReWOO agent: plans with the
+LLM, runs the planned tools in a thread pool, solves with the LLM.
 
 Its `run` is wrapped by `safeguard_run`, so a failure comes back as `AgentOutput(status="failed")`.
 """

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/agents/tools/base.py` (Kotaemon v0.11.3): `BaseTool` (`run` calls `_run_tool`)
+and `ComponentTool`.
+"""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
-"""Stand-in for `kotaemon.agents.tools.mcp` (Kotaemon 0.11.2+): an MCP server's tools as Kotaemon tools.
+"""Stand-in for `libs/kotaemon/kotaemon/agents/tools/mcp.py` (Kotaemon v0.11.3; the module came in 0.11.2): an MCP
+server's tools as Kotaemon tools.
 
 Same names, signatures and call paths as the real module: discovery and every tool call open their own session
 (stdio or SSE), and `_run_async` runs the coroutine on a worker thread with `asyncio.run` when the calling thread

@@ -1,4 +1,6 @@
-"""Citation extraction: `run` calls `invoke`, which calls the real LLM object's `invoke` with a tool."""
+"""Stand-in for `libs/kotaemon/kotaemon/indices/qa/citation.py` (Kotaemon v0.11.3): citation extraction: `run` calls
+`invoke`, which calls the real LLM object's `invoke` with a tool.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Answering with context: streams the LLM's answer while citations (and the mind map) run in threads.
+"""Stand-in for `libs/kotaemon/kotaemon/indices/qa/citation_qa.py` (Kotaemon v0.11.3): answering with context: streams
+the LLM's answer while citations (and the mind map) run in threads.
 
 In Kotaemon this pipeline needs the app (ktem); this stand-in hosts it here without that dependency.
 """

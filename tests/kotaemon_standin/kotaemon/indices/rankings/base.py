@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/indices/rankings/base.py` (Kotaemon v0.11.3): the re-ranker base of
+`kotaemon.indices.rankings`.
+"""
+
 from __future__ import annotations
 
 from abc import abstractmethod

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/indices/rankings/cohere.py` (Kotaemon v0.11.3): a Cohere re-ranker writing
+`metadata["reranking_score"]`; scores by word overlap instead of calling Cohere.
+"""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +12,7 @@ from .base import BaseReranking
 
 
 class CohereReranking(BaseReranking):
-    model_name: str = Param("rerank-multilingual-v2.0")
+    model_name: str = Param("rerank-v4.0-fast")
     cohere_api_key: str = Param(os.environ.get("COHERE_API_KEY", ""))
     use_key_from_ktem: bool = False
 

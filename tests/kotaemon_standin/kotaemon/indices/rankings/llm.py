@@ -1,4 +1,6 @@
-"""An LLM re-ranker: asks the LLM about each document in a thread pool and keeps the ones it says yes to."""
+"""Stand-in for `libs/kotaemon/kotaemon/indices/rankings/llm.py` (Kotaemon v0.11.3): an LLM re-ranker: asks the LLM
+about each document in a thread pool and keeps the ones it says yes to.
+"""
 
 from __future__ import annotations
 

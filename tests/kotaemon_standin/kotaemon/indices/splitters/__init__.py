@@ -1,4 +1,6 @@
-"""Splitters: `TokenSplitter` cuts documents into chunks of words (Kotaemon wraps llama-index's splitters)."""
+"""Stand-in for `libs/kotaemon/kotaemon/indices/splitters/__init__.py` (Kotaemon v0.11.3): splitters: `TokenSplitter`
+cuts documents into chunks of words (Kotaemon wraps llama-index's splitters).
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/chats/__init__.py` (Kotaemon v0.11.3): the chat models."""
+
 from .base import ChatLLM
 from .endpoint_based import EndpointChatLLM
 from .langchain_based import LCAnthropicChat, LCChatMixin, LCChatOpenAI

@@ -1,3 +1,5 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/chats/base.py` (Kotaemon v0.11.3): `ChatLLM`."""
+
 from kotaemon.llms.base import BaseLLM
 
 

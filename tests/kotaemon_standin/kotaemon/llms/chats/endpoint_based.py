@@ -1,4 +1,6 @@
-"""A chat model behind an HTTP endpoint; here `invoke` calls `run`, the reverse of BaseLLM."""
+"""Stand-in for `libs/kotaemon/kotaemon/llms/chats/endpoint_based.py` (Kotaemon v0.11.3): a chat model behind an HTTP
+endpoint; here `invoke` calls `run`, the reverse of BaseLLM.
+"""
 
 from __future__ import annotations
 

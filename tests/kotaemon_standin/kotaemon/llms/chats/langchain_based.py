@@ -1,4 +1,6 @@
-"""LangChain-based chat models: a non-component mixin holding the LangChain object in `_obj`."""
+"""Stand-in for `libs/kotaemon/kotaemon/llms/chats/langchain_based.py` (Kotaemon v0.11.3): LangChain-based chat models:
+a non-component mixin holding the LangChain object in `_obj`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Chat models on the real `openai` client, which builds a new client per call as Kotaemon does."""
+"""Stand-in for `libs/kotaemon/kotaemon/llms/chats/openai.py` (Kotaemon v0.11.3): chat models on the real `openai`
+client, which builds a new client per call as Kotaemon does.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""LangChain-based completion models: the mixin implements only `run`."""
+"""Stand-in for `libs/kotaemon/kotaemon/llms/completions/langchain_based.py` (Kotaemon v0.11.3): LangChain-based
+completion models: the mixin implements only `run`.
+"""
 
 from __future__ import annotations
 

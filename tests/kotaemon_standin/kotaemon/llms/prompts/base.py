@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/prompts/base.py` (Kotaemon v0.11.3): `BasePromptComponent`: a prompt
+template filled from its params.
+"""
+
 from kotaemon.base import BaseComponent, Document
 
 from .template import PromptTemplate

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/kotaemon/kotaemon/llms/prompts/template.py` (Kotaemon v0.11.3): `PromptTemplate`, a format string
+(not a component).
+"""
+
 from __future__ import annotations
 
 import string

@@ -1,0 +1,1 @@
+"""Stand-in for `libs/ktem/ktem/index/file/__init__.py` (Kotaemon v0.11.3): the file index."""

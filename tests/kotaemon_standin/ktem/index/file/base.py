@@ -1,3 +1,7 @@
+"""Stand-in for `libs/ktem/ktem/index/file/base.py` (Kotaemon v0.11.3): the bases of the file index's retrievers and
+indexing pipelines.
+"""
+
 from __future__ import annotations
 
 from pathlib import Path

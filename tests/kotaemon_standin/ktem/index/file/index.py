@@ -1,4 +1,5 @@
-"""ktem's file index: an id and a name, and the resources it hands to every retriever it makes.
+"""Stand-in for `libs/ktem/ktem/index/file/index.py` (Kotaemon v0.11.3): ktem's file index: an id and a name, and the
+resources it hands to every retriever it makes.
 
 ktem keeps an index's files and chunks in SQL tables named after the index id (`index__{id}__source`,
 `index__{id}__index`), a vector store and a document store; a retriever knows its index only through them. Here the

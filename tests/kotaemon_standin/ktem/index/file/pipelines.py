@@ -1,4 +1,6 @@
-"""ktem's file index pipelines: retrieval over the selected files, and indexing file by file (progress as values).
+"""Stand-in for `libs/ktem/ktem/index/file/pipelines.py` (Kotaemon v0.11.3): retrieval over the selected files (with
+the index's re-rankers, and the relevance scorer the reasoning pipeline calls), and indexing file by file (progress
+as values).
 
 Stores are kept in memory (ktem uses SQL tables, a vector store and a document store).
 """
@@ -7,12 +9,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
 from kotaemon.base import BaseComponent, Document, Node, Param, RetrievedDocument
 from kotaemon.embeddings import BaseEmbeddings
 from kotaemon.indices import VectorIndexing, VectorRetrieval
+from kotaemon.indices.rankings import BaseReranking, LLMReranking
 from kotaemon.indices.splitters import TokenSplitter
 
 from .base import BaseFileIndexIndexing, BaseFileIndexRetriever
@@ -22,13 +26,21 @@ class DocumentRetrievalPipeline(BaseFileIndexRetriever):
     """Retrieves from the files the user selected (nothing when none is selected)."""
 
     embedding: BaseEmbeddings
+    rerankers: Sequence[BaseReranking] = []
+    llm_scorer: Optional[LLMReranking] = None
+    """Scores the documents for the UI after retrieval (ktem's `get_pipeline` gives `LLMTrulensScoring()` when LLM
+    re-ranking is on)."""
     top_k: int = 5
     retrieval_mode: str = "vector"
 
     @Node.auto(depends_on=["embedding", "VS", "DS"])
     def vector_retrieval(self) -> VectorRetrieval:
         return VectorRetrieval(
-            embedding=self.embedding, vector_store=self.VS, doc_store=self.DS, retrieval_mode="vector"
+            embedding=self.embedding,
+            vector_store=self.VS,
+            doc_store=self.DS,
+            retrieval_mode="vector",
+            rerankers=self.rerankers,
         )
 
     def run(self, text: str, doc_ids: Optional[list[str]] = None, *args, **kwargs) -> list[RetrievedDocument]:
@@ -38,7 +50,7 @@ class DocumentRetrievalPipeline(BaseFileIndexRetriever):
         return [doc for doc in docs if doc.metadata.get("file_id") in doc_ids]
 
     def generate_relevant_scores(self, query: str, documents: list[RetrievedDocument]) -> list[RetrievedDocument]:
-        return documents
+        return documents if not self.llm_scorer else self.llm_scorer(documents=documents, query=query)
 
 
 class IndexPipeline(BaseComponent):

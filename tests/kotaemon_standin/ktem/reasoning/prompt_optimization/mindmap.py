@@ -1,3 +1,7 @@
+"""Stand-in for `libs/ktem/ktem/reasoning/prompt_optimization/mindmap.py` (Kotaemon v0.11.3): `CreateMindmapPipeline`,
+an answer's mind map.
+"""
+
 from __future__ import annotations
 
 from kotaemon.base import BaseComponent, Document, HumanMessage

@@ -1,3 +1,7 @@
+"""Stand-in for `libs/ktem/ktem/reasoning/prompt_optimization/suggest_conversation_name.py` (Kotaemon v0.11.3):
+`SuggestConvNamePipeline`, a conversation's name.
+"""
+
 from __future__ import annotations
 
 from kotaemon.base import AIMessage, BaseComponent, Document, HumanMessage

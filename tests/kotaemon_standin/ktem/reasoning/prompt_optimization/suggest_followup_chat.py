@@ -1,3 +1,7 @@
+"""Stand-in for `libs/ktem/ktem/reasoning/prompt_optimization/suggest_followup_chat.py` (Kotaemon v0.11.3):
+`SuggestFollowupQuesPipeline`, follow-up questions.
+"""
+
 from __future__ import annotations
 
 from kotaemon.base import AIMessage, BaseComponent, Document, HumanMessage
