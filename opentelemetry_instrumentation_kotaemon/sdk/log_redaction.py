@@ -27,8 +27,6 @@ _DISPATCH = ("on_emit", "emit")
 _ID_ATTRIBUTES = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName", "event.name"})
 """Trace ids the log record factory adds: hex and digits that are no personal data (a run of digits in one could
 look like a card number)."""
-_KNOWN_KEYS = 1024
-"""At most this many attribute keys are remembered once cleaned."""
 
 
 class LogRedaction:
@@ -37,8 +35,6 @@ class LogRedaction:
     def __init__(self, redact_value: Callable[[Any], Any], count_failure: Callable[[str], None]) -> None:
         self._redact = redact_value
         self._count_failure = count_failure
-        self._keys: dict[str, Any] = {}
-        """Attribute keys cleaned before (the same few keys come with every record)."""
         self._warned = False
         self._lock = threading.Lock()
 
@@ -71,20 +67,12 @@ class LogRedaction:
         attributes: MutableMapping[str, Any] | None = record.attributes
         if not attributes:
             return
-        redact, keys = self._redact, self._keys
-        for key, value in list(attributes.items()):
+        redact = self._redact
+        for key, value in list(attributes.items()):  # keys are names the code chose, like span attribute names
             if key in _ID_ATTRIBUTES:
                 continue
-            new_key = keys.get(key)
-            if new_key is None:
-                new_key = redact(key)
-                if len(keys) < _KNOWN_KEYS:
-                    keys[key] = new_key
             new_value = redact(value)
-            if new_key is not key:
-                del attributes[key]
-                attributes[new_key] = new_value
-            elif new_value is not value:
+            if new_value is not value:
                 attributes[key] = new_value
 
     def dropped(self, error: Exception) -> None:

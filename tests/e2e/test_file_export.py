@@ -12,7 +12,7 @@ import pytest
 
 from opentelemetry_instrumentation_kotaemon.settings import DEFAULT_FILE_PATH, OTEL_KOTAEMON_FILE_PATH
 from tests.support.e2e import run_instrumented
-from tests.support.openai_server import REPLY, OpenAIServer, count_tokens
+from tests.support.openai_server import ASK_STREAM_USAGE, REPLY, OpenAIServer, count_tokens
 from tests.support.otlp_receiver import OtlpReceiver
 
 PROMPT = "What is the answer?"  # what tests/apps/openai_app.py asks
@@ -41,6 +41,7 @@ def _run(server: OpenAIServer, cwd: Path, env: dict[str, str], *scenarios: str) 
 def test_the_viewer_shows_what_the_app_wrote(server: OpenAIServer, tmp_path: Path) -> None:
     path = tmp_path / "telemetry.jsonl"
     env = {
+        **ASK_STREAM_USAGE,  # the viewer shows a stream's tokens
         OTEL_KOTAEMON_FILE_PATH: str(path),
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "event_only",  # the events go to the logs signal
     }

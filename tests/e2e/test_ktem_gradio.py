@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 
 from tests.support.gradio_app import QUIET, USER_ID, GradioApp, ask, upload
-from tests.support.openai_server import OpenAIServer
+from tests.support.openai_server import ASK_STREAM_USAGE, OpenAIServer
 from tests.support.otlp_receiver import OtlpReceiver, Span
 
 OURS = "opentelemetry_instrumentation_kotaemon"
@@ -89,7 +89,9 @@ def fastapi_traces_itself() -> bool:
 @pytest.fixture(scope="module", params=["fastapi", "no-fastapi"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     fastapi = request.param == "fastapi"
-    env = {} if fastapi else {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "fastapi"}
+    env = {**ASK_STREAM_USAGE}  # the answer's tokens are counted from its stream's usage
+    if not fastapi:
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "fastapi"
     workdir = tmp_path_factory.mktemp(request.param)
     notes = workdir / "notes.txt"
     notes.write_text("Cats sleep most of the day. The answer to everything is 42. Paris is the capital of France.")

@@ -145,10 +145,16 @@ def test_errors_are_marked_and_nothing_redacted_reaches_jaeger(jaeger: Jaeger) -
 
     found = wait_until(everything, "the secrets app's traces in Jaeger", timeout=30)
     exported = json.dumps(found)
-    failed = [s for t in found for s in t["spans"] if tags(s).get("error") is True]
-    assert [s["operationName"] for s in failed] == ["chat error-500"]
-    failure = tags(failed[0])
+    failed = {s["operationName"]: tags(s) for t in found for s in t["spans"] if tags(s).get("error") is True}
+    assert sorted(failed) == [
+        "chat error-500",
+        "execute_tool failing_lookup",
+        "execute_tool kotaemon_failing_lookup",
+        "execute_tool soft_lookup",
+    ]
+    failure = failed["chat error-500"]
     assert failure["otel.status_code"] == "ERROR" and failure["error.type"] == "openai.InternalServerError"
+    assert all(tool["otel.status_code"] == "ERROR" for tool in failed.values())
     assert "[REDACTED:card]" in exported  # content was captured, redacted
     assert [secret for secret in PLANTED if secret in exported] == []
     assert FAKE_API_KEY not in exported
