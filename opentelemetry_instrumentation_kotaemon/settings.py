@@ -63,6 +63,8 @@ OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
+OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES"
+OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
 """The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
@@ -76,6 +78,9 @@ DEFAULT_CONTENT_MAX_LENGTH = 8192
 MIN_CONTENT_MAX_LENGTH = 16
 DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
 DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
+DEFAULT_EXPORT_RETRY_MAX_BYTES = 32 * 1024 * 1024
+"""Per signal: a 2-minute outage at 20 traces/s holds about 6 MB of spans (docs/operations.md has the figures)."""
+DEFAULT_EXPORT_RETRY_MAX_AGE = 900.0
 ATTRIBUTE_LENGTH_LIMIT = "16384"
 """The distro's default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
 MIN_USER_ID_HASH_KEY_BYTES = 32
@@ -361,6 +366,23 @@ def _parse_rate(raw: str) -> float:
     return value
 
 
+def _parse_byte_count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise BadValue("a whole number of bytes >= 0")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    value = _parse_rate(raw)
+    if value == 0.0:
+        raise BadValue("a number of seconds > 0")
+    return value
+
+
 def _parse_file_path(raw: str) -> str:
     if "\0" in raw or os.path.isdir(raw):
         raise BadValue("the path of a file, not of a directory")
@@ -561,6 +583,27 @@ FILE_PATH = Setting(
     fallback_doc=DEFAULT_FILE_PATH,
     example="`rag-telemetry.jsonl`",
 )
+EXPORT_RETRY_MAX_BYTES = Setting(
+    OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES,
+    _parse_byte_count,
+    DEFAULT_EXPORT_RETRY_MAX_BYTES,
+    DEFAULT_EXPORT_RETRY_MAX_BYTES,
+    doc="bytes of spans, and as many of log records, kept for export while the collector is away (oldest dropped "
+    "first past it, counted); `0` keeps nothing",
+    default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_BYTES}` (32 MiB)",
+    fallback_doc=str(DEFAULT_EXPORT_RETRY_MAX_BYTES),
+    example="`8388608`",
+)
+EXPORT_RETRY_MAX_AGE = Setting(
+    OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE,
+    _parse_seconds,
+    DEFAULT_EXPORT_RETRY_MAX_AGE,
+    DEFAULT_EXPORT_RETRY_MAX_AGE,
+    doc="seconds a batch the collector did not take is kept and sent again before it is dropped (counted)",
+    default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_AGE:g}`",
+    fallback_doc=f"{DEFAULT_EXPORT_RETRY_MAX_AGE:g}",
+    example="`3600`",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     CONTENT_CAPTURE,
@@ -579,6 +622,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DEBUG_TRACES_PER_SECOND,
     GEN_AI_CONVENTIONS,
     FILE_PATH,
+    EXPORT_RETRY_MAX_BYTES,
+    EXPORT_RETRY_MAX_AGE,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 
@@ -656,9 +701,9 @@ STANDARD_SETTINGS = (
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_TIMEOUT",),
-        "`1` second: a down collector delays the app's exit by seconds, not minutes",
+        "unset: each export attempt waits 1 s at most (given to the exporters in seconds, whatever unit the SDK reads "
+        "this variable in), so a down collector delays the app's exit by seconds, not minutes",
         _NUMBERS_ON_BAD,
-        "1",
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_HEADERS",),
