@@ -588,8 +588,7 @@ EXPORT_RETRY_MAX_BYTES = Setting(
     _parse_byte_count,
     DEFAULT_EXPORT_RETRY_MAX_BYTES,
     DEFAULT_EXPORT_RETRY_MAX_BYTES,
-    doc="bytes of spans, and as many of log records, kept for export while the collector is away (oldest dropped "
-    "first past it, counted); `0` keeps nothing",
+    doc="bytes of spans (and of log records) kept while the collector is away; past it the oldest are dropped",
     default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_BYTES}` (32 MiB)",
     fallback_doc=str(DEFAULT_EXPORT_RETRY_MAX_BYTES),
     example="`8388608`",
@@ -599,7 +598,7 @@ EXPORT_RETRY_MAX_AGE = Setting(
     _parse_seconds,
     DEFAULT_EXPORT_RETRY_MAX_AGE,
     DEFAULT_EXPORT_RETRY_MAX_AGE,
-    doc="seconds a batch the collector did not take is kept and sent again before it is dropped (counted)",
+    doc="seconds a batch the collector did not take is kept and sent again",
     default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_AGE:g}`",
     fallback_doc=f"{DEFAULT_EXPORT_RETRY_MAX_AGE:g}",
     example="`3600`",
@@ -701,8 +700,7 @@ STANDARD_SETTINGS = (
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_TIMEOUT",),
-        "unset: each export attempt waits 1 s at most (given to the exporters in seconds, whatever unit the SDK reads "
-        "this variable in), so a down collector delays the app's exit by seconds, not minutes",
+        "unset: `1` s per export attempt, given in seconds (whichever unit an SDK reads here); exit stays fast",
         _NUMBERS_ON_BAD,
     ),
     StandardSetting(

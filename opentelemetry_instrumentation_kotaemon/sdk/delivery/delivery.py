@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ... import attributes as attr
 from ...settings import EXPORT_RETRY_MAX_AGE, EXPORT_RETRY_MAX_BYTES
+from ..export_errors import report_export_failure
 from .exporters import attempt_timeout
 from .store import Batch, BatchStore, MemoryStore
 from .transport import Outcome, Result, Transport, for_exporter
@@ -38,7 +39,6 @@ EXIT_ATTEMPT_SECONDS = 0.5
 """At exit during an outage, the one last attempt waits this long at most (fast exit)."""
 _ITEMS = {"traces": "spans", "logs": "log records"}
 _ITEM = {"traces": "span", "logs": "log record"}
-_SPOOL_DIR = "OTEL_KOTAEMON_SPOOL_DIR"
 
 
 def deliver(signal: str, exporter: Any) -> Any:
@@ -56,9 +56,13 @@ def deliver(signal: str, exporter: Any) -> Any:
 
 
 def _store(signal: str) -> BatchStore:
-    """The spool when `OTEL_KOTAEMON_SPOOL_DIR` is set and usable, else memory."""
+    """The spool when its directory is set (the settings row `SPOOL_DIR`, with the spool module) and usable, else
+    memory."""
+    from ... import settings
+
     max_bytes, max_age = EXPORT_RETRY_MAX_BYTES.read(os.environ), EXPORT_RETRY_MAX_AGE.read(os.environ)
-    directory = (os.environ.get(_SPOOL_DIR) or "").strip()
+    spool_dir: Any = getattr(settings, "SPOOL_DIR", None)
+    directory = spool_dir.read(os.environ) if spool_dir is not None else None
     if directory:
         try:
             from .. import spool  # type: ignore[attr-defined, unused-ignore]
@@ -73,7 +77,7 @@ def _store(signal: str) -> BatchStore:
             except OSError as error:
                 logger.warning(
                     "%s=%s cannot be used (%s): %s the collector does not take are kept in memory instead.",
-                    _SPOOL_DIR,
+                    spool_dir.variable,
                     directory,
                     type(error).__name__,
                     _ITEMS[signal],
@@ -157,7 +161,15 @@ class Delivery:
     # --- the batch processor's side
 
     def export(self, batch: Sequence[Any]) -> bool:
-        """Deliver `batch` or keep it to be sent again; False only when the collector rejected it."""
+        """Deliver `batch` or keep it to be sent again; False when the collector rejected it (or it could not be
+        encoded)."""
+        try:
+            return self._export(batch)
+        except Exception as error:
+            report_export_failure(self.signal, f"{type(error).__name__}: {error}")
+            return False
+
+    def _export(self, batch: Sequence[Any]) -> bool:
         message = self._encode(batch)
         with self._condition:
             holding = self._holding or self._closed
