@@ -3,6 +3,7 @@ http/protobuf or gRPC, keeping everything it received across restarts, decoded f
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from concurrent import futures
@@ -19,6 +20,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _ClosingReceiver(OtlpReceiver):
+    """Drops its open (keep-alive) connections when stopped, as a collector that goes away does."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self._connections: list[socket.socket] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._connections.append(request)
+        super().process_request(request, client_address)
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
 class RestartableCollector:
     """`start()` and `stop()` as often as needed; `endpoint` stays the same."""
 
@@ -28,7 +47,7 @@ class RestartableCollector:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self._telemetry = ExportedTelemetry()
-        self._http: list[OtlpReceiver] = []
+        self._http: list[_ClosingReceiver] = []
         self._running: Any = None
 
     @property
@@ -41,7 +60,7 @@ class RestartableCollector:
         if self.protocol == "grpc":
             self._running = self._grpc_server()
         else:
-            receiver = OtlpReceiver(self.port)
+            receiver = _ClosingReceiver(self.port)
             receiver.__enter__()
             self._http.append(receiver)
             self._running = receiver
