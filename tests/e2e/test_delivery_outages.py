@@ -23,6 +23,7 @@ from tests.support.restartable_collector import RestartableCollector
 LATEST_SDK = tuple(int(part) for part in opentelemetry.sdk.version.__version__.split(".")[:2]) >= (1, 35)
 # the 2-minute outage once per environment, on the protocol the other environment runs short outages on
 LONG_PROTOCOL = "grpc" if LATEST_SDK else "http/protobuf"
+RESUMED = re.compile(r"Export of traces to \S+ resumed: delivered [\d,]+ spans held during a \d+ s outage")
 RUNS = [
     pytest.param("http/protobuf" if LATEST_SDK else "grpc", (6, 30), id="6s-30s"),
     pytest.param(LONG_PROTOCOL, (120,), id="120s", marks=pytest.mark.long),
@@ -68,6 +69,14 @@ class SteadyApp:
         assert found and self.process.returncode == 0, (line, self.stderr)
         return int(found.group(1)), float(found.group(2)), exited
 
+    def wait_for_lines(self, pattern: re.Pattern[str], count: int, timeout: float = MAX_BACKOFF * 3 + 5) -> None:
+        """Wait until the app has printed `count` lines matching `pattern`: the sender's longest wait and the gRPC
+        channel's reconnection, then the time to send what was held."""
+        deadline = time.monotonic() + timeout
+        while len(pattern.findall(self.stderr)) < count:
+            assert time.monotonic() < deadline, self.stderr
+            time.sleep(0.2)
+
     @property
     def stderr(self) -> str:
         return self._stderr_path.read_text()
@@ -81,11 +90,11 @@ def test_steady_traffic_loses_nothing_while_the_collector_restarts(
         app = SteadyApp(collector.endpoint, server.base_url, protocol, tmp_path / "stderr")
         try:
             time.sleep(2)
-            for outage in outages:
+            for number, outage in enumerate(outages, 1):
                 collector.stop()
                 time.sleep(outage)
                 collector.start()
-                time.sleep(MAX_BACKOFF * 1.2 + 2)  # the sender's longest wait, then time to send what it held
+                app.wait_for_lines(RESUMED, number)  # what was held is delivered: the next outage starts afresh
             calls, slowest, _ = app.finish()
         finally:
             app.process.kill()
@@ -96,9 +105,7 @@ def test_steady_traffic_loses_nothing_while_the_collector_restarts(
     assert slowest < 0.5, slowest
     stderr = app.stderr
     assert stderr.count("Could not export traces") == len(outages), stderr
-    assert len(re.findall(r"Export of traces to \S+ resumed: delivered [\d,]+ spans held during a", stderr)) == len(
-        outages
-    ), stderr
+    assert len(RESUMED.findall(stderr)) == len(outages), stderr
     assert "not delivered" not in stderr and "Traceback" not in stderr, stderr
 
 

@@ -30,7 +30,8 @@ def _exporter(signal: str, protocol: str) -> Any:
 
 def _timeout(exporter: Any) -> float:
     """The timeout in seconds an exporter (or the one our delivery wraps) sends with."""
-    inner = getattr(getattr(exporter, "delivery", None), "_exporter", exporter)
+    transport = getattr(getattr(exporter, "delivery", None), "transport", None)
+    inner = getattr(transport, "exporter", exporter)
     client = getattr(inner, "_client", None)
     return float(getattr(inner, "_timeout", None) or client._timeout)
 

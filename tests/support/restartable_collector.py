@@ -49,12 +49,23 @@ class RestartableCollector:
         self._telemetry = ExportedTelemetry()
         self._http: list[_ClosingReceiver] = []
         self._running: Any = None
+        self._grpc_trace_bytes = 0
 
     @property
     def spans(self) -> list[ExportedSpan]:
         with self._lock:
             grpc_spans = list(self._telemetry.spans)
         return grpc_spans + [span for receiver in self._http for span in receiver.spans]
+
+    def trace_bytes(self) -> int:
+        """Bytes of the trace export requests received, as sent (before any compression is undone)."""
+        http = sum(
+            int(headers.get("content-length") or 0)
+            for receiver in self._http
+            for path, headers in receiver.headers
+            if path.endswith("/v1/traces")
+        )
+        return http + self._grpc_trace_bytes
 
     def start(self) -> None:
         if self.protocol == "grpc":
@@ -90,6 +101,7 @@ class RestartableCollector:
 
         class Traces(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
             def Export(self, request: Any, context: Any) -> Any:
+                collector._grpc_trace_bytes += request.ByteSize()
                 collector._add(request)
                 return trace_service_pb2.ExportTraceServiceResponse()
 
@@ -102,11 +114,13 @@ class RestartableCollector:
                 collector._add(request)
                 return logs_service_pb2.ExportLogsServiceResponse()
 
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        # without port sharing: a listener of the stopped server that lingered would take connections otherwise
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
-        server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if server.add_insecure_port(f"127.0.0.1:{self.port}") != self.port:
+            raise OSError(f"port {self.port} is still taken")
         server.start()
         return server
 

@@ -53,7 +53,7 @@ def deliver(signal: str, exporter: Any) -> Any:
         transport = None
     if transport is None:
         return exporter
-    delivery = Delivery(signal, exporter, transport, _store(signal), attempt_timeout(exporter))
+    delivery = Delivery(signal, transport, _store(signal), attempt_timeout(exporter))
     return DeliveringSpanExporter(delivery) if signal == "traces" else DeliveringLogExporter(delivery)
 
 
@@ -134,11 +134,10 @@ def _instruments() -> dict[str, Any]:
 class Delivery:
     """Sends one signal's batches through `transport`, keeping in `store` what the collector does not take."""
 
-    def __init__(self, signal: str, exporter: Any, transport: Transport, store: BatchStore, timeout: float) -> None:
+    def __init__(self, signal: str, transport: Transport, store: BatchStore, timeout: float) -> None:
         self.signal = signal
         self.transport = transport
         self.store = store
-        self._exporter = exporter
         self._timeout = timeout
         self._encode = _encoder(signal)
         self._counters = _Counters(signal)
@@ -346,6 +345,7 @@ class Delivery:
             if outcome is not None and outcome.result is Result.RETRY:
                 return False
             attempt = self._timeout
+        self._drained()
         return True
 
     def shutdown(self) -> None:
@@ -369,7 +369,7 @@ class Delivery:
         finally:
             self.store.close()
             try:
-                self._exporter.shutdown()
+                self.transport.close()
             except Exception:
                 logger.debug("could not shut the %s exporter down", self.signal, exc_info=True)
 

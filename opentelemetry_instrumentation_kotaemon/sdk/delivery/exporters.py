@@ -11,7 +11,10 @@ release. A value the user set is left to the SDK to read.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,19 +50,71 @@ def attempt_timeout(exporter: Any) -> float:
     return float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else DEFAULT_EXPORT_TIMEOUT
 
 
-def is_otlp(exporter_class: Any) -> bool:
+def _from_module(exporter_class: Any, module: str) -> bool:
+    """Whether `exporter_class` is, or derives from, a class of `module` (or its submodules)."""
     return isinstance(exporter_class, type) and any(
-        (base.__module__ or "").startswith(_OTLP_MODULE) for base in exporter_class.__mro__
+        (base.__module__ or "").startswith(module) for base in exporter_class.__mro__
     )
 
 
+def is_otlp(exporter_class: Any) -> bool:
+    return _from_module(exporter_class, _OTLP_MODULE)
+
+
+RECONNECT_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+"""gRPC channel options of our trace and log exporters. A channel that could not connect waits longer and longer
+before it tries again (up to two minutes by default) and fails every call meanwhile, so a collector back after a long
+outage would get nothing for a minute or more: here the waits stop at 2 s (a connection attempt to a collector that is
+away costs next to nothing). Channels with other options have subchannels of their own, so the metric exporter's is
+left as it was."""
+_GRPC_MODULE = "opentelemetry.exporter.otlp.proto.grpc.exporter"
+_channel_lock = threading.Lock()
+
+
 def _with_timeout(exporter_class: Any, signal: str) -> Callable[..., Any]:
+    """`exporter_class`'s constructor, given our timeout (unless the user set one) and, for a gRPC exporter, channels
+    that reconnect within seconds (`RECONNECT_OPTIONS`)."""
+    grpc = _from_module(exporter_class, _OTLP_MODULE + "grpc")
+    takes_options = "channel_options" in inspect.signature(exporter_class.__init__).parameters
+
     def build(*args: Any, **kwargs: Any) -> Any:
         if not args and "timeout" not in kwargs and not user_set_timeout(signal):
             kwargs["timeout"] = DEFAULT_EXPORT_TIMEOUT
-        return exporter_class(*args, **kwargs)
+        if not grpc or args or "channel_options" in kwargs:
+            return exporter_class(*args, **kwargs)
+        if takes_options:
+            return exporter_class(*args, channel_options=RECONNECT_OPTIONS, **kwargs)
+        return _with_reconnect_options(exporter_class, kwargs)
 
     return build
+
+
+def _with_reconnect_options(exporter_class: Any, kwargs: dict[str, Any]) -> Any:
+    """Build a gRPC exporter of a release without `channel_options` (before 1.3x) whose channel has our options: its
+    module's channel factories are given them for the length of the constructor."""
+    module = sys.modules.get(_GRPC_MODULE)
+    originals = {name: getattr(module, name, None) for name in ("insecure_channel", "secure_channel")}
+    if module is None or None in originals.values():
+        return exporter_class(**kwargs)
+
+    def with_options(factory: Callable[..., Any]) -> Callable[..., Any]:
+        def channel(*args: Any, **options: Any) -> Any:
+            options.setdefault("options", RECONNECT_OPTIONS)
+            return factory(*args, **options)
+
+        return channel
+
+    with _channel_lock:
+        for name, factory in originals.items():
+            setattr(module, name, with_options(factory))  # type: ignore[arg-type]
+        try:
+            return exporter_class(**kwargs)
+        finally:
+            for name, factory in originals.items():
+                setattr(module, name, factory)
 
 
 def exporter_class_for(signal: str, exporter_class: Any) -> Any:

@@ -67,6 +67,10 @@ class Transport(Protocol):
         """Send a request message; returns the outcome and, unless delivered, the message serialized."""
         ...
 
+    def close(self) -> None:
+        """Shut the exporter down (its channel or session)."""
+        ...
+
 
 def retry_after_seconds(value: str | None) -> float | None:
     """An HTTP `Retry-After` value (seconds, or an HTTP date) as seconds from now; None when absent or unreadable."""
@@ -105,6 +109,7 @@ class HttpTransport:
     """OTLP/HTTP through the exporter's own client (SDK 1.4x: `_client`) or session (earlier releases)."""
 
     def __init__(self, exporter: Any) -> None:
+        self.exporter = exporter
         client = getattr(exporter, "_client", None)
         self._client = client if hasattr(client, "_transport") and hasattr(client, "_compress") else None
         if self._client is None:
@@ -138,12 +143,15 @@ class HttpTransport:
         outcome = self.send(payload, timeout)
         return outcome, None if outcome is DELIVERED else payload
 
+    def close(self) -> None:
+        self.exporter.shutdown()
+
 
 class GrpcTransport:
     """OTLP/gRPC through the exporter's own stub (its channel, TLS, compression) and metadata."""
 
     def __init__(self, exporter: Any, signal: str) -> None:
-        self._exporter = exporter
+        self.exporter = exporter
         self._request_type = _request_type(signal)
         # the exporter keeps host:port only; the environment gives it as the user wrote it
         from ..export_errors import endpoint
@@ -154,12 +162,15 @@ class GrpcTransport:
         return self.send_message(self._request_type.FromString(payload), timeout)[0]
 
     def send_message(self, message: Any, timeout: float) -> tuple[Outcome, bytes | None]:
-        exporter = self._exporter
+        exporter = self.exporter
         try:
             exporter._client.Export(request=message, metadata=exporter._headers, timeout=timeout)
         except Exception as error:
             return _grpc_outcome(error), message.SerializePartialToString()
         return DELIVERED, None
+
+    def close(self) -> None:
+        self.exporter.shutdown()
 
 
 def _grpc_outcome(error: Exception) -> Outcome:
