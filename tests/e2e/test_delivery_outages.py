@@ -16,6 +16,7 @@ import opentelemetry.sdk.version
 import pytest
 
 from opentelemetry_instrumentation_kotaemon.sdk.delivery.delivery import MAX_BACKOFF
+from opentelemetry_instrumentation_kotaemon.sdk.delivery.exporters import DEFAULT_EXPORT_TIMEOUT
 from tests.support.e2e import REPO, instrumented_environment, launch
 from tests.support.openai_server import OpenAIServer
 from tests.support.restartable_collector import RestartableCollector
@@ -102,7 +103,9 @@ def test_steady_traffic_loses_nothing_while_the_collector_restarts(
     missing = [n for n in range(calls) if f"m-{n}" not in models]
     assert not missing, (f"{len(missing)} of {calls} calls' spans lost", app.stderr)
     assert calls >= 20 * (sum(outages) + 2)  # the app kept its pace: no call waited on export
-    assert slowest < 0.5, slowest
+    # a call that waited on an export attempt would take its timeout (1 s); the first call, on a loaded machine, can
+    # take half of that by itself (the comparison with and without an outage is benchmarks/outage.py's)
+    assert slowest < DEFAULT_EXPORT_TIMEOUT, slowest
     stderr = app.stderr
     assert stderr.count("Could not export traces") == len(outages), stderr
     assert len(RESUMED.findall(stderr)) == len(outages), stderr
