@@ -151,7 +151,6 @@ class Delivery:
         self._outage_started: float | None = None  # monotonic time of the first failed attempt of this outage
         self._outage_ended: float | None = None
         self._failing = False
-        self._detail = ""
         self._held_delivered = 0
         self._bound_dropped = 0
         self._rejections_reported = False
@@ -237,7 +236,6 @@ class Delivery:
         )
 
     def _went_away(self, outcome: Outcome) -> None:
-        self._detail = outcome.detail
         if self._failing:
             return
         self._failing = True
@@ -365,7 +363,7 @@ class Delivery:
             items = self.store.pending()[1]
             if items and not self._spooled:
                 self._counters.add(attr.METRIC_EXPORT_DROPPED, items, attr.DROP_REASON_EXIT)
-            _exit_report.ended(self, items, self._detail)
+            _exit_report.ended(self, items)
         finally:
             self.store.close()
             try:
@@ -386,7 +384,7 @@ class _ExitReport:
         with self._lock:
             self._open.add(delivery)
 
-    def ended(self, delivery: Delivery, items: int, detail: str) -> None:
+    def ended(self, delivery: Delivery, items: int) -> None:
         with self._lock:
             self._open.discard(delivery)
             if items:
