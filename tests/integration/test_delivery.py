@@ -229,3 +229,23 @@ def test_grpc_unavailable_with_retry_info_is_waited_for_then_delivered(monkeypat
         spans.close()
         server.stop(None)
     assert collector.calls[1] - collector.calls[0] >= 1.9
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_a_held_payload_is_sent_from_the_environment_as_the_sdk_would(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from opentelemetry_instrumentation_kotaemon.sdk.delivery.transport import Result, send_payload
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    receiver.status, receiver.retry_after = status, "3"
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(name="held", trace_id=b"t" * 16, span_id=b"s" * 8)
+    outcome = send_payload("traces", request.SerializeToString())
+    if status == 200:
+        assert outcome.result is Result.DELIVERED and [span.name for span in receiver.spans] == ["held"]
+    else:
+        assert outcome.result is Result.RETRY and outcome.retry_after == 3.0

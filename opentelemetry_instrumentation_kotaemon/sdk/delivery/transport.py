@@ -240,4 +240,8 @@ def send_payload(signal: str, payload: bytes) -> Outcome:
     """Send one serialized request of `signal` to the collector the environment names, within the export timeout."""
     from .exporters import export_timeout
 
-    return from_environment(signal).send(payload, export_timeout(signal))
+    transport = from_environment(signal)
+    try:
+        return transport.send(payload, export_timeout(signal))
+    finally:
+        transport.close()
