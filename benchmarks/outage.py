@@ -74,11 +74,9 @@ def _mark(process: subprocess.Popen[str]) -> float:
     return float(line.split("slowest ")[1].split()[0])
 
 
-def run(protocol: str, outage: float, up: float, package: Path | None = None) -> dict[str, float]:
+def run(protocol: str, outage: float, up: float) -> dict[str, float]:
     with OpenAIServer() as server, RestartableCollector(protocol) as collector:
         env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1"}
-        if package is not None:  # another copy of the package first on the app's path (a baseline)
-            env["PYTHONPATH"] = str(package)
         process = subprocess.Popen(
             launch("steady_app.py", str(RATE)),
             env=instrumented_environment(collector.endpoint, server.base_url, env),
@@ -171,10 +169,9 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=120.0)
     parser.add_argument("--up", type=float, default=30.0)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "outage.md")
-    parser.add_argument("--package", type=Path, help="a directory holding another copy of the package, for the app")
     args = parser.parse_args()
     started = time.monotonic()
-    figures = run(args.protocol, args.outage, args.up, args.package)
+    figures = run(args.protocol, args.outage, args.up)
     text = report(figures, args.protocol, time.monotonic() - started)
     args.output.write_text(text)
     print(text)
