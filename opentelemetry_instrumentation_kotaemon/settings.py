@@ -63,6 +63,8 @@ OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
+OTEL_KOTAEMON_SPOOL_DIR = "OTEL_KOTAEMON_SPOOL_DIR"
+OTEL_KOTAEMON_SPOOL_MAX_BYTES = "OTEL_KOTAEMON_SPOOL_MAX_BYTES"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
 """The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
@@ -79,6 +81,9 @@ DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
 ATTRIBUTE_LENGTH_LIMIT = "16384"
 """The distro's default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
 MIN_USER_ID_HASH_KEY_BYTES = 32
+MIB = 1024 * 1024
+DEFAULT_SPOOL_MAX_BYTES = 256 * MIB
+MIN_SPOOL_MAX_BYTES = MIB
 """The key length HMAC-SHA256 needs for its full strength (RFC 2104: at least the hash's output length)."""
 
 
@@ -211,6 +216,8 @@ class Setting(Generic[T]):
     flag: bool = True
     """Offered as an `opentelemetry-instrument` flag (not a standard variable, which another package may declare
     too, nor a key, which a command line would show in the process list)."""
+    front_page: bool = True
+    """Shown in the README too (the rest only in docs/configuration.md)."""
 
     def read(self, env: Mapping[str, str]) -> T:
         """The value from `env`; a bad one logs one warning and gets the fallback."""
@@ -562,6 +569,49 @@ FILE_PATH = Setting(
     example="`rag-telemetry.jsonl`",
 )
 
+
+def _parse_spool_directory(raw: str) -> str | None:
+    if "\0" in raw or (os.path.exists(raw) and not os.path.isdir(raw)):
+        raise BadValue("the path of a directory")
+    return raw
+
+
+_SIZE_UNITS = {"": 1, "kib": 1024, "mib": MIB, "gib": 1024 * MIB}
+
+
+def _parse_spool_max_bytes(raw: str) -> int:
+    expected = "a number of bytes, or of KiB, MiB or GiB (`512MiB`), at least 1 MiB"
+    match = re.fullmatch(r"(\d+)\s*([a-z]*)", raw.lower())
+    if match is None or match.group(2) not in _SIZE_UNITS:
+        raise BadValue(expected)
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if value < MIN_SPOOL_MAX_BYTES:
+        raise BadValue(expected, MIN_SPOOL_MAX_BYTES, "1 MiB, the smallest bound")
+    return value
+
+
+SPOOL_DIR: Setting[str | None] = Setting(
+    OTEL_KOTAEMON_SPOOL_DIR,
+    _parse_spool_directory,
+    None,
+    None,
+    doc="keep undelivered traces and logs in files here ([spool](docs/operations.md#spool-on-disk))",
+    default_doc="none: memory only",
+    fallback_doc="no spool",
+    example="`/var/spool/otel`",
+)
+SPOOL_MAX_BYTES = Setting(
+    OTEL_KOTAEMON_SPOOL_MAX_BYTES,
+    _parse_spool_max_bytes,
+    DEFAULT_SPOOL_MAX_BYTES,
+    DEFAULT_SPOOL_MAX_BYTES,
+    doc="most the spool holds per process, in bytes (or `KiB`, `MiB`, `GiB`); past it the oldest batches go first",
+    default_doc="`256MiB`",
+    fallback_doc="256MiB",
+    example="`1GiB`",
+    front_page=False,
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     CONTENT_CAPTURE,
     REDACT,
@@ -579,6 +629,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DEBUG_TRACES_PER_SECOND,
     GEN_AI_CONVENTIONS,
     FILE_PATH,
+    SPOOL_DIR,
+    SPOOL_MAX_BYTES,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 
@@ -606,6 +658,12 @@ class Settings:
         """Read every row once; bad values log a warning and get their row's fallback."""
         env = os.environ if env is None else env
         return cls(**{row.field: row.read(env) for row in SETTINGS if row.field})
+
+
+def read_spool_directory(env: Mapping[str, str] | None = None) -> str | None:
+    """The absolute path of the spool directory, or None when there is no spool (the default)."""
+    directory = SPOOL_DIR.read(os.environ if env is None else env)
+    return None if directory is None else os.path.abspath(directory)
 
 
 def read_file_path(env: Mapping[str, str] | None = None) -> str:
@@ -827,7 +885,7 @@ def markdown_table(page: str) -> str:
     """Our settings' table as `page` (`README.md` or `configuration.md`) shows it."""
     if page == "README.md":
         lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
-        lines += [f"| `{row.variable}` | {row.default_doc} | {row.doc} |" for row in SETTINGS]
+        lines += [f"| `{row.variable}` | {row.default_doc} | {row.doc} |" for row in SETTINGS if row.front_page]
         return "\n".join(lines)
     lines = ["| Variable | Default | Example | Meaning | A bad value gets |", "|---|---|---|---|---|"]
     for row in SETTINGS:

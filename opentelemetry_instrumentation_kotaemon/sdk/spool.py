@@ -162,16 +162,20 @@ class SpoolStore:
     The constructor creates the directories and raises OSError when it cannot (read-only file system, no
     permission, not a directory). A batch that cannot be written later is held in memory instead (one warning), within
     the same bound. A file that cannot be read back is moved to `<service>/corrupt/` with one warning and skipped.
-    The batches `put` and `expire` return as dropped carry no payload (their files are deleted unread).
+    The batches `put` and `expire` return as dropped carry no payload (their files are deleted unread). With
+    `signal` ("traces" or "logs"), a store of one signal's exporter adopts that signal's files only.
     """
 
-    def __init__(self, directory: Path, service: str, max_bytes: int, max_age: float) -> None:
+    def __init__(
+        self, directory: Path, service: str, max_bytes: int, max_age: float, signal: str | None = None
+    ) -> None:
         if sys.platform == "win32":
             raise OSError("the spool needs POSIX file locks")
         self.directory = Path(directory)
         self.service_directory = self.directory / service_directory_name(service)
         self.max_bytes = max_bytes
         self.max_age = max_age
+        self._adopted_suffix = BATCH_SUFFIX if signal is None else f".{signal}{BATCH_SUFFIX}"
         self._lock = threading.Lock()
         self._queue: list[_Entry] = []  # sorted by name: oldest first
         self._bytes = 0
@@ -303,7 +307,7 @@ class SpoolStore:
                 source = directory / name
                 if name.endswith(TEMPORARY_SUFFIX):  # a write its process did not finish
                     _remove_quietly(source)
-                elif name.endswith(BATCH_SUFFIX):
+                elif name.endswith(self._adopted_suffix):
                     target = self.process_directory / name
                     try:
                         os.rename(source, target)  # the claim
@@ -311,11 +315,10 @@ class SpoolStore:
                         logger.debug("spool file %s not adopted: %s", source, error)
                         continue
                     adopted += self._index(target)
-            _remove_quietly(directory / LOCK_NAME)
-            try:
-                directory.rmdir()
-            except OSError as error:
-                logger.debug("spool directory %s not removed: %s", directory, error)
+            with contextlib.suppress(OSError):
+                if os.listdir(directory) == [LOCK_NAME]:  # nothing left for a store of another signal
+                    (directory / LOCK_NAME).unlink()
+                    directory.rmdir()
             return adopted
         finally:
             os.close(fd)
