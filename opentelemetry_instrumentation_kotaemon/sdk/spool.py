@@ -59,9 +59,9 @@ class CorruptBatchFile(ValueError):
 def service_directory_name(service: str) -> str:
     """The directory name of a service: its name with unsafe characters replaced (and a hash of the name added when
     any were, so two names never share a directory by accident)."""
+    if service and len(service) <= 100 and not service.startswith(".") and not _UNSAFE.search(service):
+        return service
     safe = _UNSAFE.sub("_", service)[:80].lstrip(".")
-    if safe == service and safe:
-        return safe
     return f"{safe or 'service'}-{sha256(service.encode()).hexdigest()[:8]}"
 
 
