@@ -63,6 +63,8 @@ OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
+OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES"
+OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE"
 OTEL_KOTAEMON_SPOOL_DIR = "OTEL_KOTAEMON_SPOOL_DIR"
 OTEL_KOTAEMON_SPOOL_MAX_BYTES = "OTEL_KOTAEMON_SPOOL_MAX_BYTES"
 
@@ -78,6 +80,9 @@ DEFAULT_CONTENT_MAX_LENGTH = 8192
 MIN_CONTENT_MAX_LENGTH = 16
 DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
 DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
+DEFAULT_EXPORT_RETRY_MAX_BYTES = 32 * 1024 * 1024
+"""Per signal: a 2-minute outage at 20 traces/s holds about 6 MB of spans (docs/operations.md has the figures)."""
+DEFAULT_EXPORT_RETRY_MAX_AGE = 900.0
 ATTRIBUTE_LENGTH_LIMIT = "16384"
 """The distro's default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
 MIN_USER_ID_HASH_KEY_BYTES = 32
@@ -368,6 +373,23 @@ def _parse_rate(raw: str) -> float:
     return value
 
 
+def _parse_byte_count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise BadValue("a whole number of bytes >= 0")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    value = _parse_rate(raw)
+    if value == 0.0:
+        raise BadValue("a number of seconds > 0")
+    return value
+
+
 def _parse_file_path(raw: str) -> str:
     if "\0" in raw or os.path.isdir(raw):
         raise BadValue("the path of a file, not of a directory")
@@ -568,6 +590,26 @@ FILE_PATH = Setting(
     fallback_doc=DEFAULT_FILE_PATH,
     example="`rag-telemetry.jsonl`",
 )
+EXPORT_RETRY_MAX_BYTES = Setting(
+    OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES,
+    _parse_byte_count,
+    DEFAULT_EXPORT_RETRY_MAX_BYTES,
+    DEFAULT_EXPORT_RETRY_MAX_BYTES,
+    doc="bytes of spans (and of log records) kept while the collector is away; past it the oldest are dropped",
+    default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_BYTES}` (32 MiB)",
+    fallback_doc=str(DEFAULT_EXPORT_RETRY_MAX_BYTES),
+    example="`8388608`",
+)
+EXPORT_RETRY_MAX_AGE = Setting(
+    OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE,
+    _parse_seconds,
+    DEFAULT_EXPORT_RETRY_MAX_AGE,
+    DEFAULT_EXPORT_RETRY_MAX_AGE,
+    doc="seconds a batch the collector did not take is kept and sent again",
+    default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_AGE:g}`",
+    fallback_doc=f"{DEFAULT_EXPORT_RETRY_MAX_AGE:g}",
+    example="`3600`",
+)
 
 
 def _parse_spool_directory(raw: str) -> str | None:
@@ -599,6 +641,7 @@ SPOOL_DIR: Setting[str | None] = Setting(
     default_doc="none: memory only",
     fallback_doc="no spool",
     example="`/var/spool/otel`",
+    front_page=False,
 )
 SPOOL_MAX_BYTES = Setting(
     OTEL_KOTAEMON_SPOOL_MAX_BYTES,
@@ -629,6 +672,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DEBUG_TRACES_PER_SECOND,
     GEN_AI_CONVENTIONS,
     FILE_PATH,
+    EXPORT_RETRY_MAX_BYTES,
+    EXPORT_RETRY_MAX_AGE,
     SPOOL_DIR,
     SPOOL_MAX_BYTES,
 )
@@ -714,9 +759,8 @@ STANDARD_SETTINGS = (
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_TIMEOUT",),
-        "`1` second: a down collector delays the app's exit by seconds, not minutes",
+        "unset: `1` s per export attempt, given in seconds (whichever unit an SDK reads here); exit stays fast",
         _NUMBERS_ON_BAD,
-        "1",
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_HEADERS",),

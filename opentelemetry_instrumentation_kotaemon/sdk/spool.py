@@ -29,8 +29,9 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -63,6 +64,18 @@ def service_directory_name(service: str) -> str:
         return service
     safe = _UNSAFE.sub("_", service)[:80].lstrip(".")
     return f"{safe or 'service'}-{sha256(service.encode()).hexdigest()[:8]}"
+
+
+def service_name(environ: Mapping[str, str] | None = None) -> str:
+    """The service whose spool a process uses: `OTEL_SERVICE_NAME`, else the `service.name` of
+    `OTEL_RESOURCE_ATTRIBUTES` (as the SDK's resource has it), else `unknown_service`."""
+    environ = os.environ if environ is None else environ
+    name = (environ.get("OTEL_SERVICE_NAME") or "").strip()
+    for item in (environ.get("OTEL_RESOURCE_ATTRIBUTES") or "").split(","):
+        key, _, value = item.partition("=")
+        if not name and key.strip() == "service.name":
+            name = urllib.parse.unquote(value.strip())
+    return name or "unknown_service"
 
 
 @dataclass(frozen=True)

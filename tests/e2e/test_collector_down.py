@@ -19,7 +19,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-from opentelemetry_instrumentation_kotaemon.sdk.export_errors import QUIET_SECONDS, ExportErrorFilter
+from opentelemetry_instrumentation_kotaemon.sdk.export_errors import QUIET_SECONDS, ExportErrorFilter, exporting
 from opentelemetry_instrumentation_kotaemon.sdk.export_retries import retry_limit, with_bounded_retries
 from tests.support.e2e import REPO, instrumented_environment, launch, run_instrumented
 from tests.support.openai_server import OpenAIServer
@@ -207,15 +207,20 @@ def test_the_filter_reports_once_per_signal_and_quiet_period() -> None:
     def record(message: str, name: str = "opentelemetry.exporter.otlp.common.http") -> logging.LogRecord:
         return logging.LogRecord(name, logging.WARNING, __file__, 1, message, None, None)
 
-    first = record("Transient error X encountered while exporting spans batch, retrying in 1s.")
-    assert error_filter.filter(first)
-    assert "Could not export traces" in first.getMessage()
-    assert not error_filter.filter(record("Transient error X encountered while exporting spans batch"))
-    assert error_filter.filter(record("Transient error X encountered while exporting metrics batch"))
+    first = record("Transient error X encountered while exporting metrics batch, retrying in 1s.")
+    with exporting("metrics"):
+        assert error_filter.filter(first)
+        assert "Could not export metrics" in first.getMessage()
+        assert not error_filter.filter(record("Transient error X encountered while exporting metrics batch"))
+    with exporting("logs"):
+        assert error_filter.filter(record("Transient error X encountered while exporting logs batch"))
     now[0] += QUIET_SECONDS + 1
-    assert error_filter.filter(record("Failed to export spans batch due to timeout, max retries or shutdown."))
+    with exporting("metrics"):
+        assert error_filter.filter(record("Failed to export metrics batch due to timeout, max retries or shutdown."))
     info = logging.LogRecord("x", logging.INFO, __file__, 1, "fine", None, None)
     assert error_filter.filter(info) and info.getMessage() == "fine"
+    outside = record("Failed to export metrics batch due to timeout, max retries or shutdown.")
+    assert error_filter.filter(outside) and outside.getMessage().startswith("Failed to export")  # not ours
 
 
 def test_a_working_collector_logs_nothing(server: OpenAIServer) -> None:
