@@ -1,7 +1,8 @@
 """The spool on disk, with an app under `opentelemetry-instrument` and the collector down: stopped (SIGTERM), the app
-leaves what it made in the spool and its next start sends it all; killed (SIGKILL), what it had spooled waits, and
-`opentelemetry-kotaemon spool --send` delivers it. Each environment runs one scenario over gRPC and the other over
-http/protobuf, the other way round in the other environment."""
+leaves what it made in the spool and its next start sends it all (a corrupt file beside it skipped with a warning);
+killed (SIGKILL), what it had spooled waits, and `opentelemetry-kotaemon spool --send` delivers it; a spool directory
+that cannot be created: one warning, and the batches are held in memory and delivered when the collector is back.
+Each environment runs the first two over gRPC and http/protobuf, the other way round in the other environment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,21 +70,31 @@ def _environment(spool: Path, port: int, protocol: str, base_url: str, **env: st
 
 
 @contextlib.contextmanager
-def _waiting_app(environment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """The app, started, its calls made; it then waits to be stopped (killed after a minute whatever happens)."""
+def _waiting_app(environment: dict[str, str], stderr: Path) -> Iterator[subprocess.Popen[str]]:
+    """The app, started, its calls made; it then waits to be stopped (killed after a minute whatever happens). Its
+    stderr goes to the file `stderr`."""
     env = {**environment, "APP_CALLS": str(CALLS), "APP_WAIT": "1", "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(
-        launch("spool_app.py"), env=env, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as app:
+    with (
+        stderr.open("w") as errors,
+        subprocess.Popen(
+            launch("spool_app.py"), env=env, cwd=str(REPO), stdout=subprocess.PIPE, stderr=errors, text=True
+        ) as app,
+    ):
         watchdog = threading.Timer(60, app.kill)
         watchdog.start()
         try:
             assert app.stdout is not None
-            assert app.stdout.readline().startswith("calls done"), app.communicate()[1]
+            assert app.stdout.readline().startswith("calls done"), stderr.read_text()
             yield app
         finally:
             watchdog.cancel()
             app.kill()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _spooled(spool: Path) -> dict[str, int]:
@@ -92,10 +103,8 @@ def _spooled(spool: Path) -> dict[str, int]:
 
 def _received(receiver: OtlpReceiver, spans: int, logs: int) -> tuple[list[str], list[str]]:
     """The names of our spans and the bodies of the app's log records, once that many arrived."""
-    receiver.wait_for_spans(spans)
-    deadline = time.monotonic() + 10
-    while len(receiver.logs) < logs and time.monotonic() < deadline:
-        time.sleep(0.05)
+    receiver.wait_for_spans(spans, timeout=20)
+    _wait_for(lambda: len(receiver.logs) >= logs)
     bodies = sorted(str(record.body) for record in receiver.logs if str(record.body).startswith("call "))
     return sorted(span.name for span in receiver.spans), bodies
 
@@ -103,23 +112,30 @@ def _received(receiver: OtlpReceiver, spans: int, logs: int) -> tuple[list[str],
 def test_an_app_stopped_during_an_outage_sends_it_all_at_its_next_start(server: OpenAIServer, tmp_path: Path) -> None:
     port, spool = _free_port(), tmp_path / "spool"
     environment = _environment(spool, port, RESTART_PROTOCOL, server.base_url)
-    with _waiting_app(environment) as app:
+    with _waiting_app(environment, tmp_path / "stderr") as app:
         app.send_signal(signal.SIGTERM)  # at once: the spans are still in the batch processor's queue
-        _, stderr = app.communicate(timeout=30)
-        assert app.returncode == 0, stderr
+        app.wait(30)
+    stderr = (tmp_path / "stderr").read_text()
+    assert app.returncode == 0, stderr
     spooled = _spooled(spool)
     assert spooled["traces"] == CALLS and spooled["logs"] >= CALLS, stderr
     assert str(spool) in stderr and "Traceback" not in stderr
+    left_by_the_app = next(path for path in spool.rglob("lock")).parent
+    corrupt = left_by_the_app / "00000000000000001-0-00000000.traces.batch"
+    corrupt.write_bytes(b"not a batch")
 
     with _collector(RESTART_PROTOCOL, port) as receiver:
         restart = subprocess.run(
             launch("spool_app.py"), env=environment, cwd=str(REPO), capture_output=True, text=True, timeout=60
         )
         assert restart.returncode == 0, restart.stderr
+        assert [line for line in restart.stderr.splitlines() if corrupt.name in line] != []
+        assert "Traceback" not in restart.stderr
         names, bodies = _received(receiver, CALLS, spooled["logs"])
         assert names == SPAN_NAMES and bodies == LOG_BODIES
         assert len(receiver.logs) >= spooled["logs"]
     assert _spooled(spool) == {}
+    assert (corrupt.parent.parent / "corrupt" / corrupt.name).read_bytes() == b"not a batch"
 
 
 def _spool_command(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -130,10 +146,8 @@ def _spool_command(environment: dict[str, str], *args: str) -> subprocess.Comple
 def test_what_a_killed_app_spooled_is_delivered_by_the_spool_command(server: OpenAIServer, tmp_path: Path) -> None:
     port, spool = _free_port(), tmp_path / "spool"
     environment = _environment(spool, port, COMMAND_PROTOCOL, server.base_url)
-    with _waiting_app(environment) as app:
-        deadline = time.monotonic() + 20
-        while _spooled(spool).get("traces", 0) < CALLS and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with _waiting_app(environment, tmp_path / "stderr") as app:
+        _wait_for(lambda: _spooled(spool).get("traces", 0) >= CALLS)
         time.sleep(0.5)  # the log records of the export failure lines, spooled after the spans
         app.send_signal(signal.SIGKILL)
         app.wait()
@@ -155,3 +169,24 @@ def test_what_a_killed_app_spooled_is_delivered_by_the_spool_command(server: Ope
         assert len(receiver.logs) == spooled["logs"]
     assert _spooled(spool) == {}
     assert "nothing waiting" in _spool_command(environment).stdout
+
+
+def test_a_spool_directory_that_cannot_be_created_leaves_delivery_in_memory(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    port = _free_port()
+    environment = _environment(a_file / "spool", port, "http/protobuf", server.base_url)
+    stderr_path = tmp_path / "stderr"
+    with _waiting_app(environment, stderr_path) as app:
+        _wait_for(lambda: "Could not export traces" in stderr_path.read_text())
+        with _collector("http/protobuf", port) as receiver:
+            names, bodies = _received(receiver, CALLS, CALLS)
+            app.send_signal(signal.SIGTERM)
+            app.wait(30)
+    stderr = stderr_path.read_text()
+    assert app.returncode == 0, stderr
+    assert names == SPAN_NAMES and bodies == LOG_BODIES
+    assert len([line for line in stderr.splitlines() if "OTEL_KOTAEMON_SPOOL_DIR" in line]) == 1, stderr
+    assert "Traceback" not in stderr

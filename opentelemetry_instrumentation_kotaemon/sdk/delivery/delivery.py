@@ -74,14 +74,18 @@ def _store(signal: str) -> BatchStore:
             store.adopt()
             return store
         except OSError as error:
-            logger.warning(
-                "%s=%s cannot be used (%s): %s the collector does not take are kept in memory instead.",
-                SPOOL_DIR.variable,
-                directory,
-                error.strerror or type(error).__name__,
-                _ITEMS[signal],
-            )
+            if directory not in _unusable_spools:  # one line, not one per signal
+                _unusable_spools.add(directory)
+                logger.warning(
+                    "%s=%s cannot be used (%s): what the collector does not take is kept in memory instead.",
+                    SPOOL_DIR.variable,
+                    directory,
+                    error.strerror or type(error).__name__,
+                )
     return MemoryStore(max_bytes, max_age)
+
+
+_unusable_spools: set[str] = set()
 
 
 def _encoder(signal: str) -> Callable[[Sequence[Any]], Any]:
