@@ -28,6 +28,7 @@ from ...settings import (
     EXPORT_RETRY_MAX_BYTES,
     SPOOL_DIR,
     SPOOL_MAX_BYTES,
+    Setting,
     read_spool_directory,
 )
 from ..export_errors import report_export_failure
@@ -202,6 +203,11 @@ class Delivery:
             self._condition.notify_all()
         self._start_sender()
 
+    @property
+    def _bytes_bound(self) -> Setting[int]:
+        """The setting that bounds what is kept: the spool's, or memory's."""
+        return SPOOL_MAX_BYTES if self._spooled else EXPORT_RETRY_MAX_BYTES
+
     def _drop_past_bound(self, dropped: list[Batch]) -> None:
         items = sum(batch.items for batch in dropped)
         if not items:
@@ -215,8 +221,8 @@ class Delivery:
                 "and %s=%g s (%d so far; the count is in the metric %s).",
                 self.transport.endpoint,
                 _ITEMS[self.signal],
-                EXPORT_RETRY_MAX_BYTES.variable,
-                EXPORT_RETRY_MAX_BYTES.read(os.environ),
+                self._bytes_bound.variable,
+                self._bytes_bound.read(os.environ),
                 EXPORT_RETRY_MAX_AGE.variable,
                 EXPORT_RETRY_MAX_AGE.read(os.environ),
                 items,
@@ -252,8 +258,8 @@ class Delivery:
             self.signal,
             self.transport.endpoint,
             outcome.detail,
-            EXPORT_RETRY_MAX_BYTES.variable,
-            EXPORT_RETRY_MAX_BYTES.read(os.environ),
+            self._bytes_bound.variable,
+            self._bytes_bound.read(os.environ),
             EXPORT_RETRY_MAX_AGE.read(os.environ),
         )
 
