@@ -20,6 +20,7 @@ owner. The rename of each file is the claim: two processes adopting at once neve
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -30,6 +31,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import weakref
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -190,6 +192,7 @@ class SpoolStore:
         self.max_age = max_age
         self._adopted_suffix = BATCH_SUFFIX if signal is None else f".{signal}{BATCH_SUFFIX}"
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=functools.partial(_renew_lock, weakref.ref(self)))
         self._queue: list[_Entry] = []  # sorted by name: oldest first
         self._bytes = 0
         self._items = 0
@@ -356,7 +359,7 @@ class SpoolStore:
         _private_directory(self.service_directory)
         self._token = secrets.token_hex(4)
         self._sequence: Iterator[int] = itertools.count()
-        name = f"{self._pid}-{int(time.time())}-{self._token}"
+        name = f"{_process_name()}.{self._token}"
         staging = self.service_directory / f".{name}"
         staging.mkdir(mode=0o700)
         try:
@@ -453,6 +456,24 @@ class SpoolStore:
         logger.warning("skipping the spool file %s, which cannot be read (%s); moved to %s", path, reason, target)
 
 
+def _renew_lock(store: weakref.ref[SpoolStore]) -> None:
+    """In a forked child: a new lock (another thread may have held the parent's at the fork)."""
+    held = store()
+    if held is not None:
+        held._lock = threading.Lock()
+
+
+_process: tuple[int, str] = (0, "")
+
+
+def _process_name() -> str:
+    """`<pid>-<start>-<random>`: this process, for the directories of its stores (one per signal)."""
+    global _process
+    if _process[0] != os.getpid():
+        _process = (os.getpid(), f"{os.getpid()}-{int(time.time())}-{secrets.token_hex(3)}")
+    return _process[1]
+
+
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.rmdir() if path.is_dir() else path.unlink()
@@ -487,21 +508,26 @@ def waiting(directory: Path) -> list[WaitingService]:
     services = []
     for service_path in sorted(p for p in Path(directory).iterdir() if p.is_dir()):
         service = WaitingService(service_path.name)
+        running = set()
         for process_path in sorted(p for p in service_path.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if process_path.name == CORRUPT_DIRECTORY:
                 service.corrupt += sum(1 for _ in process_path.iterdir())
                 continue
-            service.running += _is_locked(process_path / LOCK_NAME)
-            for path in sorted(process_path.glob("*" + BATCH_SUFFIX)):
+            if _is_locked(process_path / LOCK_NAME):
+                running.add(process_path.name.partition(".")[0])
+            for path in sorted(process_path.glob("*" + BATCH_SUFFIX)):  # empty when adopted meanwhile
                 try:
                     header, _ = _read_batch_file(path, header_only=True)
+                except FileNotFoundError:  # adopted meanwhile
+                    continue
                 except (OSError, CorruptBatchFile):
                     service.unreadable.append(str(path))
                     continue
                 service.batches += 1
                 service.items[header.signal] = service.items.get(header.signal, 0) + header.items
-                service.size += path.stat().st_size
+                service.size += len(header.encode()) + header.size
                 service.oldest = header.created if service.oldest is None else min(service.oldest, header.created)
+        service.running = len(running)
         services.append(service)
     return services
 

@@ -1,10 +1,11 @@
-"""The spool with real processes: one killed while it writes leaves only whole batches, and two processes adopting
-the files of ended ones at the same moment never both take a file."""
+"""The spool with real processes: one killed while it writes leaves only whole batches, two processes adopting the
+files of ended ones at the same moment never both take a file, and a forked child spools apart from its parent."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -93,3 +94,26 @@ def test_two_processes_adopting_at_once_never_take_the_same_file(tmp_path: Path)
     assert (first_count, second_count) == (len(first), len(second))
     assert not set(first) & set(second)
     assert sorted(first + second) == expected
+
+
+def test_a_forked_child_spools_into_a_directory_of_its_own(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    store = SpoolStore(root, SERVICE, BIG, MAX_AGE)
+    store.put(Batch("traces", bytes(64), 1, time.time()))
+    parent_directory = store.process_directory
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            store.put(Batch("traces", bytes(64), 2, time.time()))
+            code = 0 if store.pending() == (1, 2) and store.process_directory != parent_directory else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.pending() == (1, 1) and store.process_directory == parent_directory
+    adopter = SpoolStore(root, SERVICE, BIG, MAX_AGE)
+    assert adopter.adopt() == 1  # the ended child's batch; the parent's directory is still held by the parent
+    assert adopter.oldest().items == 2  # type: ignore[union-attr]
+    adopter.close()
+    store.close()

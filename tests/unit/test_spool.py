@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from opentelemetry_instrumentation_kotaemon.cli.main import main
 from opentelemetry_instrumentation_kotaemon.sdk import spool
 from opentelemetry_instrumentation_kotaemon.sdk.delivery.store import Batch
 from opentelemetry_instrumentation_kotaemon.sdk.spool import SpoolStore, waiting
@@ -250,3 +251,36 @@ def test_what_waits_is_listed_per_service_without_changing_anything(root: Path) 
     other = listed["other"]
     assert (other.batches, other.items, other.running) == (1, {"traces": 5}, 1)
     live.close()
+
+
+def test_the_spool_command_lists_what_waits_and_what_cannot_be_read(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended = SpoolStore(root, SERVICE, 1 << 20, MAX_AGE)
+    ended.put(_batch(1, created=time.time() - 600))
+    ended.put(_batch(2, signal="logs"))
+    ended.put(_batch(3))
+    ended.close()
+    _batch_files(root)[-1].write_bytes(b"damaged")
+    monkeypatch.setenv("OTEL_KOTAEMON_SPOOL_DIR", str(root))
+    with pytest.raises(SystemExit) as exit_status:
+        main(["spool"])
+    assert exit_status.value.code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{ended.service_directory.name}: 2 batches (1 span, 2 log records), 2.")
+    assert out[0].endswith("KiB, oldest 10 min old")
+    assert out[1] == f"  cannot read {_batch_files(root)[-1]}"
+
+
+def test_the_spool_command_without_a_spool_says_how_to_name_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OTEL_KOTAEMON_SPOOL_DIR", raising=False)
+    with pytest.raises(SystemExit) as exit_status:
+        main(["spool", "--send"])
+    assert exit_status.value.code == 2
+    assert "OTEL_KOTAEMON_SPOOL_DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_status:
+        main(["spool", "--dir", str(tmp_path / "none")])
+    assert exit_status.value.code == 0
+    assert "nothing waiting" in capsys.readouterr().out
