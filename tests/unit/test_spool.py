@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from opentelemetry_instrumentation_kotaemon import settings
 from opentelemetry_instrumentation_kotaemon.cli.main import main
 from opentelemetry_instrumentation_kotaemon.sdk import spool
 from opentelemetry_instrumentation_kotaemon.sdk.delivery.store import Batch
@@ -284,3 +285,29 @@ def test_the_spool_command_without_a_spool_says_how_to_name_one(
         main(["spool", "--dir", str(tmp_path / "none")])
     assert exit_status.value.code == 0
     assert "nothing waiting" in capsys.readouterr().out
+
+
+def test_the_spool_settings_read_sizes_with_units_and_fall_back_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    read = settings.SPOOL_MAX_BYTES.read
+    assert read({}) == 256 << 20
+    assert [read({"OTEL_KOTAEMON_SPOOL_MAX_BYTES": v}) for v in ("1GiB", "512 mib", "2097152")] == [
+        1 << 30,
+        512 << 20,
+        2 << 20,
+    ]
+    with caplog.at_level(logging.WARNING):
+        assert read({"OTEL_KOTAEMON_SPOOL_MAX_BYTES": "1000"}) == 1 << 20  # the smallest bound, not the default
+        assert read({"OTEL_KOTAEMON_SPOOL_MAX_BYTES": "lots"}) == 256 << 20
+        a_file = tmp_path / "a-file"
+        a_file.write_text("")
+        assert settings.read_spool_directory({"OTEL_KOTAEMON_SPOOL_DIR": str(a_file)}) is None
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 3 and "using no spool instead" in warnings[2]
+    assert settings.read_spool_directory({}) is None
+    assert settings.read_spool_directory({"OTEL_KOTAEMON_SPOOL_DIR": "spool"}) == os.path.abspath("spool")
+    environ = {"OTEL_RESOURCE_ATTRIBUTES": "a=b,service.name=rag%20app"}
+    assert spool.service_name(environ) == "rag app"
+    assert spool.service_name({**environ, "OTEL_SERVICE_NAME": "named"}) == "named"
+    assert spool.service_name({}) == "unknown_service"
