@@ -155,7 +155,7 @@ def test_a_collector_in_trouble_slows_nothing_and_is_reported_in_a_few_clear_lin
     assert run.calls_seconds < len(APP_CALLS) * EXPORT_TIMEOUT_SECONDS, run
     # three signals, each export bounded at about 1 s, plus teardown on a loaded machine; SDK 1.27 without bounded
     # retries: over 60 s (503, gRPC refused)
-    assert run.exit_seconds <= 5.0, run
+    assert run.exit_seconds <= 3.0, run
     lines = _export_lines(run.stderr)
     assert 1 <= len(lines) <= 3, run.stderr  # at most one line per signal
     shown = endpoint if protocol == "grpc" else f"{endpoint}/v1/"

@@ -51,10 +51,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         data = self.rfile.read(int(self.headers.get("content-length") or 0))
         status, latency = self.server.status, self.server.latency
+        self.server.requests.append((time.monotonic(), self.path.rstrip("/"), status))
         if latency:
             time.sleep(latency)
         if status != 200:
             self.send_response(status)
+            if self.server.retry_after is not None:
+                self.send_header("retry-after", self.server.retry_after)
             self.send_header("content-length", "0")
             self.end_headers()
             return
@@ -80,8 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
 class OtlpReceiver(ThreadingHTTPServer):
     """Receives `/v1/traces`, `/v1/metrics` and `/v1/logs`; point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint`.
 
-    A collector in trouble: set `status` (e.g. 503 or 429) to refuse every request with it, `latency` to answer each
-    request that many seconds late; both can change while the receiver runs.
+    A collector in trouble: set `status` (e.g. 503 or 429) to refuse every request with it (with `retry_after` as
+    its `Retry-After` header when set), `latency` to answer each request that many seconds late; all can change while
+    the receiver runs. `requests` lists the time (monotonic), path and status of every request.
     """
 
     daemon_threads = True
@@ -91,6 +95,8 @@ class OtlpReceiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.status = 200
         self.latency = 0.0
+        self.retry_after: str | None = None
+        self.requests: list[tuple[float, str, int]] = []
         self._received = ExportedTelemetry()
         self.headers: list[tuple[str, dict[str, str]]] = []
         """The path and HTTP headers of every export request."""

@@ -16,9 +16,11 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -356,7 +358,8 @@ class Delivery:
         return True
 
     def shutdown(self) -> None:
-        """Stop the sender, give what is held one last bounded chance, then report what was not delivered."""
+        """Stop the sender, give what is held one last bounded chance (none while the sender's own attempt hangs:
+        that was it), then report what was not delivered."""
         with self._condition:
             if self._closed:
                 return
@@ -364,9 +367,9 @@ class Delivery:
             self._condition.notify_all()
             thread = self._thread
         if thread is not None:
-            thread.join(self._timeout + 0.5)
+            thread.join(0.1)  # it may be in an attempt of its own: the last chance, then
         try:
-            if self._holding:
+            if self._holding and (thread is None or not thread.is_alive()):
                 self.flush(self._timeout)
             items = self.store.pending()[1]
             if items and not self._spooled:
@@ -385,17 +388,16 @@ class _ExitReport:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: list[Delivery] = []
+        self._open: weakref.WeakSet[Delivery] = weakref.WeakSet()  # one never shut down does not hold the line
         self._undelivered: list[tuple[Delivery, int]] = []
 
     def register(self, delivery: Delivery) -> None:
         with self._lock:
-            self._open.append(delivery)
+            self._open.add(delivery)
 
     def ended(self, delivery: Delivery, items: int, detail: str) -> None:
         with self._lock:
-            if delivery in self._open:
-                self._open.remove(delivery)
+            self._open.discard(delivery)
             if items:
                 self._undelivered.append((delivery, items))
             if self._open or not self._undelivered:
@@ -403,6 +405,9 @@ class _ExitReport:
             undelivered, self._undelivered = self._undelivered, []
         counts = ", ".join(_count(items, delivery.signal) for delivery, items in undelivered)
         endpoints = sorted({delivery.transport.endpoint for delivery, _ in undelivered})
+        origins = {_origin(endpoint) for endpoint in endpoints}
+        if len(origins) == 1:  # http/protobuf: one collector, a path per signal
+            endpoints = sorted(origins)
         spools = sorted({str(getattr(d.store, "directory", "")) for d, _ in undelivered if d._spooled})
         where = "the collector at " if len(endpoints) == 1 else "the collectors at "
         if spools:
@@ -419,6 +424,11 @@ class _ExitReport:
 
 
 _exit_report = _ExitReport()
+
+
+def _origin(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else endpoint
 
 
 def _count(items: int, signal: str) -> str:
