@@ -67,6 +67,7 @@ OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES"
 OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE"
 OTEL_KOTAEMON_SPOOL_DIR = "OTEL_KOTAEMON_SPOOL_DIR"
 OTEL_KOTAEMON_SPOOL_MAX_BYTES = "OTEL_KOTAEMON_SPOOL_MAX_BYTES"
+OTEL_KOTAEMON_SPOOL_MAX_AGE = "OTEL_KOTAEMON_SPOOL_MAX_AGE"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
 """The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
@@ -89,6 +90,8 @@ MIN_USER_ID_HASH_KEY_BYTES = 32
 MIB = 1024 * 1024
 DEFAULT_SPOOL_MAX_BYTES = 256 * MIB
 MIN_SPOOL_MAX_BYTES = MIB
+DEFAULT_SPOOL_MAX_AGE = 86400.0
+"""A day: a spool outlives restarts, crash loops and a night's outage (the memory bound is minutes)."""
 """The key length HMAC-SHA256 needs for its full strength (RFC 2104: at least the hash's output length)."""
 
 
@@ -648,10 +651,22 @@ SPOOL_MAX_BYTES = Setting(
     _parse_spool_max_bytes,
     DEFAULT_SPOOL_MAX_BYTES,
     DEFAULT_SPOOL_MAX_BYTES,
-    doc="most the spool holds per process, in bytes (or `KiB`, `MiB`, `GiB`); past it the oldest batches go first",
+    doc="most the spool holds for each signal of a process, in bytes (or `KiB`, `MiB`, `GiB`); past it the oldest "
+    "batches are dropped (counted)",
     default_doc="`256MiB`",
     fallback_doc="256MiB",
     example="`1GiB`",
+    front_page=False,
+)
+SPOOL_MAX_AGE = Setting(
+    OTEL_KOTAEMON_SPOOL_MAX_AGE,
+    _parse_seconds,
+    DEFAULT_SPOOL_MAX_AGE,
+    DEFAULT_SPOOL_MAX_AGE,
+    doc="seconds a batch is kept in the spool (and sent by a later start) before it is dropped (counted)",
+    default_doc=f"`{DEFAULT_SPOOL_MAX_AGE:g}` (a day)",
+    fallback_doc=f"{DEFAULT_SPOOL_MAX_AGE:g}",
+    example="`604800`",
     front_page=False,
 )
 
@@ -676,6 +691,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     EXPORT_RETRY_MAX_AGE,
     SPOOL_DIR,
     SPOOL_MAX_BYTES,
+    SPOOL_MAX_AGE,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 

@@ -29,6 +29,7 @@ from ...settings import (
     EXPORT_RETRY_MAX_AGE,
     EXPORT_RETRY_MAX_BYTES,
     SPOOL_DIR,
+    SPOOL_MAX_AGE,
     SPOOL_MAX_BYTES,
     Setting,
     read_spool_directory,
@@ -73,7 +74,8 @@ def _store(signal: str) -> BatchStore:
         from ..spool import SpoolStore, service_name
 
         try:
-            store = SpoolStore(Path(directory), service_name(), SPOOL_MAX_BYTES.read(os.environ), max_age, signal)
+            spool_bounds = SPOOL_MAX_BYTES.read(os.environ), SPOOL_MAX_AGE.read(os.environ)
+            store = SpoolStore(Path(directory), service_name(), *spool_bounds, signal)
             store.adopt()
             return store
         except OSError as error:
@@ -210,6 +212,11 @@ class Delivery:
         """The setting that bounds what is kept: the spool's, or memory's."""
         return SPOOL_MAX_BYTES if self._spooled else EXPORT_RETRY_MAX_BYTES
 
+    @property
+    def _age_bound(self) -> Setting[float]:
+        """The setting that bounds how long a batch is kept: the spool's, or memory's."""
+        return SPOOL_MAX_AGE if self._spooled else EXPORT_RETRY_MAX_AGE
+
     def _drop_past_bound(self, dropped: list[Batch]) -> None:
         items = sum(batch.items for batch in dropped)
         if not items:
@@ -225,8 +232,8 @@ class Delivery:
                 _ITEMS[self.signal],
                 self._bytes_bound.variable,
                 self._bytes_bound.read(os.environ),
-                EXPORT_RETRY_MAX_AGE.variable,
-                EXPORT_RETRY_MAX_AGE.read(os.environ),
+                self._age_bound.variable,
+                self._age_bound.read(os.environ),
                 items,
                 attr.METRIC_EXPORT_DROPPED,
             )
@@ -262,7 +269,7 @@ class Delivery:
             outcome.detail,
             self._bytes_bound.variable,
             self._bytes_bound.read(os.environ),
-            EXPORT_RETRY_MAX_AGE.read(os.environ),
+            self._age_bound.read(os.environ),
         )
 
     # --- the sender thread
