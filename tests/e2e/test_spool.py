@@ -1,7 +1,8 @@
 """The spool on disk, with an app under `opentelemetry-instrument` and the collector down: stopped (SIGTERM), the app
 leaves what it made in the spool and its next start sends it all (a corrupt file beside it skipped with a warning);
 killed (SIGKILL), what it had spooled waits, and `opentelemetry-kotaemon spool --send` delivers it; a spool directory
-that cannot be created: one warning, and the batches are held in memory and delivered when the collector is back.
+that cannot be created: one warning, and the batches are held in memory and delivered when the collector is back; a
+batch the collector rejects is deleted by the command, which says so and exits 1.
 Each environment runs the first two over gRPC and http/protobuf, the other way round in the other environment."""
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.version import __version__ as sdk_version
 
-from opentelemetry_instrumentation_kotaemon.sdk.spool import waiting
+from opentelemetry_instrumentation_kotaemon.sdk.delivery.store import Batch
+from opentelemetry_instrumentation_kotaemon.sdk.spool import SpoolStore, waiting
 from tests.support.e2e import REPO, instrumented_environment, launch
 from tests.support.openai_server import OpenAIServer
 from tests.support.otlp_receiver import OtlpReceiver, grpc_receiving
@@ -190,3 +193,17 @@ def test_a_spool_directory_that_cannot_be_created_leaves_delivery_in_memory(
     assert names == SPAN_NAMES and bodies == LOG_BODIES
     assert len([line for line in stderr.splitlines() if "OTEL_KOTAEMON_SPOOL_DIR" in line]) == 1, stderr
     assert "Traceback" not in stderr
+
+
+def test_the_spool_command_deletes_what_the_collector_rejects_and_says_so(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    ended = SpoolStore(spool, "e2e-app", 1 << 20, 3600.0)
+    ended.put(Batch("traces", ExportTraceServiceRequest().SerializeToString(), 3, time.time()))
+    ended.close()
+    with OtlpReceiver() as receiver:
+        receiver.status = 400
+        port = int(receiver.endpoint.rsplit(":", 1)[1])
+        rejected = _spool_command(_environment(spool, port, "http/protobuf", ""), "--send")
+    assert rejected.returncode == 1, rejected
+    assert "rejected 3 spans (HTTP 400" in rejected.stderr and "deleted" in rejected.stderr
+    assert _spooled(spool) == {}
