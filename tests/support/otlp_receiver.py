@@ -6,11 +6,12 @@ environment (SDK 1.27) cannot use it; this one works with every `opentelemetry-p
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -164,3 +165,34 @@ class OtlpReceiver(ThreadingHTTPServer):
         with self._changed:
             self._changed.wait_for(lambda: len(self.spans) >= count, timeout)
             return list(self.spans)
+
+
+@contextlib.contextmanager
+def grpc_receiving(receiver: OtlpReceiver, port: int = 0) -> Iterator[str]:
+    """OTLP/gRPC traces and logs received into `receiver` as well, on `port` (any free one by default); yields the
+    gRPC endpoint."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    class Traces(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            receiver.receive("/v1/traces", request.SerializeToString())
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    class Logs(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            receiver.receive("/v1/logs", request.SerializeToString())
+            return logs_service_pb2.ExportLogsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.stop(None)

@@ -25,7 +25,15 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ... import attributes as attr
-from ...settings import EXPORT_RETRY_MAX_AGE, EXPORT_RETRY_MAX_BYTES
+from ...settings import (
+    EXPORT_RETRY_MAX_AGE,
+    EXPORT_RETRY_MAX_BYTES,
+    SPOOL_DIR,
+    SPOOL_MAX_AGE,
+    SPOOL_MAX_BYTES,
+    Setting,
+    read_spool_directory,
+)
 from ..export_errors import report_export_failure
 from .exporters import attempt_timeout
 from .store import Batch, BatchStore, MemoryStore
@@ -58,33 +66,31 @@ def deliver(signal: str, exporter: Any) -> Any:
 
 
 def _store(signal: str) -> BatchStore:
-    """The spool when its directory is set (the settings row `SPOOL_DIR`, with the spool module) and usable, else
-    memory."""
-    from ... import settings
-
+    """The spool when `OTEL_KOTAEMON_SPOOL_DIR` is set and usable (after adopting what ended processes of the service
+    left in it), else memory."""
     max_bytes, max_age = EXPORT_RETRY_MAX_BYTES.read(os.environ), EXPORT_RETRY_MAX_AGE.read(os.environ)
-    spool_dir: Any = getattr(settings, "SPOOL_DIR", None)
-    directory = spool_dir.read(os.environ) if spool_dir is not None else None
+    directory = read_spool_directory()
     if directory:
+        from ..spool import SpoolStore, service_name
+
         try:
-            from .. import spool  # type: ignore[attr-defined, unused-ignore]
-        except ImportError:
-            logger.debug("no spool in this release")
-        else:
-            service = (os.environ.get("OTEL_SERVICE_NAME") or "unknown_service").strip()
-            try:
-                store: Any = spool.SpoolStore(Path(directory) / signal, service, max_bytes, max_age)
-                store.adopt()
-                return store  # type: ignore[no-any-return]
-            except OSError as error:
+            spool_bounds = SPOOL_MAX_BYTES.read(os.environ), SPOOL_MAX_AGE.read(os.environ)
+            store = SpoolStore(Path(directory), service_name(), *spool_bounds, signal)
+            store.adopt()
+            return store
+        except OSError as error:
+            if directory not in _unusable_spools:  # one line, not one per signal
+                _unusable_spools.add(directory)
                 logger.warning(
-                    "%s=%s cannot be used (%s): %s the collector does not take are kept in memory instead.",
-                    spool_dir.variable,
+                    "%s=%s cannot be used (%s): what the collector does not take is kept in memory instead.",
+                    SPOOL_DIR.variable,
                     directory,
-                    type(error).__name__,
-                    _ITEMS[signal],
+                    error.strerror or type(error).__name__,
                 )
     return MemoryStore(max_bytes, max_age)
+
+
+_unusable_spools: set[str] = set()
 
 
 def _encoder(signal: str) -> Callable[[Sequence[Any]], Any]:
@@ -199,6 +205,16 @@ class Delivery:
             self._condition.notify_all()
         self._start_sender()
 
+    @property
+    def _bytes_bound(self) -> Setting[int]:
+        """The setting that bounds what is kept: the spool's, or memory's."""
+        return SPOOL_MAX_BYTES if self._spooled else EXPORT_RETRY_MAX_BYTES
+
+    @property
+    def _age_bound(self) -> Setting[float]:
+        """The setting that bounds how long a batch is kept: the spool's, or memory's."""
+        return SPOOL_MAX_AGE if self._spooled else EXPORT_RETRY_MAX_AGE
+
     def _drop_past_bound(self, dropped: list[Batch]) -> None:
         items = sum(batch.items for batch in dropped)
         if not items:
@@ -212,10 +228,10 @@ class Delivery:
                 "and %s=%g s (%d so far; the count is in the metric %s).",
                 self.transport.endpoint,
                 _ITEMS[self.signal],
-                EXPORT_RETRY_MAX_BYTES.variable,
-                EXPORT_RETRY_MAX_BYTES.read(os.environ),
-                EXPORT_RETRY_MAX_AGE.variable,
-                EXPORT_RETRY_MAX_AGE.read(os.environ),
+                self._bytes_bound.variable,
+                self._bytes_bound.read(os.environ),
+                self._age_bound.variable,
+                self._age_bound.read(os.environ),
                 items,
                 attr.METRIC_EXPORT_DROPPED,
             )
@@ -248,9 +264,9 @@ class Delivery:
             self.signal,
             self.transport.endpoint,
             outcome.detail,
-            EXPORT_RETRY_MAX_BYTES.variable,
-            EXPORT_RETRY_MAX_BYTES.read(os.environ),
-            EXPORT_RETRY_MAX_AGE.read(os.environ),
+            self._bytes_bound.variable,
+            self._bytes_bound.read(os.environ),
+            self._age_bound.read(os.environ),
         )
 
     # --- the sender thread
