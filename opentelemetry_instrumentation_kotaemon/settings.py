@@ -63,6 +63,7 @@ OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
+OTEL_KOTAEMON_ASGI_MESSAGE_SPANS = "OTEL_KOTAEMON_ASGI_MESSAGE_SPANS"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
 """The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
@@ -561,6 +562,17 @@ FILE_PATH = Setting(
     fallback_doc=DEFAULT_FILE_PATH,
     example="`rag-telemetry.jsonl`",
 )
+ASGI_MESSAGE_SPANS = Setting(
+    OTEL_KOTAEMON_ASGI_MESSAGE_SPANS,
+    _parse_bool,
+    False,
+    False,
+    doc="keep the FastAPI (ASGI) instrumentation's `http send` / `http receive` spans, one per message of a request "
+    "([Gradio](docs/tracing.md#gradio-and-the-ktem-web-app))",
+    default_doc="`false`",
+    fallback_doc="false",
+    example="`true`",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     CONTENT_CAPTURE,
@@ -579,6 +591,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DEBUG_TRACES_PER_SECOND,
     GEN_AI_CONVENTIONS,
     FILE_PATH,
+    ASGI_MESSAGE_SPANS,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 

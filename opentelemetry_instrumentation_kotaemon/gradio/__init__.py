@@ -35,6 +35,7 @@ from ..core.spans import AppEvent
 from ..core.telemetry import EventTrail, LiveAppEvent, Telemetry, current_app_event
 from ..patching import Patcher, Target, check_version
 from . import extract
+from .streams import DATA_STREAMS
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ _SESSIONS = 1024
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     """Wrap Gradio's queue now or when `gradio` is imported."""
     events = QueueEvents(telemetry)
+    DATA_STREAMS.telemetry = telemetry
     patcher.patch(
         [
             Target(_MODULE, "Event.__init__", events.on_created),
@@ -185,10 +187,13 @@ class QueueEvents:
                 headers = extract.request_headers(event)
                 if headers is not None:  # the server is not instrumented: continue the caller's trace, if any
                     parent = propagate.extract(headers, context=parent)
-            return self.telemetry.start_app_event(record, parent, self._follows(queue, event, record))
+            scope = self.telemetry.start_app_event(record, parent, self._follows(queue, event, record))
         except Exception:
             logger.debug("failed to start telemetry for a Gradio event", exc_info=True)
             return None
+        if scope is not None and scope.span is not None and record.session_id is not None:
+            DATA_STREAMS.event_started(record.session_id, scope.span)
+        return scope
 
     def _follows(self, queue: Any, event: Any, record: AppEvent) -> EventTrail | None:
         """The trail of the nearest event before this one in its chain, in the same browser session."""
@@ -205,6 +210,8 @@ class QueueEvents:
 
     def _end(self, scope: LiveAppEvent, queue: Any, event: Any) -> None:
         try:
+            if scope.span is not None and scope.event.session_id is not None:
+                DATA_STREAMS.event_ended(scope.event.session_id, scope.span)
             if scope.status is None:
                 scope.status = extract.status(queue, event)
             scope.finish()
