@@ -567,7 +567,7 @@ ASGI_MESSAGE_SPANS = Setting(
     _parse_bool,
     False,
     False,
-    doc="keep the FastAPI (ASGI) instrumentation's `http send` / `http receive` spans, one per message of a request "
+    doc="keep the FastAPI instrumentation's `http send` / `http receive` spans, one per ASGI message "
     "([Gradio](docs/tracing.md#gradio-and-the-ktem-web-app))",
     default_doc="`false`",
     fallback_doc="false",
