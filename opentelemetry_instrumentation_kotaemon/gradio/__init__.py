@@ -13,6 +13,9 @@ before them in the same browser session (the event whose pipeline named the conv
 and carry its conversation and user. Versions whose internals moved are left as they are (one debug line per missing
 method).
 
+Each event's span and the `GET /queue/data` requests of its browser session open while it runs (the stream that
+carries its messages to the browser) link to each other (`streams`).
+
 A batched event function (`batch=True`) is called once for the events of several users queued at the same time: each
 event keeps its own span, in the trace of the request that queued it, and the call itself gets a span in a trace of
 its own (`{framework} {name} batch`, linked to every event's span and back), where the work it does goes: it serves
