@@ -9,9 +9,11 @@ Run it from the repository root in each test environment (each run adds its envi
 
 The app (tests/apps/ktem_gradio_app.py) runs in a process of its own against a local model server; `gradio_client`
 asks its questions as ktem's chat page does (`submit_msg`, then the streamed `chat_fn` and the four events chained
-after it), ten questions per browser session. Each round runs the app bare (`python app.py`) and instrumented
+after it), ten questions per browser session. Each round runs the app bare (`python app.py`), instrumented
 (`opentelemetry-instrument python app.py`, every default: the FastAPI instrumentation is installed, as in Kotaemon's
-environment; spans exported over OTLP to a local receiver), in alternating order, with the same environment. After
+environment; spans exported over OTLP to a local receiver) and instrumented with the ASGI layer's message spans kept
+(`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, what the defaults were before), in rotating order, with the same
+environment. After
 `--warmup` questions the server's own CPU time (every thread, /proc/PID/stat) and resident memory (VmRSS) are read,
 then again after `--questions` more. Reported per measured question: spans (those that started in the measured
 window), server CPU, memory growth, and the median latency of a question (its six events, wall clock, at the client).
@@ -47,6 +49,13 @@ BENCH_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "5000"}
 """The SDK's default export delay (the test environment shortens it)."""
 ASGI_SCOPES = ("opentelemetry.instrumentation.fastapi", "opentelemetry.instrumentation.asgi")
 OURS = "opentelemetry_instrumentation_kotaemon"
+CONFIGS: dict[str, tuple[bool, dict[str, str]]] = {
+    "bare": (False, {}),
+    "instrumented": (True, {}),
+    "message spans kept": (True, {"OTEL_KOTAEMON_ASGI_MESSAGE_SPANS": "true"}),
+}
+"""Name: (under `opentelemetry-instrument`, extra environment)."""
+ROUND_COLUMNS = (("cpu_ms", ".1f"), ("latency_ms", ".0f"), ("rss_kib", ".1f"))
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -74,9 +83,10 @@ def ask_many(app: GradioApp, count: int, start: int) -> list[float]:
     return latencies
 
 
-def measure(instrumented: bool, questions: int, warmup: int) -> dict[str, Any]:
+def measure(config: str, questions: int, warmup: int) -> dict[str, Any]:
+    instrumented, env = CONFIGS[config]
     with OpenAIServer() as server, OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as workdir:
-        app = GradioApp(receiver, server.base_url, Path(workdir), BENCH_ENV, instrumented=instrumented)
+        app = GradioApp(receiver, server.base_url, Path(workdir), {**BENCH_ENV, **env}, instrumented=instrumented)
         try:
             ask_many(app, warmup, 0)
             pid = app.process.pid
@@ -110,25 +120,34 @@ def median(rounds: list[dict[str, Any]], config: str, key: str) -> float:
     return statistics.median(r[config][key] for r in rounds)
 
 
+def row(
+    rounds: list[dict[str, Any]], title: str, key: str, form: str, configs: tuple[str, ...] = tuple(CONFIGS)
+) -> str:
+    """A table row: the median over the rounds of `key` for each configuration in `configs`."""
+    cells = [format(median(rounds, c, key), form) if c in configs else "-" for c in CONFIGS]
+    return f"| {title} | " + " | ".join(cells) + " |"
+
+
 def render(data: dict[str, Any]) -> str:
     lines = [
         "# Gradio soak: the ktem-like app answering questions over HTTP",
         "",
         "Measured by `benchmarks/gradio_soak.py` (its docstring has the method): the ktem-like Gradio app "
-        "(tests/apps/ktem_gradio_app.py) answering questions over HTTP as ktem's chat page asks them, bare and under "
-        "`opentelemetry-instrument` with every default, in paired rounds. Per measured question: spans exported, the "
-        "server process's own CPU time, its resident memory growth after warm-up, and the median latency of a "
-        "question at the client (six queued events, the answer streamed). The machine has 2 cores shared with other "
-        "work: single rounds move by several percent, hence the pairs and the medians.",
+        "(tests/apps/ktem_gradio_app.py) answering questions over HTTP as ktem's chat page asks them: bare, under "
+        "`opentelemetry-instrument` with every default, and with the ASGI layer's `http send` / `http receive` spans "
+        "kept (`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, the default before), in paired rounds. Per measured "
+        "question: spans exported, the server process's own CPU time, its resident memory growth after warm-up, "
+        "and the median latency of a question at the client (six queued events, the answer streamed). The machine "
+        "has 2 cores shared with other work: single rounds move by several percent, hence the rounds and medians.",
         "",
         "Targets (issue 26): at most about 40 spans per question with the request spans kept; server CPU per question "
         "instrumented within 5% of bare (median of paired runs); memory growth per question no worse than bare.",
     ]
     for name, run in data.items():
         rounds = run["rounds"]
-        bare = median(rounds, "bare", "cpu_ms")
-        traced = median(rounds, "instrumented", "cpu_ms")
         overheads = [100 * (r["instrumented"]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
+        kept_overheads = [100 * (r["message spans kept"]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
+        instrumented = ("instrumented", "message spans kept")
         lines += [
             "",
             f"## {name}",
@@ -136,31 +155,27 @@ def render(data: dict[str, Any]) -> str:
             f"`{run['command']}`: {len(rounds)} rounds of {run['questions']} questions after {run['warmup']} "
             f"warm-up questions ({run['date']}).",
             "",
-            "| per question (median of rounds) | bare | instrumented |",
-            "|---|---:|---:|",
-            f"| spans | {median(rounds, 'bare', 'spans'):.0f} | {median(rounds, 'instrumented', 'spans'):.1f} |",
-            f"| of which the FastAPI/ASGI instrumentation's | - | {median(rounds, 'instrumented', 'asgi_spans'):.1f} |",
-            f"| of which `http send` / `http receive` | - | {median(rounds, 'instrumented', 'message_spans'):.1f} |",
-            f"| of which ours | - | {median(rounds, 'instrumented', 'our_spans'):.1f} |",
-            f"| server CPU (ms) | {bare:.1f} | {traced:.1f} |",
-            f"| median latency (ms) | {median(rounds, 'bare', 'latency_ms'):.0f} | "
-            f"{median(rounds, 'instrumented', 'latency_ms'):.0f} |",
-            f"| memory growth (KiB) | {median(rounds, 'bare', 'rss_kib'):.1f} | "
-            f"{median(rounds, 'instrumented', 'rss_kib'):.1f} |",
+            "| per question (median of rounds) | bare | instrumented (default) | instrumented, message spans kept |",
+            "|---|---:|---:|---:|",
+            row(rounds, "spans", "spans", ".1f"),
+            row(rounds, "of which the FastAPI/ASGI instrumentation's", "asgi_spans", ".1f", instrumented),
+            row(rounds, "of which `http send` / `http receive`", "message_spans", ".1f", instrumented),
+            row(rounds, "of which ours", "our_spans", ".1f", instrumented),
+            row(rounds, "server CPU (ms)", "cpu_ms", ".1f"),
+            row(rounds, "median latency (ms)", "latency_ms", ".0f"),
+            row(rounds, "memory growth (KiB)", "rss_kib", ".1f"),
             "",
-            f"Server CPU added per question: median of the paired rounds {statistics.median(overheads):+.1f}% "
-            f"(rounds: {', '.join(f'{o:+.1f}%' for o in overheads)}).",
+            f"Server CPU added per question, median of the paired rounds: {statistics.median(overheads):+.1f}% "
+            f"(rounds: {', '.join(f'{o:+.1f}%' for o in overheads)}); with the message spans kept "
+            f"{statistics.median(kept_overheads):+.1f}% ({', '.join(f'{o:+.1f}%' for o in kept_overheads)}).",
             "",
-            "| round | bare CPU ms | instrumented CPU ms | bare latency ms | instrumented latency ms | bare KiB | "
-            "instrumented KiB | spans |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| round | CPU ms: bare / instrumented / kept | latency ms: bare / instrumented / kept | "
+            "memory KiB: bare / instrumented / kept |",
+            "|---:|---|---|---|",
         ]
         for number, r in enumerate(rounds, 1):
-            b, i = r["bare"], r["instrumented"]
-            lines.append(
-                f"| {number} | {b['cpu_ms']:.1f} | {i['cpu_ms']:.1f} | {b['latency_ms']:.0f} | {i['latency_ms']:.0f} "
-                f"| {b['rss_kib']:.1f} | {i['rss_kib']:.1f} | {i['spans']:.1f} |"
-            )
+            cells = [" / ".join(format(r[c][key], form) for c in CONFIGS) for key, form in ROUND_COLUMNS]
+            lines.append(f"| {number} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -175,13 +190,12 @@ def main() -> None:
     if not options.render:
         rounds = []
         with mock.patch.dict(os.environ, QUIET):
+            names = list(CONFIGS)
             for number in range(options.rounds):
-                order = (False, True) if number % 2 == 0 else (True, False)
-                result = {
-                    ("instrumented" if traced else "bare"): measure(traced, options.questions, options.warmup)
-                    for traced in order
-                }
-                rounds.append(result)
+                order = names[number % len(names) :] + names[: number % len(names)]
+                measured = {config: measure(config, options.questions, options.warmup) for config in order}
+                rounds.append({config: measured[config] for config in names})
+                result = rounds[-1]
                 print(f"round {number + 1}: {json.dumps(result)}", flush=True)
         data[environment_name()] = {
             "command": f"{Path(sys.executable).relative_to(REPO) if sys.executable.startswith(str(REPO)) else 'python'}"
