@@ -68,6 +68,7 @@ OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE"
 OTEL_KOTAEMON_SPOOL_DIR = "OTEL_KOTAEMON_SPOOL_DIR"
 OTEL_KOTAEMON_SPOOL_MAX_BYTES = "OTEL_KOTAEMON_SPOOL_MAX_BYTES"
 OTEL_KOTAEMON_SPOOL_MAX_AGE = "OTEL_KOTAEMON_SPOOL_MAX_AGE"
+OTEL_KOTAEMON_ASGI_MESSAGE_SPANS = "OTEL_KOTAEMON_ASGI_MESSAGE_SPANS"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
 """The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
@@ -602,6 +603,7 @@ EXPORT_RETRY_MAX_BYTES = Setting(
     default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_BYTES}` (32 MiB)",
     fallback_doc=str(DEFAULT_EXPORT_RETRY_MAX_BYTES),
     example="`8388608`",
+    front_page=False,
 )
 EXPORT_RETRY_MAX_AGE = Setting(
     OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE,
@@ -612,6 +614,7 @@ EXPORT_RETRY_MAX_AGE = Setting(
     default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_AGE:g}`",
     fallback_doc=f"{DEFAULT_EXPORT_RETRY_MAX_AGE:g}",
     example="`3600`",
+    front_page=False,
 )
 
 
@@ -669,6 +672,17 @@ SPOOL_MAX_AGE = Setting(
     example="`604800`",
     front_page=False,
 )
+ASGI_MESSAGE_SPANS = Setting(
+    OTEL_KOTAEMON_ASGI_MESSAGE_SPANS,
+    _parse_bool,
+    False,
+    False,
+    doc="keep the FastAPI instrumentation's `http send` / `http receive` spans, one per ASGI message "
+    "([Gradio](docs/tracing.md#gradio-and-the-ktem-web-app))",
+    default_doc="`false`",
+    fallback_doc="false",
+    example="`true`",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     CONTENT_CAPTURE,
@@ -692,6 +706,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     SPOOL_DIR,
     SPOOL_MAX_BYTES,
     SPOOL_MAX_AGE,
+    ASGI_MESSAGE_SPANS,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 
