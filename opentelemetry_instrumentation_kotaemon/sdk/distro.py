@@ -22,7 +22,7 @@ from ..settings import (
     default_protocol,
     sanitize_standard_variables,
 )
-from . import asgi, console
+from . import console
 
 
 class KotaemonDistro(BaseDistro):  # type: ignore[misc]
@@ -46,6 +46,10 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         """Load an instrumentation as the launcher does, with our options for FastAPI (see `asgi`)."""
         if entry_point.name == "fastapi":
+            # imported here, not on top: it imports the SDK's trace module, which reads the span limits from the
+            # environment, and must not do so before `_configure` has replaced the malformed values
+            from . import asgi
+
             try:
                 kwargs = asgi.instrumentor_options(entry_point.name, entry_point.load(), kwargs)
             except Exception:
