@@ -146,11 +146,13 @@ NEVER_MS = 10**9
 """A timer that never fires within a benchmark: exports happen at the flushes only."""
 
 
-def configure_sdk(endpoint: str, sampled: bool, service_name: str, timers: bool = True) -> Pipeline:
+def configure_sdk(endpoint: str, sampled: bool, service_name: str, timers: bool = True, ours: bool = False) -> Pipeline:
     """Tracer, meter and logger providers exporting OTLP/HTTP with the SDK's production defaults.
 
     BatchSpanProcessor (5 s schedule delay, batches of 512) and PeriodicExportingMetricReader (60 s interval),
-    set as the global providers the way `opentelemetry-instrument` does.
+    set as the global providers the way `opentelemetry-instrument` does. With `ours`, the exporters are the ones our
+    configurator builds under `opentelemetry-instrument` (the SDK's, wrapped in our delivery), so that what they add
+    per exported span is measured too.
     """
     from opentelemetry import _logs, metrics, trace
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -165,6 +167,12 @@ def configure_sdk(endpoint: str, sampled: bool, service_name: str, timers: bool 
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
+    if ours:
+        from opentelemetry_instrumentation_kotaemon.sdk.shims import import_exporters_with_bounded_retries
+
+        http = ["otlp_proto_http"]
+        built = import_exporters_with_bounded_retries(http, http, http)
+        OTLPSpanExporter, OTLPMetricExporter, OTLPLogExporter = (next(iter(kind.values())) for kind in built)
     resource = Resource.create({"service.name": service_name})
     tracer_provider = TracerProvider(resource=resource, sampler=None if sampled else ALWAYS_OFF)
     delay = {} if timers else {"schedule_delay_millis": NEVER_MS}
@@ -262,7 +270,8 @@ def prepare(
     """Set up a configuration in this (fresh) process: SDK, instrumentation, then the paths, in that order."""
     pipeline = Pipeline(lambda: None, lambda: None)
     if config != "bare":
-        pipeline = configure_sdk(endpoint, config != "ours-unsampled", service_name or config, timers)
+        ours = config.startswith("ours")
+        pipeline = configure_sdk(endpoint, config != "ours-unsampled", service_name or config, timers, ours)
         instrument(config)
     workload = Workload(base_url, operations)
     calls = workload.calls()

@@ -63,6 +63,12 @@ OTEL_KOTAEMON_USER_ID_HASH_KEY = "OTEL_KOTAEMON_USER_ID_HASH_KEY"
 OTEL_KOTAEMON_ALWAYS_SAMPLE = "OTEL_KOTAEMON_ALWAYS_SAMPLE"
 OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND = "OTEL_KOTAEMON_DEBUG_TRACES_PER_SECOND"
 OTEL_KOTAEMON_FILE_PATH = "OTEL_KOTAEMON_FILE_PATH"
+OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES"
+OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE = "OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE"
+OTEL_KOTAEMON_SPOOL_DIR = "OTEL_KOTAEMON_SPOOL_DIR"
+OTEL_KOTAEMON_SPOOL_MAX_BYTES = "OTEL_KOTAEMON_SPOOL_MAX_BYTES"
+OTEL_KOTAEMON_SPOOL_MAX_AGE = "OTEL_KOTAEMON_SPOOL_MAX_AGE"
+OTEL_KOTAEMON_ASGI_MESSAGE_SPANS = "OTEL_KOTAEMON_ASGI_MESSAGE_SPANS"
 
 REDACTION_RULES: tuple[str, ...] = ("credentials", "bearer", "api_key", "email", "card", "phone")
 """The built-in redaction rules (`core.redaction` has their patterns), in the order they are applied."""
@@ -76,9 +82,17 @@ DEFAULT_CONTENT_MAX_LENGTH = 8192
 MIN_CONTENT_MAX_LENGTH = 16
 DEFAULT_FILE_PATH = "kotaemon-telemetry.jsonl"
 DEFAULT_DEBUG_TRACES_PER_SECOND = 5.0
+DEFAULT_EXPORT_RETRY_MAX_BYTES = 32 * 1024 * 1024
+"""Per signal: a 2-minute outage at 20 traces/s holds about 6 MB of spans (docs/operations.md has the figures)."""
+DEFAULT_EXPORT_RETRY_MAX_AGE = 900.0
 ATTRIBUTE_LENGTH_LIMIT = "16384"
 """The distro's default longest attribute value (the SDK has no limit): room for prompts, no megabyte payloads."""
 MIN_USER_ID_HASH_KEY_BYTES = 32
+MIB = 1024 * 1024
+DEFAULT_SPOOL_MAX_BYTES = 256 * MIB
+MIN_SPOOL_MAX_BYTES = MIB
+DEFAULT_SPOOL_MAX_AGE = 86400.0
+"""A day: a spool outlives restarts, crash loops and a night's outage (the memory bound is minutes)."""
 """The key length HMAC-SHA256 needs for its full strength (RFC 2104: at least the hash's output length)."""
 
 
@@ -211,6 +225,8 @@ class Setting(Generic[T]):
     flag: bool = True
     """Offered as an `opentelemetry-instrument` flag (not a standard variable, which another package may declare
     too, nor a key, which a command line would show in the process list)."""
+    front_page: bool = True
+    """Shown in the README too (the rest only in docs/configuration.md)."""
 
     def read(self, env: Mapping[str, str]) -> T:
         """The value from `env`; a bad one logs one warning and gets the fallback."""
@@ -358,6 +374,23 @@ def _parse_rate(raw: str) -> float:
         value = -1.0
     if not 0.0 <= value < float("inf"):
         raise BadValue("a number >= 0")
+    return value
+
+
+def _parse_byte_count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise BadValue("a whole number of bytes >= 0")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    value = _parse_rate(raw)
+    if value == 0.0:
+        raise BadValue("a number of seconds > 0")
     return value
 
 
@@ -561,6 +594,95 @@ FILE_PATH = Setting(
     fallback_doc=DEFAULT_FILE_PATH,
     example="`rag-telemetry.jsonl`",
 )
+EXPORT_RETRY_MAX_BYTES = Setting(
+    OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES,
+    _parse_byte_count,
+    DEFAULT_EXPORT_RETRY_MAX_BYTES,
+    DEFAULT_EXPORT_RETRY_MAX_BYTES,
+    doc="bytes of spans (and of log records) kept while the collector is away; past it the oldest are dropped",
+    default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_BYTES}` (32 MiB)",
+    fallback_doc=str(DEFAULT_EXPORT_RETRY_MAX_BYTES),
+    example="`8388608`",
+    front_page=False,
+)
+EXPORT_RETRY_MAX_AGE = Setting(
+    OTEL_KOTAEMON_EXPORT_RETRY_MAX_AGE,
+    _parse_seconds,
+    DEFAULT_EXPORT_RETRY_MAX_AGE,
+    DEFAULT_EXPORT_RETRY_MAX_AGE,
+    doc="seconds a batch the collector did not take is kept and sent again",
+    default_doc=f"`{DEFAULT_EXPORT_RETRY_MAX_AGE:g}`",
+    fallback_doc=f"{DEFAULT_EXPORT_RETRY_MAX_AGE:g}",
+    example="`3600`",
+    front_page=False,
+)
+
+
+def _parse_spool_directory(raw: str) -> str | None:
+    if "\0" in raw or (os.path.exists(raw) and not os.path.isdir(raw)):
+        raise BadValue("the path of a directory")
+    return raw
+
+
+_SIZE_UNITS = {"": 1, "kib": 1024, "mib": MIB, "gib": 1024 * MIB}
+
+
+def _parse_spool_max_bytes(raw: str) -> int:
+    expected = "a number of bytes, or of KiB, MiB or GiB (`512MiB`), at least 1 MiB"
+    match = re.fullmatch(r"(\d+)\s*([a-z]*)", raw.lower())
+    if match is None or match.group(2) not in _SIZE_UNITS:
+        raise BadValue(expected)
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if value < MIN_SPOOL_MAX_BYTES:
+        raise BadValue(expected, MIN_SPOOL_MAX_BYTES, "1 MiB, the smallest bound")
+    return value
+
+
+SPOOL_DIR: Setting[str | None] = Setting(
+    OTEL_KOTAEMON_SPOOL_DIR,
+    _parse_spool_directory,
+    None,
+    None,
+    doc="keep undelivered traces and logs in files here ([spool](docs/operations.md#spool-on-disk))",
+    default_doc="none: memory only",
+    fallback_doc="no spool",
+    example="`/var/spool/otel`",
+    front_page=False,
+)
+SPOOL_MAX_BYTES = Setting(
+    OTEL_KOTAEMON_SPOOL_MAX_BYTES,
+    _parse_spool_max_bytes,
+    DEFAULT_SPOOL_MAX_BYTES,
+    DEFAULT_SPOOL_MAX_BYTES,
+    doc="most the spool holds for each signal of a process, in bytes (or `KiB`, `MiB`, `GiB`); past it the oldest "
+    "batches are dropped (counted)",
+    default_doc="`256MiB`",
+    fallback_doc="256MiB",
+    example="`1GiB`",
+    front_page=False,
+)
+SPOOL_MAX_AGE = Setting(
+    OTEL_KOTAEMON_SPOOL_MAX_AGE,
+    _parse_seconds,
+    DEFAULT_SPOOL_MAX_AGE,
+    DEFAULT_SPOOL_MAX_AGE,
+    doc="seconds a batch is kept in the spool (and sent by a later start) before it is dropped (counted)",
+    default_doc=f"`{DEFAULT_SPOOL_MAX_AGE:g}` (a day)",
+    fallback_doc=f"{DEFAULT_SPOOL_MAX_AGE:g}",
+    example="`604800`",
+    front_page=False,
+)
+ASGI_MESSAGE_SPANS = Setting(
+    OTEL_KOTAEMON_ASGI_MESSAGE_SPANS,
+    _parse_bool,
+    False,
+    False,
+    doc="keep the FastAPI instrumentation's `http send` / `http receive` spans, one per ASGI message "
+    "([Gradio](docs/tracing.md#gradio-and-the-ktem-web-app))",
+    default_doc="`false`",
+    fallback_doc="false",
+    example="`true`",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     CONTENT_CAPTURE,
@@ -579,6 +701,12 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DEBUG_TRACES_PER_SECOND,
     GEN_AI_CONVENTIONS,
     FILE_PATH,
+    EXPORT_RETRY_MAX_BYTES,
+    EXPORT_RETRY_MAX_AGE,
+    SPOOL_DIR,
+    SPOOL_MAX_BYTES,
+    SPOOL_MAX_AGE,
+    ASGI_MESSAGE_SPANS,
 )
 """Every variable of ours (and the standard content capture variable), in the order the docs list them."""
 
@@ -606,6 +734,12 @@ class Settings:
         """Read every row once; bad values log a warning and get their row's fallback."""
         env = os.environ if env is None else env
         return cls(**{row.field: row.read(env) for row in SETTINGS if row.field})
+
+
+def read_spool_directory(env: Mapping[str, str] | None = None) -> str | None:
+    """The absolute path of the spool directory, or None when there is no spool (the default)."""
+    directory = SPOOL_DIR.read(os.environ if env is None else env)
+    return None if directory is None else os.path.abspath(directory)
 
 
 def read_file_path(env: Mapping[str, str] | None = None) -> str:
@@ -656,9 +790,8 @@ STANDARD_SETTINGS = (
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_TIMEOUT",),
-        "`1` second: a down collector delays the app's exit by seconds, not minutes",
+        "unset: `1` s per export attempt, given in seconds (whichever unit an SDK reads here); exit stays fast",
         _NUMBERS_ON_BAD,
-        "1",
     ),
     StandardSetting(
         ("OTEL_EXPORTER_OTLP_HEADERS",),
@@ -827,7 +960,7 @@ def markdown_table(page: str) -> str:
     """Our settings' table as `page` (`README.md` or `configuration.md`) shows it."""
     if page == "README.md":
         lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
-        lines += [f"| `{row.variable}` | {row.default_doc} | {row.doc} |" for row in SETTINGS]
+        lines += [f"| `{row.variable}` | {row.default_doc} | {row.doc} |" for row in SETTINGS if row.front_page]
         return "\n".join(lines)
     lines = ["| Variable | Default | Example | Meaning | A bad value gets |", "|---|---|---|---|---|"]
     for row in SETTINGS:

@@ -13,6 +13,9 @@ before them in the same browser session (the event whose pipeline named the conv
 and carry its conversation and user. Versions whose internals moved are left as they are (one debug line per missing
 method).
 
+Each event's span and the `GET /queue/data` requests of its browser session open while it runs (the stream that
+carries its messages to the browser) link to each other (`streams`).
+
 A batched event function (`batch=True`) is called once for the events of several users queued at the same time: each
 event keeps its own span, in the trace of the request that queued it, and the call itself gets a span in a trace of
 its own (`{framework} {name} batch`, linked to every event's span and back), where the work it does goes: it serves
@@ -35,6 +38,7 @@ from ..core.spans import AppEvent
 from ..core.telemetry import EventTrail, LiveAppEvent, Telemetry, current_app_event
 from ..patching import Patcher, Target, check_version
 from . import extract
+from .streams import DATA_STREAMS
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ _SESSIONS = 1024
 def instrument(patcher: Patcher, telemetry: Telemetry) -> None:
     """Wrap Gradio's queue now or when `gradio` is imported."""
     events = QueueEvents(telemetry)
+    DATA_STREAMS.telemetry = telemetry
     patcher.patch(
         [
             Target(_MODULE, "Event.__init__", events.on_created),
@@ -185,10 +190,13 @@ class QueueEvents:
                 headers = extract.request_headers(event)
                 if headers is not None:  # the server is not instrumented: continue the caller's trace, if any
                     parent = propagate.extract(headers, context=parent)
-            return self.telemetry.start_app_event(record, parent, self._follows(queue, event, record))
+            scope = self.telemetry.start_app_event(record, parent, self._follows(queue, event, record))
         except Exception:
             logger.debug("failed to start telemetry for a Gradio event", exc_info=True)
             return None
+        if scope is not None and scope.span is not None and record.session_id is not None:
+            DATA_STREAMS.event_started(record.session_id, scope.span)
+        return scope
 
     def _follows(self, queue: Any, event: Any, record: AppEvent) -> EventTrail | None:
         """The trail of the nearest event before this one in its chain, in the same browser session."""
@@ -205,6 +213,8 @@ class QueueEvents:
 
     def _end(self, scope: LiveAppEvent, queue: Any, event: Any) -> None:
         try:
+            if scope.span is not None and scope.event.session_id is not None:
+                DATA_STREAMS.event_ended(scope.event.session_id, scope.span)
             if scope.status is None:
                 scope.status = extract.status(queue, event)
             scope.finish()

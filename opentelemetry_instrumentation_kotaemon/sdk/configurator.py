@@ -17,7 +17,7 @@ from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
 from ..attributes import TELEMETRY_DISTRO_NAME, TELEMETRY_DISTRO_VERSION
 from ..version import DISTRIBUTION, __version__
-from . import export_errors, instance
+from . import asgi, export_errors, instance
 from .shims import (
     SDK_TAKES_BUCKET_ADVICE,
     ensure_logger_provider,
@@ -49,9 +49,20 @@ class KotaemonConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
             for name, step in originals.items():
                 setattr(sdk_configuration, name, step)
         ensure_logger_provider()
+        _drop_asgi_message_spans()
         instance.install()
         _redact_exported_logs()
         export_errors.install()
+
+
+def _drop_asgi_message_spans() -> None:
+    """Wrap the tracer provider's sampler where the ASGI instrumentation cannot leave its message spans out."""
+    from opentelemetry import trace
+
+    try:
+        asgi.drop_message_spans(trace.get_tracer_provider())
+    except Exception:
+        logger.debug("could not wrap the sampler", exc_info=True)
 
 
 def _redact_exported_logs() -> None:

@@ -1,7 +1,8 @@
 """The distro that `opentelemetry-instrument` loads for this package.
 
 It fills in defaults only for what the user left unset: OTLP for traces, metrics and logs (over http/protobuf when
-its exporter is installed, else gRPC), and this package's configurator (see `configurator`).
+its exporter is installed, else gRPC), and this package's configurator (see `configurator`). It loads the FastAPI
+instrumentation without its per-message spans and with the hook for Gradio's data requests (see `asgi`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
         sanitize_standard_variables(environ)
         if environ.get("OTEL_PYTHON_CONFIGURATOR") == ENTRY_POINT_NAME:
             logging.getLogger(_LOADER_LOGGER).addFilter(_skip_other_configurator_notice)
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """Load an instrumentation as the launcher does, with our options for FastAPI (see `asgi`)."""
+        if entry_point.name == "fastapi":
+            # imported here, not on top: it imports the SDK's trace module, which reads the span limits from the
+            # environment, and must not do so before `_configure` has replaced the malformed values
+            from . import asgi
+
+            try:
+                kwargs = asgi.instrumentor_options(entry_point.name, entry_point.load(), kwargs)
+            except Exception:
+                logging.getLogger(__name__).debug("FastAPI instrumentation loaded as it is", exc_info=True)
+        super().load_instrumentor(entry_point, **kwargs)
 
 
 _LOADER_LOGGER = "opentelemetry.instrumentation.auto_instrumentation._load"

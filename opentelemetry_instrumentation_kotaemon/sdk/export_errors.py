@@ -1,8 +1,10 @@
 """Export trouble reported in a few clear lines instead of a retry log or a traceback per batch.
 
-A filter on the SDK's exporter and batch-processor loggers sorts their warnings into three kinds:
-- export failures (the collector refused, failed or did not answer): the first of each signal goes through as one line
-  that names the endpoint and what to check, then that signal's failures are not logged for a while;
+Traces and logs are sent by our delivery (see `delivery`), which sees each result itself and reports an outage and its
+end. Metrics go through the SDK's exporter, inside `exporting("metrics")`: a filter on the SDK's exporter and
+batch-processor loggers knows from that marker, not from the text, which signal a record is about, and sorts warnings:
+- export failures (inside the marker): the first of each signal goes through as one line that names the endpoint and
+  what to check, then that signal's failures are not logged for a while;
 - spans or log records dropped because the export queue is full (the app makes them faster than the collector takes
   them): reported as drops, with a running count and the variable that sets the queue size, at most one line per
   signal every few seconds, and the drops of a burst that ended between two lines are reported all the same;
@@ -12,12 +14,13 @@ The app is never affected either way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..settings import without_userinfo
@@ -33,21 +36,11 @@ _LOGGERS = (
     "opentelemetry.sdk.metrics._internal.export",
     "opentelemetry.sdk._logs._internal.export",
 )
-_SIGNALS = (
-    ("trace", "TRACES", "traces"),
-    ("span", "TRACES", "traces"),
-    ("metric", "METRICS", "metrics"),
-    ("log", "LOGS", "logs"),
-)
+_VARIABLES = {"traces": "TRACES", "metrics": "METRICS", "logs": "LOGS"}
 # SDK 1.27: "Queue is full, likely spans will be dropped." (once per processor); 1.28 and later: "Queue full, dropping
-# Span." / "... Log." (once per item dropped).
+# Span." / "... Log." / "... LogRecord." (once per item dropped).
 _QUEUE_FULL = re.compile(r"queue (is )?full", re.IGNORECASE)
 _FIRST_DROP_ONLY = "likely spans will be dropped"
-# The exporters' and processors' words for an export that did not reach the collector, in SDK 1.27 to 1.45.
-_EXPORT_FAILED = re.compile(
-    r"failed to export|exception while exporting|encountered while exporting|retrying in|max retries|aborting retry",
-    re.IGNORECASE,
-)
 _QUEUE_SIZE_VARIABLES = {"traces": "OTEL_BSP_MAX_QUEUE_SIZE", "logs": "OTEL_BLRP_MAX_QUEUE_SIZE"}
 _DEFAULT_QUEUE_SIZE = 2048
 
@@ -59,12 +52,28 @@ DROP_REPORT_SECONDS = 10.0
 logger = logging.getLogger(__name__)
 
 
-def _signal(record: logging.LogRecord) -> tuple[str, str]:
-    text = f"{record.name} {record.getMessage()}".lower()
-    for marker, variable, path in _SIGNALS:
-        if marker in text:
-            return variable, path
-    return "TRACES", "traces"
+_exporting = threading.local()
+
+
+@contextlib.contextmanager
+def exporting(signal: str) -> Iterator[None]:
+    """Marks what the current thread logs meanwhile as being about exporting `signal`."""
+    previous = getattr(_exporting, "signal", None)
+    _exporting.signal = signal
+    try:
+        yield
+    finally:
+        _exporting.signal = previous
+
+
+def _dropped_signal(record: logging.LogRecord, message: str) -> str:
+    """Which signal's queue a queue-full record is about: the processor says "span" or "log" (no endpoint here)."""
+    text = message.lower()
+    if "span" in text:
+        return "traces"
+    if "log" in text or "_logs" in record.name:
+        return "logs"
+    return "traces"
 
 
 def endpoint(variable: str, path: str) -> str:
@@ -112,37 +121,42 @@ class ExportErrorFilter(logging.Filter):
             message = record.getMessage()
             if _QUEUE_FULL.search(message):
                 return self._dropped(record, message)
-            if _EXPORT_FAILED.search(message):
-                return self._export_failed(record)
+            signal = getattr(_exporting, "signal", None)
+            if signal is not None:
+                return self._export_failed(record, signal)
         except Exception:  # a record we cannot read or rewrite goes out as it came
             return True
         return True
 
     # --- export failures
 
-    def _export_failed(self, record: logging.LogRecord) -> bool:
-        variable, path = _signal(record)
+    def failure_line(self, signal: str, detail: str) -> str | None:
+        """The line for a failed export of `signal`, or None within the quiet period after the last one."""
         now = self._clock()
         with self._lock:
-            if now < self._quiet_until.get(variable, 0.0):
-                return False
-            self._quiet_until[variable] = now + QUIET_SECONDS
-        cause = record.exc_info[1] if record.exc_info else None
-        detail = f"{type(cause).__name__}: {cause}" if cause is not None else record.getMessage()
+            if now < self._quiet_until.get(signal, 0.0):
+                return None
+            self._quiet_until[signal] = now + QUIET_SECONDS
         detail = detail if len(detail) <= 200 else detail[:200] + "..."
-        _rewrite(
-            record,
-            "Could not export %s to %s (%s). The app is not affected. Check that the collector is running, reachable "
-            "there (OTEL_EXPORTER_OTLP_ENDPOINT) and not overloaded; further export errors for %s are not logged "
-            "for %d s.",
-            (path, endpoint(variable, path), detail, path, int(QUIET_SECONDS)),
+        return (
+            f"Could not export {signal} to {endpoint(_VARIABLES[signal], signal)} ({without_userinfo(detail)}). The "
+            "app is not affected. Check that the collector is running, reachable there (OTEL_EXPORTER_OTLP_ENDPOINT) "
+            f"and not overloaded; further export errors for {signal} are not logged for {int(QUIET_SECONDS)} s."
         )
+
+    def _export_failed(self, record: logging.LogRecord, signal: str) -> bool:
+        cause = record.exc_info[1] if record.exc_info else None
+        line = self.failure_line(signal, f"{type(cause).__name__}: {cause}" if cause else record.getMessage())
+        if line is None:
+            return False
+        _rewrite(record, line, ())
         return True
 
     # --- dropped items
 
     def _dropped(self, record: logging.LogRecord, message: str) -> bool:
-        variable, path = _signal(record)
+        path = _dropped_signal(record, message)
+        variable = _VARIABLES[path]
         if _FIRST_DROP_ONLY in message:  # this SDK says so once, without a count
             _rewrite(record, *_drop_message(variable, path, None, 0))
             return True
@@ -192,16 +206,27 @@ def _drop_message(variable: str, path: str, total: int | None, new: int) -> tupl
 
 
 def _rewrite(record: logging.LogRecord, text: str, args: tuple[object, ...]) -> None:
-    record.msg, record.args = text % args, ()  # formatted: the SDK's duplicate filter compares templates
+    # formatted: the SDK's duplicate filter compares templates
+    record.msg, record.args = text % args if args else text, ()
     record.exc_info = None
     record.exc_text = None
     record.stack_info = None
 
 
+_installed = ExportErrorFilter()
+
+
+def report_export_failure(signal: str, detail: str) -> None:
+    """Report a failed export of `signal` seen by its exporter (one line, then quiet for a while)."""
+    line = _installed.failure_line(signal, detail)
+    if line is not None:
+        logger.warning(line)
+
+
 def install() -> ExportErrorFilter:
     """Put one filter on every exporter and batch-processor logger of the SDK, first: from 1.28 the SDK's own filter on
     some of them passes one record of a kind every 20 s, and drops are counted from every record."""
-    error_filter = ExportErrorFilter()
+    error_filter = _installed
     for name in _LOGGERS:
         filters = logging.getLogger(name).filters
         if error_filter not in filters:

@@ -1,5 +1,8 @@
-"""What SDK and exporter releases older than the newest lack, supplied while the configurator sets the SDK up.
+"""What SDK and exporter releases older than the newest lack, supplied while the configurator sets the SDK up, and our
+delivery around the OTLP exporters.
 
+- Every release: OTLP trace and log exporters kept and sent again while the collector is away, metric exporters that
+  report their own failures, an explicit export timeout (see `delivery.exporters`).
 - Before 1.35: exporters whose retries end within their export timeout (see `export_retries`).
 - Before 1.28: histogram views (those SDKs ignore bucket advice), and a logger provider for GenAI events.
 """
@@ -13,17 +16,19 @@ from opentelemetry.sdk._configuration import _get_exporter_names, _import_export
 from opentelemetry.sdk.metrics import Meter
 
 from ..core.instruments import HISTOGRAM_BUCKETS
-from .export_retries import with_bounded_retries
+from .delivery.exporters import exporter_class_for
 
 SDK_TAKES_BUCKET_ADVICE = "explicit_bucket_boundaries_advisory" in inspect.signature(Meter.create_histogram).parameters
 """Whether this SDK reads the bucket boundaries our histograms advise (1.28+)."""
 
 
 def import_exporters_with_bounded_retries(*names: Any) -> tuple[dict[str, Any], ...]:
-    """The SDK's exporter classes by signal, each with its retries bounded by its timeout (see `export_retries`)."""
+    """The SDK's exporter classes by signal (traces, metrics, logs), each OTLP one replaced by what
+    `delivery.exporters.exporter_class_for` builds (delivered, reported, bounded by its timeout)."""
+    imported: tuple[dict[str, Any], ...] = _import_exporters(*names)
     return tuple(
-        {name: with_bounded_retries(exporter) for name, exporter in exporters.items()}
-        for exporters in _import_exporters(*names)
+        {name: exporter_class_for(signal, exporter) for name, exporter in exporters.items()}
+        for signal, exporters in zip(("traces", "metrics", "logs"), imported, strict=True)
     )
 
 

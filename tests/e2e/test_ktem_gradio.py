@@ -3,7 +3,9 @@
 The app (tests/apps/ktem_gradio_app.py) runs Gradio's queue as ktem does; `opentelemetry-instrumentation-fastapi` is
 installed, as in Kotaemon's lock, so Gradio's FastAPI server is instrumented, unless it is disabled. One browser
 session uploads a file twice (the second copy fails, as in ktem) and asks two questions in one conversation; a second
-session asks one question with an incoming `traceparent`.
+session asks one question with an incoming `traceparent`. The ASGI layer's `http send` / `http receive` spans are
+left out by default (`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true` keeps them), and each event links to the `GET /queue/data`
+request that streamed its messages to the browser, and back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.support.otlp_receiver import OtlpReceiver, Span
 
 OURS = "opentelemetry_instrumentation_kotaemon"
 SERVER = 2
+MESSAGE_SPANS = (" http send", " http receive")
 REMOTE_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 REMOTE_PARENT = "00f067aa0ba902b7"
 HASHED_USER = "sha256:" + hashlib.sha256(USER_ID.encode()).hexdigest()[:16]
@@ -74,6 +77,15 @@ class Run:
             event = by_id[event.parent_id]
             found.append(event)
         return found
+
+    def data_requests(self) -> list[Span]:
+        """The server spans of the `GET /queue/data` requests (the streams of events' messages to the browser)."""
+        return [s for s in self.spans if s.kind == SERVER and s.name.endswith("/queue/data")]
+
+    def event_links(self, span: Span) -> list[tuple[str, str]]:
+        """The links of `span` but those to and from data requests."""
+        data = {(s.trace_id, s.span_id) for s in self.data_requests()}
+        return [link for link in span.links if link not in data]
 
     def questions(self) -> list[Span]:
         """The `chat_fn` events of the first session (the second one sent a `traceparent`)."""
@@ -193,7 +205,7 @@ def test_follow_ups_are_traces_of_their_own_linked_to_their_question(run: Run) -
             assert follow_up.start > question.end
             if question.trace_id != REMOTE_TRACE:  # that session sends one `traceparent` with every request
                 assert follow_up.trace_id != question.trace_id
-            assert follow_up.links == [(question.trace_id, question.span_id)]
+            assert run.event_links(follow_up) == [(question.trace_id, question.span_id)]
             assert follow_up.attributes["gen_ai.conversation.id"] == question.attributes["gen_ai.conversation.id"]
             assert follow_up.attributes["session.id"] == question.attributes["session.id"]
             for span in run.below(follow_up):
@@ -212,7 +224,7 @@ def test_follow_ups_are_traces_of_their_own_linked_to_their_question(run: Run) -
             "chat kt-suggest",
         ]
     submits = run.events("submit_msg")
-    assert [q.links for q in questions] == [[(s.trace_id, s.span_id)] for s in submits]
+    assert [run.event_links(q) for q in questions] == [[(s.trace_id, s.span_id)] for s in submits]
 
 
 def test_tokens_of_a_question_are_counted_once_embeddings_included(run: Run) -> None:
@@ -236,8 +248,8 @@ def test_an_upload_is_one_trace_with_its_failed_file_marked(run: Run) -> None:
     (indexing,) = run.events("index_fn_file_with_default_loaders")
     (listed,) = run.events("load_files")
     assert indexing.trace_id != started.trace_id
-    assert indexing.links == [(started.trace_id, started.span_id)]
-    assert listed.links == [(indexing.trace_id, indexing.span_id)]  # no question in this chain: the event before
+    assert run.event_links(indexing) == [(started.trace_id, started.span_id)]
+    assert run.event_links(listed) == [(indexing.trace_id, indexing.span_id)]  # no question in this chain
     spans = run.below(indexing)
     assert [s.name for s in sorted(spans, key=lambda s: s.start)] == [
         "gradio index_fn_file_with_default_loaders",
@@ -277,6 +289,54 @@ def test_an_incoming_trace_context_is_continued(run: Run) -> None:
     else:
         assert question.parent_id == REMOTE_PARENT
     assert {s.name for s in run.below(question)} == QUESTION_SPANS | {"gradio chat_fn"}
+
+
+def test_no_asgi_message_spans_by_default_and_the_request_spans_stay(run: Run) -> None:
+    assert [s.name for s in run.spans if s.name.endswith(MESSAGE_SPANS)] == []
+    if run.fastapi:
+        requests = {s.name.replace("/gradio_api", "") for s in run.spans if s.kind == SERVER}  # Gradio 5's prefix
+        assert {"POST /queue/join", "GET /queue/data"} <= requests, requests
+
+
+def test_each_answer_links_to_the_data_request_that_streamed_it_and_back(run: Run) -> None:
+    if not run.fastapi:  # the hook that notes data requests is the FastAPI instrumentation's
+        assert all(run.event_links(s) == s.links for s in run.spans)
+        return
+    data = {(s.trace_id, s.span_id): s for s in run.data_requests()}
+    for question in run.events("chat_fn"):
+        streams = [data[link] for link in question.links if link in data]
+        assert streams, "the answer is not linked to the request that carried it"
+        for stream in streams:
+            assert stream.attributes.get("http.target", stream.attributes.get("url.path")).endswith("/queue/data")
+            assert (question.trace_id, question.span_id) in stream.links
+            assert stream.start <= question.end and question.start <= stream.end  # open together
+    for stream in run.data_requests():  # a request links only to events, of its own session
+        linked = [s for s in run.spans if (s.trace_id, s.span_id) in stream.links]
+        assert all(s.scope == OURS and s.name.startswith("gradio ") for s in linked)
+        assert len({s.attributes["session.id"] for s in linked}) <= 1
+
+
+@pytest.fixture(scope="module")
+def message_spans_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Span]]:
+    """The setting that keeps the ASGI layer's message spans; one question."""
+    workdir = tmp_path_factory.mktemp("message-spans")
+    with mock.patch.dict(os.environ, QUIET), OpenAIServer() as server, OtlpReceiver() as receiver:
+        app = GradioApp(receiver, server.base_url, workdir, {"OTEL_KOTAEMON_ASGI_MESSAGE_SPANS": "true"})
+        try:
+            ask(app.client(), "What is the answer?", [])
+        finally:
+            app.stop()
+        yield list(receiver.spans)
+
+
+def test_the_setting_brings_the_message_spans_back(message_spans_run: list[Span]) -> None:
+    by_id = {s.span_id: s for s in message_spans_run}
+    messages = [s for s in message_spans_run if s.name.endswith(MESSAGE_SPANS)]
+    names = {s.name.replace("/gradio_api", "") for s in messages}
+    assert names >= {"GET /queue/data http send", "POST /queue/join http receive"}, names
+    parents = [by_id[s.parent_id] for s in messages if s.parent_id in by_id]  # open at exit: not exported
+    assert parents and all(parent.kind == SERVER for parent in parents)
+    assert [s for s in message_spans_run if s.name == "gradio chat_fn"]
 
 
 @pytest.fixture(scope="module", params=["fastapi", "no-fastapi"])

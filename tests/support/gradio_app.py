@@ -35,19 +35,17 @@ def _free_port() -> int:
 
 
 class GradioApp:
-    """`opentelemetry-instrument python ktem_gradio_app.py` until `stop()` (SIGINT, as Ctrl+C), then its output."""
+    """`opentelemetry-instrument python ktem_gradio_app.py` until `stop()` (SIGINT, as Ctrl+C), then its output;
+    `python ktem_gradio_app.py` alone when not `instrumented` (the same environment)."""
 
-    def __init__(self, receiver: OtlpReceiver, base_url: str, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, receiver: OtlpReceiver, base_url: str, workdir: Path, env: dict[str, str], instrumented: bool = True
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = workdir / "app.log"
-        command = [
-            str(Path(sys.executable).with_name("opentelemetry-instrument")),
-            sys.executable,
-            str(APPS / "ktem_gradio_app.py"),
-            base_url,
-            str(self.port),
-        ]
+        launcher = [str(Path(sys.executable).with_name("opentelemetry-instrument"))] if instrumented else []
+        command = [*launcher, sys.executable, str(APPS / "ktem_gradio_app.py"), base_url, str(self.port)]
         environment_ = instrumented_environment(receiver.endpoint, base_url, {**environment(), **QUIET, **env})
         with self.log.open("w") as log:
             self.process = subprocess.Popen(

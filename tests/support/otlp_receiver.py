@@ -6,11 +6,12 @@ environment (SDK 1.27) cannot use it; this one works with every `opentelemetry-p
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -50,10 +51,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         data = self.rfile.read(int(self.headers.get("content-length") or 0))
         status, latency = self.server.status, self.server.latency
+        self.server.requests.append((time.monotonic(), self.path.rstrip("/"), status))
         if latency:
             time.sleep(latency)
         if status != 200:
             self.send_response(status)
+            if self.server.retry_after is not None:
+                self.send_header("retry-after", self.server.retry_after)
             self.send_header("content-length", "0")
             self.end_headers()
             return
@@ -79,8 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
 class OtlpReceiver(ThreadingHTTPServer):
     """Receives `/v1/traces`, `/v1/metrics` and `/v1/logs`; point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint`.
 
-    A collector in trouble: set `status` (e.g. 503 or 429) to refuse every request with it, `latency` to answer each
-    request that many seconds late; both can change while the receiver runs.
+    A collector in trouble: set `status` (e.g. 503 or 429) to refuse every request with it (with `retry_after` as
+    its `Retry-After` header when set), `latency` to answer each request that many seconds late; all can change while
+    the receiver runs. `requests` lists the time (monotonic), path and status of every request.
     """
 
     daemon_threads = True
@@ -90,6 +95,8 @@ class OtlpReceiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.status = 200
         self.latency = 0.0
+        self.retry_after: str | None = None
+        self.requests: list[tuple[float, str, int]] = []
         self._received = ExportedTelemetry()
         self.headers: list[tuple[str, dict[str, str]]] = []
         """The path and HTTP headers of every export request."""
@@ -158,3 +165,34 @@ class OtlpReceiver(ThreadingHTTPServer):
         with self._changed:
             self._changed.wait_for(lambda: len(self.spans) >= count, timeout)
             return list(self.spans)
+
+
+@contextlib.contextmanager
+def grpc_receiving(receiver: OtlpReceiver, port: int = 0) -> Iterator[str]:
+    """OTLP/gRPC traces and logs received into `receiver` as well, on `port` (any free one by default); yields the
+    gRPC endpoint."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    class Traces(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            receiver.receive("/v1/traces", request.SerializeToString())
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    class Logs(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            receiver.receive("/v1/logs", request.SerializeToString())
+            return logs_service_pb2.ExportLogsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.stop(None)

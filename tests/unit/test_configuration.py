@@ -4,6 +4,8 @@ checks of the same settings: tests/integration/test_configuration.py, tests/e2e/
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 from opentelemetry import baggage, context, trace
@@ -183,3 +185,13 @@ def test_sampler_arguments_are_validated(caplog: pytest.LogCaptureFixture, monke
     assert ratio_sampler("0.25").root.rate == 0.25  # type: ignore[attr-defined]
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and all("OTEL_TRACES_SAMPLER_ARG" in m for m in messages)
+
+
+def test_the_distro_module_leaves_the_sdk_unimported() -> None:
+    """`opentelemetry-instrument` imports the distro before its `_configure` replaces malformed values; the SDK's
+    trace module reads span limits from the environment when imported, so the distro must not import it."""
+    code = (
+        "import sys, opentelemetry_instrumentation_kotaemon.sdk.distro\nprint('opentelemetry.sdk.trace' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stderr

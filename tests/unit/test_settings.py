@@ -382,3 +382,15 @@ def test_the_fallback_is_installed_once_on_our_package_logger() -> None:
 def test_no_row_documents_itself_with_a_pipe() -> None:
     cells = [(row.doc, row.default_doc, row.fallback_doc, row.safe_side, row.example) for row in SETTINGS]
     assert not [cell for row in cells for cell in row if re.search(r"(?<!\\)\|", cell)]
+
+
+def test_the_asgi_message_spans_setting_reads_booleans_and_falls_back_to_leaving_them_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    assert settings.ASGI_MESSAGE_SPANS.read({}) is False
+    assert settings.ASGI_MESSAGE_SPANS.read({"OTEL_KOTAEMON_ASGI_MESSAGE_SPANS": "TRUE"}) is True
+    assert not [r for r in caplog.records if r.name == settings.__name__]
+    assert settings.ASGI_MESSAGE_SPANS.read({"OTEL_KOTAEMON_ASGI_MESSAGE_SPANS": "sometimes"}) is False
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == settings.__name__]
+    assert "OTEL_KOTAEMON_ASGI_MESSAGE_SPANS='sometimes' is not valid" in warning and "using false" in warning

@@ -1,0 +1,215 @@
+"""The ktem-like Gradio app answering questions over HTTP, bare and under `opentelemetry-instrument`: spans, server CPU,
+latency and memory per question.
+
+Run it from the repository root in each test environment (each run adds its environment's figures to
+`benchmarks/gradio_soak.json` and rewrites `benchmarks/gradio_soak.md` from every environment there):
+
+    .venv/latest/bin/python benchmarks/gradio_soak.py [--questions 30] [--warmup 5] [--rounds 3]
+    .venv/lock/bin/python benchmarks/gradio_soak.py
+
+The app (tests/apps/ktem_gradio_app.py) runs in a process of its own against a local model server; `gradio_client`
+asks its questions as ktem's chat page does (`submit_msg`, then the streamed `chat_fn` and the four events chained
+after it), ten questions per browser session. Each round runs the app bare (`python app.py`), instrumented
+(`opentelemetry-instrument python app.py`, every default: the FastAPI instrumentation is installed, as in Kotaemon's
+environment; spans exported over OTLP to a local receiver) and instrumented with the ASGI layer's message spans kept
+(`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, what the defaults were before), in rotating order, with the same
+environment. After
+`--warmup` questions the server's own CPU time (every thread, /proc/PID/stat) and resident memory (VmRSS) are read,
+then again after `--questions` more. Reported per measured question: spans (those that started in the measured
+window), server CPU, memory growth, and the median latency of a question (its six events, wall clock, at the client).
+The tables show the median over the rounds, and each round's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support.gradio_app import QUIET, GradioApp, ask  # noqa: E402
+from tests.support.openai_server import OpenAIServer  # noqa: E402
+from tests.support.otlp_receiver import OtlpReceiver  # noqa: E402
+
+REPORT = REPO / "benchmarks" / "gradio_soak.md"
+RAW = REPORT.with_suffix(".json")
+QUESTIONS_PER_SESSION = 10
+BENCH_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "5000"}
+"""The SDK's default export delay (the test environment shortens it)."""
+ASGI_SCOPES = ("opentelemetry.instrumentation.fastapi", "opentelemetry.instrumentation.asgi")
+OURS = "opentelemetry_instrumentation_kotaemon"
+CONFIGS: dict[str, tuple[bool, dict[str, str]]] = {
+    "bare": (False, {}),
+    "instrumented": (True, {}),
+    "message spans kept": (True, {"OTEL_KOTAEMON_ASGI_MESSAGE_SPANS": "true"}),
+}
+"""Name: (under `opentelemetry-instrument`, extra environment)."""
+ROUND_COLUMNS = (("cpu_ms", ".1f"), ("latency_ms", ".0f"), ("rss_kib", ".1f"))
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def ask_many(app: GradioApp, count: int, start: int) -> list[float]:
+    """Ask `count` questions, ten per browser session; the wall-clock seconds of each."""
+    latencies = []
+    client, history = None, []
+    for number in range(start, start + count):
+        if client is None or number % QUESTIONS_PER_SESSION == 0:
+            client, history = app.client(), []
+        began = time.perf_counter()
+        history = ask(client, f"What is the answer, question {number}?", history)
+        latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+def measure(config: str, questions: int, warmup: int) -> dict[str, Any]:
+    instrumented, env = CONFIGS[config]
+    with OpenAIServer() as server, OtlpReceiver() as receiver, tempfile.TemporaryDirectory() as workdir:
+        app = GradioApp(receiver, server.base_url, Path(workdir), {**BENCH_ENV, **env}, instrumented=instrumented)
+        try:
+            ask_many(app, warmup, 0)
+            pid = app.process.pid
+            cpu, rss, began = proc_cpu_seconds(pid), proc_rss_bytes(pid), time.time_ns()
+            latencies = ask_many(app, questions, warmup)
+            cpu, rss = proc_cpu_seconds(pid) - cpu, proc_rss_bytes(pid) - rss
+            ended = time.time_ns()
+        finally:
+            app.stop()
+        spans = [s for s in receiver.spans if began <= s.start <= ended]
+    return {
+        "cpu_ms": cpu * 1e3 / questions,
+        "latency_ms": statistics.median(latencies) * 1e3,
+        "rss_kib": rss / 1024 / questions,
+        "spans": len(spans) / questions,
+        "asgi_spans": sum(s.scope in ASGI_SCOPES for s in spans) / questions,
+        "message_spans": sum(s.name.endswith((" http send", " http receive")) for s in spans) / questions,
+        "our_spans": sum(s.scope == OURS for s in spans) / questions,
+    }
+
+
+def environment_name() -> str:
+    asgi = version("opentelemetry-instrumentation-asgi")
+    return (
+        f"Python {platform.python_version()}, gradio {version('gradio')}, opentelemetry-sdk "
+        f"{version('opentelemetry-sdk')}, opentelemetry-instrumentation-fastapi/asgi {asgi}"
+    )
+
+
+def median(rounds: list[dict[str, Any]], config: str, key: str) -> float:
+    return statistics.median(r[config][key] for r in rounds)
+
+
+def row(
+    rounds: list[dict[str, Any]], title: str, key: str, form: str, configs: tuple[str, ...] = tuple(CONFIGS)
+) -> str:
+    """A table row: the median over the rounds of `key` for each configuration in `configs`."""
+    cells = [format(median(rounds, c, key), form) if c in configs else "-" for c in CONFIGS]
+    return f"| {title} | " + " | ".join(cells) + " |"
+
+
+def render(data: dict[str, Any]) -> str:
+    lines = [
+        "# Gradio soak: the ktem-like app answering questions over HTTP",
+        "",
+        "Measured by `benchmarks/gradio_soak.py` (its docstring has the method): the ktem-like Gradio app "
+        "(tests/apps/ktem_gradio_app.py) answering questions over HTTP as ktem's chat page asks them: bare, under "
+        "`opentelemetry-instrument` with every default, and with the ASGI layer's `http send` / `http receive` spans "
+        "kept (`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, the default before), in paired rounds. Per measured "
+        "question: spans exported, the server process's own CPU time, its resident memory growth after warm-up, "
+        "and the median latency of a question at the client (six queued events, the answer streamed). The machine "
+        "has 2 cores shared with other work: single rounds move by several percent, hence the rounds and medians.",
+        "",
+        "Targets (issue 26): at most about 40 spans per question with the request spans kept; server CPU per question "
+        "instrumented within 5% of bare (median of paired runs); memory growth per question no worse than bare.",
+    ]
+    for name, run in data.items():
+        rounds = run["rounds"]
+        overheads = [100 * (r["instrumented"]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
+        kept_overheads = [100 * (r["message spans kept"]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
+        instrumented = ("instrumented", "message spans kept")
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"`{run['command']}`: {len(rounds)} rounds of {run['questions']} questions after {run['warmup']} "
+            f"warm-up questions ({run['date']}).",
+            "",
+            "| per question (median of rounds) | bare | instrumented (default) | instrumented, message spans kept |",
+            "|---|---:|---:|---:|",
+            row(rounds, "spans", "spans", ".1f"),
+            row(rounds, "of which the FastAPI/ASGI instrumentation's", "asgi_spans", ".1f", instrumented),
+            row(rounds, "of which `http send` / `http receive`", "message_spans", ".1f", instrumented),
+            row(rounds, "of which ours", "our_spans", ".1f", instrumented),
+            row(rounds, "server CPU (ms)", "cpu_ms", ".1f"),
+            row(rounds, "median latency (ms)", "latency_ms", ".0f"),
+            row(rounds, "memory growth (KiB)", "rss_kib", ".1f"),
+            "",
+            f"Server CPU added per question, median of the paired rounds: {statistics.median(overheads):+.1f}% "
+            f"(rounds: {', '.join(f'{o:+.1f}%' for o in overheads)}); with the message spans kept "
+            f"{statistics.median(kept_overheads):+.1f}% ({', '.join(f'{o:+.1f}%' for o in kept_overheads)}).",
+            "",
+            "| round | CPU ms: bare / instrumented / kept | latency ms: bare / instrumented / kept | "
+            "memory KiB: bare / instrumented / kept |",
+            "|---:|---|---|---|",
+        ]
+        for number, r in enumerate(rounds, 1):
+            cells = [" / ".join(format(r[c][key], form) for c in CONFIGS) for key, form in ROUND_COLUMNS]
+            lines.append(f"| {number} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--render", action="store_true", help="rewrite the report from the JSON file only")
+    options = parser.parse_args()
+    data = json.loads(RAW.read_text()) if RAW.exists() else {}
+    if not options.render:
+        rounds = []
+        with mock.patch.dict(os.environ, QUIET):
+            names = list(CONFIGS)
+            for number in range(options.rounds):
+                order = names[number % len(names) :] + names[: number % len(names)]
+                measured = {config: measure(config, options.questions, options.warmup) for config in order}
+                rounds.append({config: measured[config] for config in names})
+                result = rounds[-1]
+                print(f"round {number + 1}: {json.dumps(result)}", flush=True)
+        data[environment_name()] = {
+            "command": f"{Path(sys.executable).relative_to(REPO) if sys.executable.startswith(str(REPO)) else 'python'}"
+            f" benchmarks/gradio_soak.py --questions {options.questions} --warmup {options.warmup} "
+            f"--rounds {options.rounds}",
+            "questions": options.questions,
+            "warmup": options.warmup,
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "rounds": rounds,
+        }
+        RAW.write_text(json.dumps(data, indent=1) + "\n")
+    REPORT.write_text(render(data))
+    print(REPORT.read_text())
+
+
+if __name__ == "__main__":
+    main()

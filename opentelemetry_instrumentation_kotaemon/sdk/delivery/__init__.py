@@ -1,0 +1,1 @@
+"""At-least-once delivery of traces and logs: failed OTLP exports are kept and sent again in the background."""

@@ -1,0 +1,131 @@
+"""Steady traffic (20 traces a second) under `opentelemetry-instrument` while the collector goes away and comes back:
+nothing is lost, no call waits, one line when it went away and one when delivery resumed; exit with the collector
+down stays fast and says what was not delivered.
+
+Both protocols in both environments; the 2-minute outage runs once per environment (marked `long`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import opentelemetry.sdk.version
+import pytest
+
+from opentelemetry_instrumentation_kotaemon.sdk.delivery.delivery import MAX_BACKOFF
+from opentelemetry_instrumentation_kotaemon.sdk.delivery.exporters import DEFAULT_EXPORT_TIMEOUT
+from tests.support.e2e import REPO, instrumented_environment, launch
+from tests.support.openai_server import OpenAIServer
+from tests.support.restartable_collector import RestartableCollector
+
+LATEST_SDK = tuple(int(part) for part in opentelemetry.sdk.version.__version__.split(".")[:2]) >= (1, 35)
+# the 2-minute outage once per environment, on the protocol the other environment runs short outages on
+LONG_PROTOCOL = "grpc" if LATEST_SDK else "http/protobuf"
+RESUMED = re.compile(r"Export of traces to \S+ resumed: delivered [\d,]+ spans held during a \d+ s outage")
+RUNS = [
+    pytest.param("http/protobuf" if LATEST_SDK else "grpc", (6, 30), id="6s-30s"),
+    pytest.param(LONG_PROTOCOL, (120,), id="120s", marks=pytest.mark.long),
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+class SteadyApp:
+    """`tests/apps/steady_app.py` under `opentelemetry-instrument`; `finish()` ends it and times its exit."""
+
+    def __init__(self, endpoint: str, base_url: str, protocol: str, stderr_path: Path) -> None:
+        self._stderr_path = stderr_path
+        self._stderr = stderr_path.open("w")
+        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            launch("steady_app.py", "20"),
+            env=instrumented_environment(endpoint, base_url, env),
+            cwd=str(REPO),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "app started"
+
+    def finish(self) -> tuple[int, float, float]:
+        """End the app: (calls made, its slowest call in seconds, seconds from its last line to its exit)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        done = time.monotonic()
+        self.process.wait(timeout=60)
+        exited = time.monotonic() - done
+        self._stderr.close()
+        found = re.match(r"app done: (\d+) calls, slowest ([\d.]+) s", line)
+        assert found and self.process.returncode == 0, (line, self.stderr)
+        return int(found.group(1)), float(found.group(2)), exited
+
+    def wait_for_lines(self, pattern: re.Pattern[str], count: int, timeout: float = MAX_BACKOFF * 3 + 5) -> None:
+        """Wait until the app has printed `count` lines matching `pattern`: the sender's longest wait and the gRPC
+        channel's reconnection, then the time to send what was held."""
+        deadline = time.monotonic() + timeout
+        while len(pattern.findall(self.stderr)) < count:
+            assert time.monotonic() < deadline, self.stderr
+            time.sleep(0.2)
+
+    @property
+    def stderr(self) -> str:
+        return self._stderr_path.read_text()
+
+
+@pytest.mark.parametrize(("protocol", "outages"), RUNS)
+def test_steady_traffic_loses_nothing_while_the_collector_restarts(
+    server: OpenAIServer, protocol: str, outages: tuple[int, ...], tmp_path: Path
+) -> None:
+    with RestartableCollector(protocol) as collector:
+        app = SteadyApp(collector.endpoint, server.base_url, protocol, tmp_path / "stderr")
+        try:
+            time.sleep(2)
+            for number, outage in enumerate(outages, 1):
+                collector.stop()
+                time.sleep(outage)
+                collector.start()
+                app.wait_for_lines(RESUMED, number)  # what was held is delivered: the next outage starts afresh
+            calls, slowest, _ = app.finish()
+        finally:
+            app.process.kill()
+        models = {span.attributes.get("gen_ai.request.model") for span in collector.spans}
+    missing = [n for n in range(calls) if f"m-{n}" not in models]
+    assert not missing, (f"{len(missing)} of {calls} calls' spans lost", app.stderr)
+    assert calls >= 20 * (sum(outages) + 2)  # the app kept its pace: no call waited on export
+    # a call that waited on an export attempt would take its timeout (1 s); the first call, on a loaded machine, can
+    # take half of that by itself (the comparison with and without an outage is benchmarks/outage.py's)
+    assert slowest < DEFAULT_EXPORT_TIMEOUT, slowest
+    stderr = app.stderr
+    assert stderr.count("Could not export traces") == len(outages), stderr
+    assert len(RESUMED.findall(stderr)) == len(outages), stderr
+    assert "not delivered" not in stderr and "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_with_the_collector_down_at_exit_the_app_exits_within_3_s_and_says_what_was_not_delivered(
+    server: OpenAIServer, protocol: str, tmp_path: Path
+) -> None:
+    with RestartableCollector(protocol) as collector:
+        app = SteadyApp(collector.endpoint, server.base_url, protocol, tmp_path / "stderr")
+        try:
+            time.sleep(1)
+            collector.stop()
+            time.sleep(2)
+            _, _, exit_seconds = app.finish()
+        finally:
+            app.process.kill()
+    assert exit_seconds <= 3.0, (exit_seconds, app.stderr)
+    lines = [line for line in app.stderr.splitlines() if "not delivered" in line]
+    assert len(lines) == 1, app.stderr
+    assert re.search(rf"[\d,]+ spans not delivered: the collector at {collector.endpoint} did not answer$", lines[0])
