@@ -30,6 +30,8 @@ RUNS = [
     pytest.param(LONG_PROTOCOL, (120,), id="120s", marks=pytest.mark.long),
 ]
 
+GRPC_CORE_LOG = re.compile(r"[IWE]\d{4} \d\d:\d\d:\d\d")
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[OpenAIServer]:
@@ -129,3 +131,13 @@ def test_with_the_collector_down_at_exit_the_app_exits_within_3_s_and_says_what_
     lines = [line for line in app.stderr.splitlines() if "not delivered" in line]
     assert len(lines) == 1, app.stderr
     assert re.search(rf"[\d,]+ spans not delivered: the collector at {collector.endpoint} did not answer$", lines[0])
+    others = [
+        line
+        for line in app.stderr.splitlines()
+        if line.strip()
+        and line not in lines
+        and not line.startswith("Could not export")
+        and "pkg_resources" not in line
+        and not GRPC_CORE_LOG.match(line)  # grpcio's own log (a GOAWAY from the stopping receiver)
+    ]
+    assert not others, app.stderr  # e.g. no SDK complaint about our counters at exit

@@ -22,7 +22,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from opentelemetry_instrumentation_kotaemon import attributes as attr
-from opentelemetry_instrumentation_kotaemon.sdk.delivery.delivery import FIRST_BACKOFF, DeliveringSpanExporter
+from opentelemetry_instrumentation_kotaemon.sdk.delivery.delivery import (
+    FIRST_BACKOFF,
+    DeliveringSpanExporter,
+    _instruments,
+)
 from opentelemetry_instrumentation_kotaemon.sdk.shims import import_exporters_with_bounded_retries
 from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.restartable_collector import free_port
@@ -69,8 +73,10 @@ def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemoryMetricReader]:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
     monkeypatch.setattr("opentelemetry.metrics.get_meter", provider.get_meter)
+    _instruments.cache_clear()  # made once per process; here once per test, on this test's provider
     yield reader
     provider.shutdown()
+    _instruments.cache_clear()
 
 
 def _sums(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:

@@ -11,6 +11,7 @@ the collector went away, one when delivery resumed, one at exit what was not del
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -104,22 +105,27 @@ def _encoder(signal: str) -> Callable[[Sequence[Any]], Any]:
 
 
 class _Counters:
-    """Our export metrics, created on first use (the meter provider is set up after the tracer provider)."""
+    """Our export metrics. Made with the delivery, through the global meter provider's proxy (the SDK sets the real
+    one up after the tracer provider): made later, at exit, they would ask a meter provider already shut down."""
 
     def __init__(self, signal: str) -> None:
         self._attributes = {attr.KOTAEMON_EXPORT_SIGNAL: signal}
-        self._instruments: dict[str, Any] | None = None
+        self._instruments: dict[str, Any] = {}
+        try:
+            self._instruments = _instruments()
+        except Exception:
+            logger.debug("could not make the export counters", exc_info=True)
 
     def add(self, name: str, items: int, reason: str | None = None) -> None:
         try:
-            if self._instruments is None:
-                self._instruments = _instruments()
             attributes = self._attributes if reason is None else {**self._attributes, attr.ERROR_TYPE: reason}
-            self._instruments[name].add(items, attributes)
+            if name in self._instruments:
+                self._instruments[name].add(items, attributes)
         except Exception:
             logger.debug("could not count %s", name, exc_info=True)
 
 
+@functools.cache  # one set for every signal: SDK 1.27 warns when an instrument is made twice
 def _instruments() -> dict[str, Any]:
     from opentelemetry.metrics import get_meter
 
