@@ -8,6 +8,7 @@ Each environment runs the first two over gRPC and http/protobuf, the other way r
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import subprocess
@@ -134,6 +135,7 @@ def test_an_app_stopped_during_an_outage_sends_it_all_at_its_next_start(server: 
         assert restart.returncode == 0, restart.stderr
         assert [line for line in restart.stderr.splitlines() if corrupt.name in line] != []
         assert "Traceback" not in restart.stderr
+        assert re.search(r"delivered [\d,]+ spans that earlier processes of this service left in", restart.stderr)
         names, bodies = _received(receiver, CALLS, spooled["logs"])
         assert names == SPAN_NAMES and bodies == LOG_BODIES
         assert len(receiver.logs) >= spooled["logs"]

@@ -338,16 +338,26 @@ class Delivery:
                 return
             self._holding = False
         if self._held_delivered:
-            ended = self._outage_ended or time.monotonic()
-            started = self._outage_started or ended
-            logger.warning(
-                "Export of %s to %s resumed: delivered %s held during a %.0f s outage%s.",
-                self.signal,
-                self.transport.endpoint,
-                _count(self._held_delivered, self.signal),
-                ended - started,
-                f" ({self._bound_dropped:,} dropped past the bound)" if self._bound_dropped else "",
-            )
+            dropped = f" ({self._bound_dropped:,} dropped past the bound)" if self._bound_dropped else ""
+            held = _count(self._held_delivered, self.signal)
+            if self._outage_started is None:  # no attempt of this process failed: all came from the spool
+                logger.warning(
+                    "Export of %s to %s: delivered %s that earlier processes of this service left in the spool%s.",
+                    self.signal,
+                    self.transport.endpoint,
+                    held,
+                    dropped,
+                )
+            else:
+                ended = self._outage_ended or time.monotonic()
+                logger.warning(
+                    "Export of %s to %s resumed: delivered %s held during a %.0f s outage%s.",
+                    self.signal,
+                    self.transport.endpoint,
+                    held,
+                    ended - self._outage_started,
+                    dropped,
+                )
         self._held_delivered = self._bound_dropped = 0
         self._outage_started = self._outage_ended = None
 
