@@ -81,18 +81,49 @@ class Window:
     p99: float
     slowest: float
     longest_gc: float
+    probe_stall: float
 
 
-def _mark(process: subprocess.Popen[str]) -> Window:
-    """The calls since the last mark."""
+PROBE = """
+import sys, threading, time
+
+longest = 0.0
+
+
+def wake():
+    global longest
+    while True:
+        started = time.monotonic()
+        time.sleep(0.005)
+        longest = max(longest, time.monotonic() - started - 0.005)
+
+
+threading.Thread(target=wake, daemon=True).start()
+for line in sys.stdin:
+    if line.strip() != "mark":
+        break
+    print(f"{longest:.4f}", flush=True)
+    longest = 0.0
+"""
+"""A process that wakes every 5 ms and, at each mark, prints how late it woke at worst since the last one: how long
+the machine kept a process that wanted the CPU from it, the floor under the app's slowest call."""
+
+
+def _ask(process: subprocess.Popen[str]) -> str:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write("mark\n")
     process.stdin.flush()
-    line = process.stdout.readline()
+    return process.stdout.readline()
+
+
+def _mark(process: subprocess.Popen[str], probe: subprocess.Popen[str]) -> Window:
+    """The calls since the last mark."""
+    line = _ask(process)
+    probe_stall = float(_ask(probe))
     found = re.search(r"slowest ([\d.]+) s, p50 ([\d.]+) s, p99 ([\d.]+) s, longest gc ([\d.]+) s", line)
     assert found, line
     slowest, p50, p99, longest_gc = (float(value) for value in found.groups())
-    return Window(p50, p99, slowest, longest_gc)
+    return Window(p50, p99, slowest, longest_gc, probe_stall)
 
 
 @dataclass(frozen=True)
@@ -127,15 +158,19 @@ def run(protocol: str, outage: float) -> Run:
         assert process.stdout is not None and process.stdin is not None
         assert process.stdout.readline().strip() == "app started"
         sampler = Sampler(process.pid)
+        probe = subprocess.Popen(
+            [sys.executable, "-c", PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         time.sleep(WARM_UP)
-        _mark(process)
+        _mark(process, probe)
         sampler.phase = "up"
         time.sleep(outage)
-        up = _mark(process)
+        up = _mark(process, probe)
         sampler.phase = "outage"
         collector.stop()
         time.sleep(outage)
-        away = _mark(process)
+        away = _mark(process, probe)
+        probe.communicate("\n", timeout=10)
         sampler.phase = "after"
         collector.start()
         spans_before = len(collector.spans)
@@ -206,17 +241,25 @@ def report(runs: list[Run], outage: float) -> str:
         "",
         "## App call latency, ms",
         "",
-        "| protocol | run | up: p50 | p99 | slowest | longest GC | away: p50 | p99 | slowest | longest GC |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| protocol | run | up: p50 | p99 | slowest | longest GC | probe "
+        "| away: p50 | p99 | slowest | longest GC | probe |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     numbered: dict[str, int] = {}
     for r in runs:
         numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
         cells = [
-            _ms(w.p50) + " | " + _ms(w.p99) + " | " + _ms(w.slowest) + " | " + _ms(w.longest_gc) for w in (r.up, r.away)
+            " | ".join(_ms(value) for value in (w.p50, w.p99, w.slowest, w.longest_gc, w.probe_stall))
+            for w in (r.up, r.away)
         ]
         lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {cells[0]} | {cells[1]} |")
-    lines += ["", *_latency_summary(runs)]
+    lines += [
+        "",
+        "Longest GC: the app's longest garbage collection pause in the window. Probe: how late, at worst, a separate "
+        "process that sleeps 5 ms over and over woke in the window, what the machine alone does to a call.",
+        "",
+        *_latency_summary(runs),
+    ]
     lines += [
         "",
         "## Delivery and memory",
