@@ -214,6 +214,8 @@ def _latency_summary(runs: list[Run]) -> list[str]:
     up_p50 = [r.up.p50 for r in runs]
     away_p50 = [r.away.p50 for r in runs]
     within = sum(1 for r in runs if r.away.slowest <= r.up.slowest)
+    up_gc = sum(1 for r in runs if r.up.longest_gc >= r.up.slowest / 2)
+    away_gc = sum(1 for r in runs if r.away.longest_gc >= r.away.slowest / 2)
     return [
         f"- Slowest call: {_ms(min(up_slowest))} to {_ms(max(up_slowest))} ms with the collector up, "
         f"{_ms(min(away_slowest))} to {_ms(max(away_slowest))} ms with it away; the outage window's slowest call was "
@@ -221,6 +223,14 @@ def _latency_summary(runs: list[Run]) -> list[str]:
         f"- 99th percentile: {_ms(min(up_p99))} to {_ms(max(up_p99))} ms up, {_ms(min(away_p99))} to "
         f"{_ms(max(away_p99))} ms away. Median: {_ms(min(up_p50))} to {_ms(max(up_p50))} ms up, "
         f"{_ms(min(away_p50))} to {_ms(max(away_p50))} ms away.",
+        f"- Windows whose slowest call came with a GC pause of at least half its length: {up_gc} of {len(runs)} up, "
+        f"{away_gc} of {len(runs)} away. The process's first full collection falls in whichever window comes first "
+        "after its start.",
+        "- Slowest call against the probe's longest stall, away: "
+        + ", ".join(f"{_ms(r.away.slowest)} / {_ms(r.away.probe_stall)}" for r in runs)
+        + " ms; up: "
+        + ", ".join(f"{_ms(r.up.slowest)} / {_ms(r.up.probe_stall)}" for r in runs)
+        + " ms.",
     ]
 
 
@@ -287,7 +297,9 @@ def report(runs: list[Run], outage: float) -> str:
         f"{bound / held_bytes:.0f} times that.",
         f"- Resident memory grew by at most {growth / mib:.1f} MiB from the up window to the outage (payload held plus "
         "what Python and the allocator keep); the bound is on the payload.",
-        "- Lines on standard error: one when the collector went away, one when delivery resumed, per signal exported.",
+        "- Lines on standard error: ours are one when the collector went away and one when delivery resumed, per "
+        "signal exported; over gRPC the gRPC library may add one of its own about the connection the receiver closed "
+        "(GOAWAY).",
         "",
     ]
     return "\n".join(lines)
