@@ -1,23 +1,29 @@
-"""Memory and call latency of an instrumented app while its collector is away for two minutes.
+"""Call latency and memory of an instrumented app while its collector is away for two minutes, against the same
+length of time with it up.
 
 Runs `opentelemetry-instrument python tests/apps/steady_app.py 20` (a chat call every 50 ms, each its own trace)
-against the local OpenAI-compatible server and a restartable OTLP receiver, with the default settings: 30 s with
-the collector up, 120 s with it stopped, then up again until everything held was delivered. Samples the app's
-resident memory every second, and prints a Markdown report: the slowest call with the collector up and during the
-outage, the memory held during the outage against the documented bound, the bytes per span of this traffic (the
-arithmetic behind the default bound), and how many spans were lost.
-Usage: `python benchmarks/outage.py [--protocol grpc] [--outage 120] [--output benchmarks/outage.md]` with the
-environment's own interpreter.
+against the local OpenAI-compatible server and a restartable OTLP receiver, with the default settings (but the 200 ms
+batch delay of our end-to-end tests): after a 10 s warm-up, a window with the collector up, then a window of the same
+length with it stopped, then up again until everything held was delivered. The app reports, per window, the median,
+99th percentile and slowest call and its longest garbage collection pause. Samples the app's resident memory every
+second. Prints a Markdown report: latency per window and run, the memory held during the outage against the
+documented bound, the bytes per span of this traffic (the arithmetic behind the default bound), how many spans were
+lost, and the lines on standard error.
+Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--outage 120]
+[--output benchmarks/outage.md]` with the environment's own interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import re
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +38,8 @@ from tests.support.openai_server import OpenAIServer  # noqa: E402
 from tests.support.restartable_collector import RestartableCollector  # noqa: E402
 
 RATE = 20.0
+WARM_UP = 10.0
+"""Seconds before the first window: imports, first connections and caches settle."""
 
 
 def _rss_bytes(pid: int) -> int:
@@ -65,16 +73,77 @@ class Sampler:
         self._stop.set()
 
 
-def _mark(process: subprocess.Popen[str]) -> float:
-    """The slowest call since the last mark, in seconds."""
+@dataclass(frozen=True)
+class Window:
+    """The app's calls in one window, in seconds."""
+
+    p50: float
+    p99: float
+    slowest: float
+    longest_gc: float
+    probe_stall: float
+
+
+PROBE = """
+import sys, threading, time
+
+longest = 0.0
+
+
+def wake():
+    global longest
+    while True:
+        started = time.monotonic()
+        time.sleep(0.005)
+        longest = max(longest, time.monotonic() - started - 0.005)
+
+
+threading.Thread(target=wake, daemon=True).start()
+for line in sys.stdin:
+    if line.strip() != "mark":
+        break
+    print(f"{longest:.4f}", flush=True)
+    longest = 0.0
+"""
+"""A process that wakes every 5 ms and, at each mark, prints how late it woke at worst since the last one: how long
+the machine kept a process that wanted the CPU from it, the floor under the app's slowest call."""
+
+
+def _ask(process: subprocess.Popen[str]) -> str:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write("mark\n")
     process.stdin.flush()
-    line = process.stdout.readline()
-    return float(line.split("slowest ")[1].split()[0])
+    return process.stdout.readline()
 
 
-def run(protocol: str, outage: float, up: float) -> dict[str, float]:
+def _mark(process: subprocess.Popen[str], probe: subprocess.Popen[str]) -> Window:
+    """The calls since the last mark."""
+    line = _ask(process)
+    probe_stall = float(_ask(probe))
+    found = re.search(r"slowest ([\d.]+) s, p50 ([\d.]+) s, p99 ([\d.]+) s, longest gc ([\d.]+) s", line)
+    assert found, line
+    slowest, p50, p99, longest_gc = (float(value) for value in found.groups())
+    return Window(p50, p99, slowest, longest_gc, probe_stall)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's figures."""
+
+    protocol: str
+    up: Window
+    away: Window
+    rss_up: int
+    rss_away: int
+    calls: int
+    lost: int
+    bytes_per_span: float
+    stderr_lines: int
+    seconds: float
+
+
+def run(protocol: str, outage: float) -> Run:
+    started = time.monotonic()
     with OpenAIServer() as server, RestartableCollector(protocol) as collector:
         env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(
@@ -89,15 +158,19 @@ def run(protocol: str, outage: float, up: float) -> dict[str, float]:
         assert process.stdout is not None and process.stdin is not None
         assert process.stdout.readline().strip() == "app started"
         sampler = Sampler(process.pid)
-        time.sleep(10)
-        _mark(process)
+        probe = subprocess.Popen(
+            [sys.executable, "-c", PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(WARM_UP)
+        _mark(process, probe)
         sampler.phase = "up"
-        time.sleep(up)
-        slowest_up = _mark(process)
+        time.sleep(outage)
+        up = _mark(process, probe)
         sampler.phase = "outage"
         collector.stop()
         time.sleep(outage)
-        slowest_outage = _mark(process)
+        away = _mark(process, probe)
+        probe.communicate("\n", timeout=10)
         sampler.phase = "after"
         collector.start()
         spans_before = len(collector.spans)
@@ -114,65 +187,137 @@ def run(protocol: str, outage: float, up: float) -> dict[str, float]:
         models = {span.attributes.get("gen_ai.request.model") for span in collector.spans}
         lost = sum(1 for n in range(calls) if f"m-{n}" not in models)
         wire = collector.trace_bytes()
-    return {
-        "slowest_up": slowest_up,
-        "slowest_outage": slowest_outage,
-        "rss_up": sampler.peak("up"),
-        "rss_outage": sampler.peak("outage"),
-        "calls": calls,
-        "lost": lost,
-        "bytes_per_span": wire / max(len(collector.spans), 1),
-        "outage": outage,
-        "stderr_lines": len([line for line in stderr.splitlines() if line.strip()]),
-    }
-
-
-def report(figures: dict[str, float], protocol: str, seconds: float) -> str:
-    mib = 1024 * 1024
-    held_spans = RATE * figures["outage"]
-    held_bytes = held_spans * figures["bytes_per_span"]
-    growth = figures["rss_outage"] - figures["rss_up"]
-    bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
-    return "\n".join(
-        [
-            "# The collector away for two minutes",
-            "",
-            "Measured by `benchmarks/outage.py`: `opentelemetry-instrument python tests/apps/steady_app.py 20` (a chat",
-            "call every 50 ms, each its own trace of one span) against the local OpenAI-compatible server and a",
-            f"restartable OTLP receiver ({protocol}), default settings: 30 s with the collector up, "
-            f"{figures['outage']:.0f} s with it stopped, then up again until everything held was delivered.",
-            f"Python {platform.python_version()}, opentelemetry-sdk {sdk_version}; the run took {seconds:.0f} s.",
-            "",
-            "| | collector up | collector away |",
-            "|---|---:|---:|",
-            f"| slowest app call | {figures['slowest_up'] * 1000:.1f} ms | {figures['slowest_outage'] * 1000:.1f} ms |",
-            f"| peak resident memory | {figures['rss_up'] / mib:.1f} MiB | {figures['rss_outage'] / mib:.1f} MiB |",
-            "",
-            f"- Spans lost: {figures['lost']:.0f} of {figures['calls']:.0f}.",
-            f"- Bytes per span of this traffic, as sent (OTLP protobuf, batches of the SDK's default size): "
-            f"{figures['bytes_per_span']:.0f}.",
-            f"- Held during the outage: {held_spans:.0f} spans x {figures['bytes_per_span']:.0f} bytes = "
-            f"{held_bytes / mib:.2f} MiB of payload; the default bound (`OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES`) is "
-            f"{bound / mib:.0f} MiB per signal, {bound / held_bytes:.0f} times that.",
-            f"- Resident memory grew by {growth / mib:.1f} MiB during the outage (payload held plus what Python and "
-            "the allocator keep); the bound is on the payload.",
-            f"- Lines on standard error for the whole run: {figures['stderr_lines']:.0f} (one when the collector went "
-            "away, one when delivery resumed, per signal exported).",
-            "",
-        ]
+    return Run(
+        protocol=protocol,
+        up=up,
+        away=away,
+        rss_up=sampler.peak("up"),
+        rss_away=sampler.peak("outage"),
+        calls=calls,
+        lost=lost,
+        bytes_per_span=wire / max(len(collector.spans), 1),
+        stderr_lines=len([line for line in stderr.splitlines() if line.strip()]),
+        seconds=time.monotonic() - started,
     )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def _latency_summary(runs: list[Run]) -> list[str]:
+    """What the latency table says: the outage windows against the up windows of every run."""
+    up_slowest = [r.up.slowest for r in runs]
+    away_slowest = [r.away.slowest for r in runs]
+    up_p99 = [r.up.p99 for r in runs]
+    away_p99 = [r.away.p99 for r in runs]
+    up_p50 = [r.up.p50 for r in runs]
+    away_p50 = [r.away.p50 for r in runs]
+    within = sum(1 for r in runs if r.away.slowest <= r.up.slowest)
+    up_gc = sum(1 for r in runs if r.up.longest_gc >= r.up.slowest / 2)
+    away_gc = sum(1 for r in runs if r.away.longest_gc >= r.away.slowest / 2)
+    return [
+        f"- Slowest call: {_ms(min(up_slowest))} to {_ms(max(up_slowest))} ms with the collector up, "
+        f"{_ms(min(away_slowest))} to {_ms(max(away_slowest))} ms with it away; the outage window's slowest call was "
+        f"no slower than the same run's up window in {within} of {len(runs)} runs.",
+        f"- 99th percentile: {_ms(min(up_p99))} to {_ms(max(up_p99))} ms up, {_ms(min(away_p99))} to "
+        f"{_ms(max(away_p99))} ms away. Median: {_ms(min(up_p50))} to {_ms(max(up_p50))} ms up, "
+        f"{_ms(min(away_p50))} to {_ms(max(away_p50))} ms away.",
+        f"- Windows whose slowest call came with a GC pause of at least half its length: {up_gc} of {len(runs)} up, "
+        f"{away_gc} of {len(runs)} away. The process's first full collection falls in whichever window comes first "
+        "after its start.",
+        "- Slowest call against the probe's longest stall, away: "
+        + ", ".join(f"{_ms(r.away.slowest)} / {_ms(r.away.probe_stall)}" for r in runs)
+        + " ms; up: "
+        + ", ".join(f"{_ms(r.up.slowest)} / {_ms(r.up.probe_stall)}" for r in runs)
+        + " ms.",
+    ]
+
+
+def report(runs: list[Run], outage: float) -> str:
+    mib = 1024 * 1024
+    bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
+    held_spans = RATE * outage
+    lines = [
+        f"# The collector away for {outage:.0f} s, against {outage:.0f} s with it up",
+        "",
+        "Measured by `benchmarks/outage.py`: `opentelemetry-instrument python tests/apps/steady_app.py 20` "
+        "(a chat call every 50 ms, each its own trace of one span) against the local OpenAI-compatible server and a "
+        "restartable OTLP receiver, default settings but the 200 ms batch delay of our end-to-end tests. After a "
+        f"{WARM_UP:.0f} s warm-up: {outage:.0f} s with the collector up, then {outage:.0f} s with it stopped "
+        "(windows of the same length, so each sees as many calls), then up again until everything held was "
+        f"delivered. Python {platform.python_version()}, opentelemetry-sdk {sdk_version}, {os.cpu_count()} cores "
+        f"shared with other work; {len(runs)} runs, {sum(r.seconds for r in runs) / 60:.0f} min.",
+        "",
+        "## App call latency, ms",
+        "",
+        "| protocol | run | up: p50 | p99 | slowest | longest GC | probe "
+        "| away: p50 | p99 | slowest | longest GC | probe |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    numbered: dict[str, int] = {}
+    for r in runs:
+        numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
+        cells = [
+            " | ".join(_ms(value) for value in (w.p50, w.p99, w.slowest, w.longest_gc, w.probe_stall))
+            for w in (r.up, r.away)
+        ]
+        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "",
+        "Longest GC: the app's longest garbage collection pause in the window. Probe: how late, at worst, a separate "
+        "process that sleeps 5 ms over and over woke in the window, what the machine alone does to a call.",
+        "",
+        *_latency_summary(runs),
+    ]
+    lines += [
+        "",
+        "## Delivery and memory",
+        "",
+        "| protocol | run | spans lost | bytes per span | payload held | peak memory up | peak memory away | "
+        "lines on stderr |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    numbered = {}
+    for r in runs:
+        numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
+        held = held_spans * r.bytes_per_span
+        lines.append(
+            f"| {r.protocol} | {numbered[r.protocol]} | {r.lost} of {r.calls} | {r.bytes_per_span:.0f} | "
+            f"{held / mib:.2f} MiB | {r.rss_up / mib:.1f} MiB | {r.rss_away / mib:.1f} MiB | {r.stderr_lines} |"
+        )
+    largest = max(runs, key=lambda r: r.bytes_per_span)
+    held_bytes = held_spans * largest.bytes_per_span
+    growth = max(r.rss_away - r.rss_up for r in runs)
+    lines += [
+        "",
+        f"- Held during the outage: {held_spans:.0f} spans x at most {largest.bytes_per_span:.0f} bytes (OTLP "
+        f"protobuf, as sent) = {held_bytes / mib:.2f} MiB of payload; the default bound "
+        f"(`OTEL_KOTAEMON_EXPORT_RETRY_MAX_BYTES`) is {bound / mib:.0f} MiB per signal, "
+        f"{bound / held_bytes:.0f} times that.",
+        f"- Resident memory grew by at most {growth / mib:.1f} MiB from the up window to the outage (payload held plus "
+        "what Python and the allocator keep); the bound is on the payload.",
+        "- Lines on standard error: ours are one when the collector went away and one when delivery resumed, per "
+        "signal exported; over gRPC the gRPC library may add one of its own about the connection the receiver closed "
+        "(GOAWAY).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--protocol", default="http/protobuf", choices=["http/protobuf", "grpc"])
-    parser.add_argument("--outage", type=float, default=120.0)
-    parser.add_argument("--up", type=float, default=30.0)
+    parser.add_argument("--protocol", action="append", choices=["http/protobuf", "grpc"])
+    parser.add_argument("--runs", type=int, default=1, help="runs per protocol")
+    parser.add_argument("--outage", type=float, default=120.0, help="seconds of each window")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "outage.md")
     args = parser.parse_args()
-    started = time.monotonic()
-    figures = run(args.protocol, args.outage, args.up)
-    text = report(figures, args.protocol, time.monotonic() - started)
+    runs = []
+    for _ in range(args.runs):
+        for protocol in args.protocol or ["http/protobuf", "grpc"]:
+            runs.append(run(protocol, args.outage))
+            print(runs[-1], flush=True)
+    text = report(runs, args.outage)
     args.output.write_text(text)
     print(text)
 

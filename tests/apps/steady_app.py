@@ -1,8 +1,10 @@
 """An app with steady traffic: a chat call every 1/RATE seconds (each its own trace, model `m-<n>`).
 
-On standard input: `mark` prints the calls so far and the slowest call since the last mark; an empty line (or end of
-input) ends it, printing how many calls it made and its slowest call."""
+On standard input: `mark` prints the calls so far and, for the calls since the last mark, the median, 99th percentile
+and slowest call and the longest garbage collection pause; an empty line (or end of input) ends it, printing how many
+calls it made and its slowest call."""
 
+import gc
 import sys
 import threading
 import time
@@ -14,7 +16,17 @@ RATE = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
 client = openai.OpenAI()
 stop = threading.Event()
 marks: list[threading.Event] = []
-calls, slowest, slowest_since_mark = 0, 0.0, 0.0
+calls, slowest = 0, 0.0
+since_mark: list[float] = []
+gc_started, longest_gc = 0.0, 0.0
+
+
+def time_gc(phase: str, info: dict[str, int]) -> None:
+    global gc_started, longest_gc
+    if phase == "start":
+        gc_started = time.monotonic()
+    else:
+        longest_gc = max(longest_gc, time.monotonic() - gc_started)
 
 
 def read_commands() -> None:
@@ -27,6 +39,11 @@ def read_commands() -> None:
     stop.set()
 
 
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)] if ordered else 0.0
+
+
+gc.callbacks.append(time_gc)
 threading.Thread(target=read_commands, daemon=True).start()
 print("app started", flush=True)
 next_call = time.monotonic()
@@ -34,11 +51,17 @@ while not stop.is_set():
     started = time.monotonic()
     client.chat.completions.create(model=f"m-{calls}", messages=[{"role": "user", "content": "hi"}])
     took = time.monotonic() - started
-    slowest, slowest_since_mark = max(slowest, took), max(slowest_since_mark, took)
+    slowest = max(slowest, took)
+    since_mark.append(took)
     calls += 1
     while marks:
-        print(f"mark: {calls} calls, slowest {slowest_since_mark:.4f} s", flush=True)
-        slowest_since_mark = 0.0
+        ordered = sorted(since_mark)
+        print(
+            f"mark: {calls} calls, slowest {percentile(ordered, 1.0):.4f} s, p50 {percentile(ordered, 0.5):.4f} s, "
+            f"p99 {percentile(ordered, 0.99):.4f} s, longest gc {longest_gc:.4f} s",
+            flush=True,
+        )
+        since_mark, longest_gc = [], 0.0
         marks.pop(0).set()
     next_call += 1 / RATE
     stop.wait(max(next_call - time.monotonic(), 0.0))
