@@ -99,7 +99,7 @@ def _signature(method: Any) -> inspect.Signature:
     """`inspect.signature(method)`, read once per function."""
     function = getattr(method, "__func__", None)
     is_bound = function is not None and getattr(method, "__self__", None) is not None
-    key = function if is_bound else method
+    key: Any = function if is_bound else method
     try:
         cached = _SIGNATURES.get(key)
     except TypeError:  # not weakly referenceable
