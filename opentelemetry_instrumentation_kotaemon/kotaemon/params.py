@@ -8,9 +8,12 @@ values theflow keeps in `_attrx`, then from a plain declared default, never thro
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any
 
 _MISSING = object()
+_SIGNATURES: weakref.WeakKeyDictionary[Any, tuple[inspect.Signature, inspect.Signature]] = weakref.WeakKeyDictionary()
+"""Each traced function's signature, called plainly and as a bound method (reading one takes longer than a call)."""
 
 
 def _is_sentinel(value: Any) -> bool:
@@ -81,7 +84,7 @@ def step_name(obj: Any) -> str | None:
 def bind(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The call's arguments by parameter name (callers use both positional and keyword styles)."""
     try:
-        signature = inspect.signature(method)
+        signature = _signature(method)
         bound = signature.bind_partial(*args, **kwargs)
     except (TypeError, ValueError):
         return dict(kwargs)
@@ -90,3 +93,25 @@ def bind(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str
         if parameter.kind is inspect.Parameter.VAR_KEYWORD and isinstance(values.get(name), dict):
             values.update(values.pop(name))
     return values
+
+
+def _signature(method: Any) -> inspect.Signature:
+    """`inspect.signature(method)`, read once per function."""
+    function = getattr(method, "__func__", None)
+    is_bound = function is not None and getattr(method, "__self__", None) is not None
+    key: Any = function if is_bound else method
+    try:
+        cached = _SIGNATURES.get(key)
+    except TypeError:  # not weakly referenceable
+        return inspect.signature(method)
+    if cached is None:
+        plain = inspect.signature(key)
+        parameters = list(plain.parameters.values())
+        if parameters and parameters[0].kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            parameters = parameters[1:]
+        cached = (plain, plain.replace(parameters=parameters))
+        _SIGNATURES[key] = cached
+    return cached[1] if is_bound else cached[0]

@@ -10,6 +10,9 @@ of its cost. `OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true` keeps them; otherwise:
   them when they start, so they are never built. Only INTERNAL spans named `... http send` / `... http receive` whose
   parent is a server span of the ASGI, FastAPI or Starlette instrumentation; every other span is the inner sampler's.
   A dropped span is a non-recording one in the same trace: its parent and the spans after it are kept.
+  There the middleware also still wraps every `receive` in a span that the sampler drops (Gradio's answer stream asks
+  for one every few messages, to see whether the browser left): `receive_directly_when_dropped` has it call the
+  server's `receive` itself whenever that span would be dropped, and no `client_request_hook` would see it.
 
 The FastAPI instrumentation is also given the hook that links Gradio's data requests to their events (`gradio.streams`).
 """
@@ -19,11 +22,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from inspect import signature
 from typing import Any
 
+import wrapt
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, get_current_span
@@ -73,6 +77,42 @@ class DropAsgiMessageSpans(Sampler):  # type: ignore[misc]
 
     def get_description(self) -> str:
         return f"DropAsgiMessageSpans{{{self.inner.get_description()}}}"
+
+
+def receive_directly_when_dropped() -> None:
+    """On releases without `exclude_spans`: the middleware's `receive` wrapper calls the server's `receive` itself
+    whenever its span would be dropped (see the module's docstring). Once per process; never raises."""
+    try:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        method = OpenTelemetryMiddleware.__dict__.get("_get_otel_receive")
+        if method is None or getattr(method, "_self_kotaemon_receive", False):
+            return
+        wrapper = wrapt.FunctionWrapper(method, _receive_unless_recorded)
+        wrapper._self_kotaemon_receive = True  # type: ignore[attr-defined]
+        setattr(OpenTelemetryMiddleware, "_get_otel_receive", wrapper)  # noqa: B010
+    except Exception:
+        logger.debug("the ASGI middleware's receive is left as it is", exc_info=True)
+
+
+def _receive_unless_recorded(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """`_get_otel_receive(server_span_name, scope, receive)`: its wrapper, or one that skips it when its span would be
+    dropped by `DropAsgiMessageSpans` (the current span is an ASGI server span)."""
+    otel_receive = wrapped(*args, **kwargs)
+    receive = args[2] if len(args) > 2 else kwargs.get("receive")
+    sampler = getattr(getattr(instance, "tracer", None), "sampler", None)
+    hook = getattr(instance, "client_request_hook", None)
+    if receive is None or callable(hook) or not isinstance(sampler, DropAsgiMessageSpans):
+        return otel_receive
+
+    async def receive_unless_recorded() -> Any:
+        if _is_asgi_server_span(get_current_span()):
+            return await receive()
+        return await otel_receive()
+
+    return receive_unless_recorded
 
 
 def _is_asgi_server_span(span: Any) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
@@ -46,6 +47,12 @@ def traced_app(provider: TracerProvider, **options: object) -> TestClient:
                     pass
 
         return StreamingResponse(chunks())
+
+    @app.post("/inside")
+    async def inside(request: Request) -> dict[str, str]:
+        with tracer.start_as_current_span("reading"):  # the body read under a span of the app's own
+            body = await request.body()
+        return {"body": body.decode()}
 
     @app.get("/plain")
     async def plain() -> dict[str, str]:
@@ -114,6 +121,52 @@ def test_only_the_asgi_instrumentation_s_message_spans_are_dropped(exporter: InM
         "queue http receive",
     ]
     assert DropAsgiMessageSpans(ALWAYS_ON).get_description() == "DropAsgiMessageSpans{AlwaysOnSampler}"
+
+
+class AskedNames(DropAsgiMessageSpans):
+    """`DropAsgiMessageSpans` noting the name of every span it is asked about."""
+
+    def __init__(self) -> None:
+        super().__init__(ParentBased(ALWAYS_ON))
+        self.names: list[str] = []
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, *args: Any, **kwargs: Any) -> Any:
+        self.names.append(name)
+        return super().should_sample(parent_context, trace_id, name, *args, **kwargs)
+
+
+def test_where_its_span_would_be_dropped_the_middleware_receives_without_making_it(
+    exporter: InMemorySpanExporter,
+) -> None:
+    asgi.receive_directly_when_dropped()
+    asgi.receive_directly_when_dropped()  # once per process
+    sampler = AskedNames()
+    client = traced_app(provider_with(sampler, exporter))
+    assert client.post("/answer", content=b"q").content == b"q0q1q2"
+    assert [n for n in sampler.names if n.endswith("http receive")] == []  # no span started for it at all
+    assert [n for n in sampler.names if n.endswith("http send")]  # the send path is the instrumentation's own
+    spans = exporter.get_finished_spans()
+    assert message_spans(list(spans)) == []
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert server.attributes["http.status_code"] == 200
+    # under a span of the app's own the sampler keeps the receive span, as it did before
+    assert client.post("/inside", content=b"q").json() == {"body": "q"}
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["POST /inside http receive"].parent.span_id == spans["reading"].context.span_id
+
+
+def test_with_a_client_request_hook_the_middleware_s_receive_wrapper_stays(exporter: InMemorySpanExporter) -> None:
+    """The hook is given each receive span: it is started, and dropped by the sampler."""
+    asgi.receive_directly_when_dropped()
+    sampler = AskedNames()
+    hooked: list[str] = []
+    client = traced_app(
+        provider_with(sampler, exporter),
+        client_request_hook=lambda span, scope, message: hooked.append(message["type"]),
+    )
+    assert client.post("/answer", content=b"q").content == b"q0q1q2"
+    assert "POST /answer http receive" in sampler.names and "http.request" in hooked
+    assert message_spans(list(exporter.get_finished_spans())) == []
 
 
 def test_without_our_sampler_the_instrumentation_makes_them(exporter: InMemorySpanExporter) -> None:
