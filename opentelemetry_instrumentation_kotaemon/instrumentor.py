@@ -38,7 +38,8 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     Settings come from the environment (see the README); `instrument()` also takes `tracer_provider`,
     `meter_provider` and `logger_provider`. It also carries the trace into threads and thread pools, and puts trace
     ids on the app's log records and keeps exporting them when the app clears the root logger's handlers (unless
-    `threading` or `logging` is in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`).
+    `threading` or `logging` is in `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`). Where the ASGI instrumentation's message
+    spans are dropped at sampling (releases before 0.49b0), its middleware's `receive` skips them (`sdk/asgi.py`).
     """
 
     # BaseInstrumentor is a singleton whose __init__ runs on every `KotaemonInstrumentor()`, so the state of
@@ -67,6 +68,7 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             patcher = Patcher("threading")
             patcher.patch(threads.TARGETS)
             patchers.append(patcher)
+        patchers.extend(_asgi_receive_shortcut())
         for library in settings.instrument:
             instrument_library = _INTEGRATIONS.get(library)
             if instrument_library is None:
@@ -98,3 +100,18 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._log_export_guard is not None:
             self._log_export_guard.disable()
             self._log_export_guard = None
+
+
+def _asgi_receive_shortcut() -> list[Patcher]:
+    """Where the ASGI instrumentation's message spans are dropped at sampling, its `receive` wrapper skips them."""
+    try:
+        from .sdk import asgi
+
+        if not asgi.drops_at_sampling():
+            return []
+        patcher = Patcher("asgi")
+        patcher.patch(asgi.RECEIVE_TARGETS)
+    except Exception:
+        logger.debug("the ASGI middleware's receive is left as it is", exc_info=True)
+        return []
+    return [patcher]

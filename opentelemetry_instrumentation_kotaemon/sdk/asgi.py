@@ -11,8 +11,9 @@ of its cost. `OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true` keeps them; otherwise:
   parent is a server span of the ASGI, FastAPI or Starlette instrumentation; every other span is the inner sampler's.
   A dropped span is a non-recording one in the same trace: its parent and the spans after it are kept.
   There the middleware also still wraps every `receive` in a span that the sampler drops (Gradio's answer stream asks
-  for one every few messages, to see whether the browser left): `receive_directly_when_dropped` has it call the
-  server's `receive` itself whenever that span would be dropped, and no `client_request_hook` would see it.
+  for one every few messages, to see whether the browser left): `RECEIVE_TARGETS`, wrapped by the Kotaemon
+  instrumentor (and removed by its `uninstrument()`), have it call the server's `receive` itself whenever that span
+  would be dropped, and no `client_request_hook` would see it.
 
 The FastAPI instrumentation is also given the hook that links Gradio's data requests to their events (`gradio.streams`).
 """
@@ -27,13 +28,13 @@ from importlib import metadata
 from inspect import signature
 from typing import Any
 
-import wrapt
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from ..patching import Target
 from ..settings import ASGI_MESSAGE_SPANS
 
 logger = logging.getLogger(__name__)
@@ -79,22 +80,6 @@ class DropAsgiMessageSpans(Sampler):  # type: ignore[misc]
         return f"DropAsgiMessageSpans{{{self.inner.get_description()}}}"
 
 
-def receive_directly_when_dropped() -> None:
-    """On releases without `exclude_spans`: the middleware's `receive` wrapper calls the server's `receive` itself
-    whenever its span would be dropped (see the module's docstring). Once per process; never raises."""
-    try:
-        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-
-        method = OpenTelemetryMiddleware.__dict__.get("_get_otel_receive")
-        if method is None or getattr(method, "_self_kotaemon_receive", False):
-            return
-        wrapper = wrapt.FunctionWrapper(method, _receive_unless_recorded)
-        wrapper._self_kotaemon_receive = True  # type: ignore[attr-defined]
-        setattr(OpenTelemetryMiddleware, "_get_otel_receive", wrapper)  # noqa: B010
-    except Exception:
-        logger.debug("the ASGI middleware's receive is left as it is", exc_info=True)
-
-
 def _receive_unless_recorded(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -113,6 +98,12 @@ def _receive_unless_recorded(
         return await otel_receive()
 
     return receive_unless_recorded
+
+
+RECEIVE_TARGETS = [
+    Target("opentelemetry.instrumentation.asgi", "OpenTelemetryMiddleware._get_otel_receive", _receive_unless_recorded)
+]
+"""Wrapped where message spans are dropped at sampling (`drops_at_sampling`)."""
 
 
 def _is_asgi_server_span(span: Any) -> bool:

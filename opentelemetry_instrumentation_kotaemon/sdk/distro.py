@@ -52,8 +52,6 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
 
             try:
                 kwargs = asgi.instrumentor_options(entry_point.name, entry_point.load(), kwargs)
-                if asgi.drops_at_sampling():
-                    asgi.receive_directly_when_dropped()
             except Exception:
                 logging.getLogger(__name__).debug("FastAPI instrumentation loaded as it is", exc_info=True)
         super().load_instrumentor(entry_point, **kwargs)

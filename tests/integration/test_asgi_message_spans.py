@@ -5,7 +5,7 @@ their events."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -20,7 +21,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind
 
+from opentelemetry_instrumentation_kotaemon import KotaemonInstrumentor
 from opentelemetry_instrumentation_kotaemon.gradio.streams import DataStreams
+from opentelemetry_instrumentation_kotaemon.patching import Patcher
 from opentelemetry_instrumentation_kotaemon.sdk import asgi
 from opentelemetry_instrumentation_kotaemon.sdk.asgi import DropAsgiMessageSpans
 from opentelemetry_instrumentation_kotaemon.settings import OTEL_KOTAEMON_ASGI_MESSAGE_SPANS
@@ -135,11 +138,20 @@ class AskedNames(DropAsgiMessageSpans):
         return super().should_sample(parent_context, trace_id, name, *args, **kwargs)
 
 
+@pytest.fixture
+def receive_shortcut() -> Iterator[None]:
+    """The middleware's receive wrapped as the Kotaemon instrumentor wraps it on releases without `exclude_spans`."""
+    patcher = Patcher("asgi")
+    patcher.patch(asgi.RECEIVE_TARGETS)
+    patcher.patch(asgi.RECEIVE_TARGETS)  # wrapped once
+    yield
+    patcher.unpatch()
+
+
+@pytest.mark.usefixtures("receive_shortcut")
 def test_where_its_span_would_be_dropped_the_middleware_receives_without_making_it(
     exporter: InMemorySpanExporter,
 ) -> None:
-    asgi.receive_directly_when_dropped()
-    asgi.receive_directly_when_dropped()  # once per process
     sampler = AskedNames()
     client = traced_app(provider_with(sampler, exporter))
     assert client.post("/answer", content=b"q").content == b"q0q1q2"
@@ -155,9 +167,9 @@ def test_where_its_span_would_be_dropped_the_middleware_receives_without_making_
     assert spans["POST /inside http receive"].parent.span_id == spans["reading"].context.span_id
 
 
+@pytest.mark.usefixtures("receive_shortcut")
 def test_with_a_client_request_hook_the_middleware_s_receive_wrapper_stays(exporter: InMemorySpanExporter) -> None:
     """The hook is given each receive span: it is started, and dropped by the sampler."""
-    asgi.receive_directly_when_dropped()
     sampler = AskedNames()
     hooked: list[str] = []
     client = traced_app(
@@ -167,6 +179,20 @@ def test_with_a_client_request_hook_the_middleware_s_receive_wrapper_stays(expor
     assert client.post("/answer", content=b"q").content == b"q0q1q2"
     assert "POST /answer http receive" in sampler.names and "http.request" in hooked
     assert message_spans(list(exporter.get_finished_spans())) == []
+
+
+def test_the_instrumentor_wraps_the_receive_only_where_spans_are_dropped_and_unwraps_it(
+    instrument: Callable[..., Any],
+) -> None:
+    original = OpenTelemetryMiddleware.__dict__["_get_otel_receive"]
+    instrument(**{OTEL_KOTAEMON_ASGI_MESSAGE_SPANS: "true"})
+    assert OpenTelemetryMiddleware.__dict__["_get_otel_receive"] is original  # message spans wanted
+    KotaemonInstrumentor().uninstrument()
+    instrument()
+    wrapped = OpenTelemetryMiddleware.__dict__["_get_otel_receive"] is not original
+    assert wrapped is asgi.drops_at_sampling() is not HAS_OPTION
+    KotaemonInstrumentor().uninstrument()
+    assert OpenTelemetryMiddleware.__dict__["_get_otel_receive"] is original
 
 
 def test_without_our_sampler_the_instrumentation_makes_them(exporter: InMemorySpanExporter) -> None:
