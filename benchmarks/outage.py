@@ -8,7 +8,8 @@ length with it stopped, then up again until everything held was delivered. The a
 99th percentile and slowest call and its longest garbage collection pause. Samples the app's resident memory every
 second. Prints a Markdown report: latency per window and run, the memory held during the outage against the
 documented bound, the bytes per span of this traffic (the arithmetic behind the default bound), how many spans were
-lost, and the lines on standard error.
+lost, and the lines on standard error. The report has a section per environment: a run replaces its own
+environment's section (by Python version) and keeps the others'.
 Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--outage 120]
 [--output benchmarks/outage.md]` with the environment's own interpreter.
 """
@@ -234,11 +235,9 @@ def _latency_summary(runs: list[Run]) -> list[str]:
     ]
 
 
-def report(runs: list[Run], outage: float) -> str:
-    mib = 1024 * 1024
-    bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
-    held_spans = RATE * outage
-    lines = [
+def _head(outage: float) -> list[str]:
+    """The report's title and method, common to every environment's section."""
+    return [
         f"# The collector away for {outage:.0f} s, against {outage:.0f} s with it up",
         "",
         "Measured by `benchmarks/outage.py`: `opentelemetry-instrument python tests/apps/steady_app.py 20` "
@@ -246,10 +245,43 @@ def report(runs: list[Run], outage: float) -> str:
         "restartable OTLP receiver, default settings but the 200 ms batch delay of our end-to-end tests. After a "
         f"{WARM_UP:.0f} s warm-up: {outage:.0f} s with the collector up, then {outage:.0f} s with it stopped "
         "(windows of the same length, so each sees as many calls), then up again until everything held was "
-        f"delivered. Python {platform.python_version()}, opentelemetry-sdk {sdk_version}, {os.cpu_count()} cores "
-        f"shared with other work; {len(runs)} runs, {sum(r.seconds for r in runs) / 60:.0f} min.",
+        f"delivered. One section per environment, each run with the environment's own interpreter; {os.cpu_count()} "
+        "cores shared with other work.",
         "",
-        "## App call latency, ms",
+    ]
+
+
+def _section_title() -> str:
+    """This environment's section heading, up to the figures that vary between reruns."""
+    return f"## Python {platform.python_version()}, opentelemetry-sdk {sdk_version}"
+
+
+def _python_version(section: str) -> tuple[int, ...]:
+    """The Python version a section's heading names (empty for another block)."""
+    found = re.match(r"## Python ([\d.]+)", section)
+    return tuple(int(part) for part in found.group(1).split(".")) if found else ()
+
+
+def merged(existing: str, section: str, outage: float) -> str:
+    """The report with this environment's section (same Python minor version) replaced or added, the others kept."""
+    kept = [
+        block.rstrip("\n") + "\n"
+        for block in re.split(r"^(?=## )", existing, flags=re.MULTILINE)[1:]
+        if _python_version(block)[:2] != sys.version_info[:2]
+    ]
+    sections = sorted([*kept, section], key=_python_version, reverse=True)  # the newest Python first
+    return "\n".join(["\n".join(_head(outage)), *sections])
+
+
+def report(runs: list[Run], outage: float) -> str:
+    """This environment's section of the report."""
+    mib = 1024 * 1024
+    bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
+    held_spans = RATE * outage
+    lines = [
+        f"{_section_title()}: {len(runs)} runs, {sum(r.seconds for r in runs) / 60:.0f} min",
+        "",
+        "### App call latency, ms",
         "",
         "| protocol | run | up: p50 | p99 | slowest | longest GC | probe "
         "| away: p50 | p99 | slowest | longest GC | probe |",
@@ -272,7 +304,7 @@ def report(runs: list[Run], outage: float) -> str:
     ]
     lines += [
         "",
-        "## Delivery and memory",
+        "### Delivery and memory",
         "",
         "| protocol | run | spans lost | bytes per span | payload held | peak memory up | peak memory away | "
         "lines on stderr |",
@@ -317,9 +349,9 @@ def main() -> None:
         for protocol in args.protocol or ["http/protobuf", "grpc"]:
             runs.append(run(protocol, args.outage))
             print(runs[-1], flush=True)
-    text = report(runs, args.outage)
-    args.output.write_text(text)
-    print(text)
+    section = report(runs, args.outage)
+    args.output.write_text(merged(args.output.read_text() if args.output.exists() else "", section, args.outage))
+    print(section)
 
 
 if __name__ == "__main__":
