@@ -11,7 +11,7 @@ documented bound, the bytes per span of this traffic (the arithmetic behind the 
 lost, and the lines on standard error. The report has a section per environment: a run replaces its own
 environment's section (by Python version) and keeps the others'.
 Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--outage 120]
-[--output benchmarks/outage.md]` with the environment's own interpreter.
+[--output benchmarks/outage.md] [--setting NAME=VALUE]` with the environment's own interpreter.
 """
 
 from __future__ import annotations
@@ -143,10 +143,10 @@ class Run:
     seconds: float
 
 
-def run(protocol: str, outage: float) -> Run:
+def run(protocol: str, outage: float, settings: dict[str, str]) -> Run:
     started = time.monotonic()
     with OpenAIServer() as server, RestartableCollector(protocol) as collector:
-        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1"}
+        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1", **settings}
         process = subprocess.Popen(
             launch("steady_app.py", str(RATE)),
             env=instrumented_environment(collector.endpoint, server.base_url, env),
@@ -273,13 +273,14 @@ def merged(existing: str, section: str, outage: float) -> str:
     return "\n".join(["\n".join(_head(outage)), *sections])
 
 
-def report(runs: list[Run], outage: float) -> str:
+def report(runs: list[Run], outage: float, settings: dict[str, str]) -> str:
     """This environment's section of the report."""
     mib = 1024 * 1024
     bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
     held_spans = RATE * outage
     lines = [
-        f"{_section_title()}: {len(runs)} runs, {sum(r.seconds for r in runs) / 60:.0f} min",
+        f"{_section_title()}{''.join(f', {name}={value}' for name, value in settings.items())}: {len(runs)} runs, "
+        f"{sum(r.seconds for r in runs) / 60:.0f} min",
         "",
         "### App call latency, ms",
         "",
@@ -343,13 +344,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per protocol")
     parser.add_argument("--outage", type=float, default=120.0, help="seconds of each window")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "outage.md")
+    parser.add_argument("--setting", action="append", default=[], help="NAME=VALUE for the app, over the defaults")
     args = parser.parse_args()
+    settings = dict(setting.split("=", 1) for setting in args.setting)
     runs = []
     for _ in range(args.runs):
         for protocol in args.protocol or ["http/protobuf", "grpc"]:
-            runs.append(run(protocol, args.outage))
+            runs.append(run(protocol, args.outage, settings))
             print(runs[-1], flush=True)
-    section = report(runs, args.outage)
+    section = report(runs, args.outage, settings)
     args.output.write_text(merged(args.output.read_text() if args.output.exists() else "", section, args.outage))
     print(section)
 
