@@ -8,9 +8,10 @@ length with it stopped, then up again until everything held was delivered. The a
 99th percentile and slowest call and its longest garbage collection pause. Samples the app's resident memory every
 second. Prints a Markdown report: latency per window and run, the memory held during the outage against the
 documented bound, the bytes per span of this traffic (the arithmetic behind the default bound), how many spans were
-lost, and the lines on standard error.
+lost, and the lines on standard error. The report has a section per environment: a run replaces its own
+environment's section (by Python version) and keeps the others'.
 Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--outage 120]
-[--output benchmarks/outage.md]` with the environment's own interpreter.
+[--output benchmarks/outage.md] [--setting NAME=VALUE]` with the environment's own interpreter.
 """
 
 from __future__ import annotations
@@ -142,10 +143,10 @@ class Run:
     seconds: float
 
 
-def run(protocol: str, outage: float) -> Run:
+def run(protocol: str, outage: float, settings: dict[str, str]) -> Run:
     started = time.monotonic()
     with OpenAIServer() as server, RestartableCollector(protocol) as collector:
-        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1"}
+        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1", **settings}
         process = subprocess.Popen(
             launch("steady_app.py", str(RATE)),
             env=instrumented_environment(collector.endpoint, server.base_url, env),
@@ -234,11 +235,9 @@ def _latency_summary(runs: list[Run]) -> list[str]:
     ]
 
 
-def report(runs: list[Run], outage: float) -> str:
-    mib = 1024 * 1024
-    bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
-    held_spans = RATE * outage
-    lines = [
+def _head(outage: float) -> list[str]:
+    """The report's title and method, common to every environment's section."""
+    return [
         f"# The collector away for {outage:.0f} s, against {outage:.0f} s with it up",
         "",
         "Measured by `benchmarks/outage.py`: `opentelemetry-instrument python tests/apps/steady_app.py 20` "
@@ -246,10 +245,44 @@ def report(runs: list[Run], outage: float) -> str:
         "restartable OTLP receiver, default settings but the 200 ms batch delay of our end-to-end tests. After a "
         f"{WARM_UP:.0f} s warm-up: {outage:.0f} s with the collector up, then {outage:.0f} s with it stopped "
         "(windows of the same length, so each sees as many calls), then up again until everything held was "
-        f"delivered. Python {platform.python_version()}, opentelemetry-sdk {sdk_version}, {os.cpu_count()} cores "
-        f"shared with other work; {len(runs)} runs, {sum(r.seconds for r in runs) / 60:.0f} min.",
+        f"delivered. One section per environment, each run with the environment's own interpreter; {os.cpu_count()} "
+        "cores shared with other work.",
         "",
-        "## App call latency, ms",
+    ]
+
+
+def _section_title() -> str:
+    """This environment's section heading, up to the figures that vary between reruns."""
+    return f"## Python {platform.python_version()}, opentelemetry-sdk {sdk_version}"
+
+
+def _python_version(section: str) -> tuple[int, ...]:
+    """The Python version a section's heading names (empty for another block)."""
+    found = re.match(r"## Python ([\d.]+)", section)
+    return tuple(int(part) for part in found.group(1).split(".")) if found else ()
+
+
+def merged(existing: str, section: str, outage: float) -> str:
+    """The report with this environment's section (same Python minor version) replaced or added, the others kept."""
+    kept = [
+        block.rstrip("\n") + "\n"
+        for block in re.split(r"^(?=## )", existing, flags=re.MULTILINE)[1:]
+        if _python_version(block)[:2] != sys.version_info[:2]
+    ]
+    sections = sorted([*kept, section], key=_python_version, reverse=True)  # the newest Python first
+    return "\n".join(["\n".join(_head(outage)), *sections])
+
+
+def report(runs: list[Run], outage: float, settings: dict[str, str]) -> str:
+    """This environment's section of the report."""
+    mib = 1024 * 1024
+    bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
+    held_spans = RATE * outage
+    lines = [
+        f"{_section_title()}{''.join(f', {name}={value}' for name, value in settings.items())}: {len(runs)} runs, "
+        f"{sum(r.seconds for r in runs) / 60:.0f} min",
+        "",
+        "### App call latency, ms",
         "",
         "| protocol | run | up: p50 | p99 | slowest | longest GC | probe "
         "| away: p50 | p99 | slowest | longest GC | probe |",
@@ -272,7 +305,7 @@ def report(runs: list[Run], outage: float) -> str:
     ]
     lines += [
         "",
-        "## Delivery and memory",
+        "### Delivery and memory",
         "",
         "| protocol | run | spans lost | bytes per span | payload held | peak memory up | peak memory away | "
         "lines on stderr |",
@@ -311,15 +344,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per protocol")
     parser.add_argument("--outage", type=float, default=120.0, help="seconds of each window")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "outage.md")
+    parser.add_argument("--setting", action="append", default=[], help="NAME=VALUE for the app, over the defaults")
     args = parser.parse_args()
+    settings = dict(setting.split("=", 1) for setting in args.setting)
     runs = []
     for _ in range(args.runs):
         for protocol in args.protocol or ["http/protobuf", "grpc"]:
-            runs.append(run(protocol, args.outage))
+            runs.append(run(protocol, args.outage, settings))
             print(runs[-1], flush=True)
-    text = report(runs, args.outage)
-    args.output.write_text(text)
-    print(text)
+    section = report(runs, args.outage, settings)
+    args.output.write_text(merged(args.output.read_text() if args.output.exists() else "", section, args.outage))
+    print(section)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""An app with steady traffic: a chat call every 1/RATE seconds (each its own trace, model `m-<n>`).
+"""An app with steady traffic: a chat call every 1/RATE seconds (each its own trace, model `m-<n>`), each followed by
+a log record `answered m-<n>` at INFO (exported when log export is on; otherwise it goes nowhere).
 
 On standard input: `mark` prints the calls so far and, for the calls since the last mark, the median, 99th percentile
 and slowest call and the longest garbage collection pause; an empty line (or end of input) ends it, printing how many
 calls it made and its slowest call."""
 
 import gc
+import logging
 import sys
 import threading
 import time
@@ -14,6 +16,8 @@ import openai
 RATE = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
 
 client = openai.OpenAI()
+log = logging.getLogger("steady_app")
+log.setLevel(logging.INFO)
 stop = threading.Event()
 marks: list[threading.Event] = []
 calls, slowest = 0, 0.0
@@ -51,6 +55,7 @@ while not stop.is_set():
     started = time.monotonic()
     client.chat.completions.create(model=f"m-{calls}", messages=[{"role": "user", "content": "hi"}])
     took = time.monotonic() - started
+    log.info("answered m-%d", calls)
     slowest = max(slowest, took)
     since_mark.append(took)
     calls += 1

@@ -1,7 +1,7 @@
-"""Steady traffic (20 traces a second) under `opentelemetry-instrument` while a real OpenTelemetry Collector is
-restarted (SIGTERM, and a new process on the same ports after the outage): nothing is lost, no call waits, one line
-when it went away and one when delivery resumed; exit with the collector down stays fast and says what was not
-delivered.
+"""Steady traffic (20 traces and 20 log records a second) under `opentelemetry-instrument` while a real OpenTelemetry
+Collector is restarted (SIGTERM, and a new process on the same ports after the outage): no span and no log record is
+lost, no call waits, one line per signal when it went away and one when delivery resumed; exit with the collector down
+stays fast and says what was not delivered.
 
 Both protocols in both environments; the 2-minute outage runs once per environment (marked `long`)."""
 
@@ -26,7 +26,12 @@ from tests.support.restartable_collector import RestartableCollector
 LATEST_SDK = tuple(int(part) for part in opentelemetry.sdk.version.__version__.split(".")[:2]) >= (1, 35)
 # the 2-minute outage once per environment, on the protocol the other environment runs short outages on
 LONG_PROTOCOL = "grpc" if LATEST_SDK else "http/protobuf"
-RESUMED = re.compile(r"Export of traces to \S+ resumed: delivered [\d,]+ spans held during a \d+ s outage")
+SIGNALS = {"traces": "spans", "logs": "log records"}
+RESUMED = {
+    signal: re.compile(rf"Export of {signal} to \S+ resumed: delivered [\d,]+ {items} held during a \d+ s outage")
+    for signal, items in SIGNALS.items()
+}
+LOG_EXPORT = {"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"}  # the SDK's switch, from 1.27 to 1.45
 RUNS = [
     pytest.param("http/protobuf" if LATEST_SDK else "grpc", (6, 30), id="6s-30s"),
     pytest.param(LONG_PROTOCOL, (120,), id="120s", marks=pytest.mark.long),
@@ -45,10 +50,12 @@ def server() -> Iterator[OpenAIServer]:
 class SteadyApp:
     """`tests/apps/steady_app.py` under `opentelemetry-instrument`; `finish()` ends it and times its exit."""
 
-    def __init__(self, endpoint: str, base_url: str, protocol: str, stderr_path: Path) -> None:
+    def __init__(
+        self, endpoint: str, base_url: str, protocol: str, stderr_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self._stderr_path = stderr_path
         self._stderr = stderr_path.open("w")
-        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1"}
+        env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
             launch("steady_app.py", "20"),
             env=instrumented_environment(endpoint, base_url, env),
@@ -93,30 +100,39 @@ def test_steady_traffic_loses_nothing_while_the_collector_restarts(
     server: OpenAIServer, protocol: str, outages: tuple[int, ...], tmp_path: Path
 ) -> None:
     with RealCollector(protocol, tmp_path) as collector:
-        app = SteadyApp(collector.endpoint, server.base_url, protocol, tmp_path / "stderr")
+        app = SteadyApp(collector.endpoint, server.base_url, protocol, tmp_path / "stderr", LOG_EXPORT)
         try:
             time.sleep(2)
             for number, outage in enumerate(outages, 1):
                 collector.stop()
                 time.sleep(outage)
                 collector.start()
-                app.wait_for_lines(RESUMED, number)  # what was held is delivered: the next outage starts afresh
+                for resumed in RESUMED.values():  # what was held is delivered: the next outage starts afresh
+                    app.wait_for_lines(resumed, number)
             calls, slowest, _ = app.finish()
         finally:
             app.process.kill()
-    spans = collector.spans  # the Collector stopped, having sent the sink everything it took
+    # the Collector stopped, having sent the sink everything it took
+    spans, logs = collector.spans, collector.log_records
     models = {span.attributes.get("gen_ai.request.model") for span in spans}
     missing = [n for n in range(calls) if f"m-{n}" not in models]
+    bodies = {str(record.body) for record in logs}
+    missing_logs = [n for n in range(calls) if f"answered m-{n}" not in bodies]
     repeated = len(spans) - len({span.span_id for span in spans})  # at-least-once: a resent batch may repeat
-    print(f"{protocol}, outages {outages} s: {calls} calls, {len(spans)} spans arrived ({repeated} repeated)")
+    print(
+        f"{protocol}, outages {outages} s: {calls} calls, {len(spans)} spans ({repeated} repeated) and "
+        f"{len(logs)} log records arrived"
+    )
     assert not missing, (f"{len(missing)} of {calls} calls' spans lost", app.stderr)
+    assert not missing_logs, (f"{len(missing_logs)} of {calls} calls' log records lost", app.stderr)
     assert calls >= 20 * (sum(outages) + 2)  # the app kept its pace: no call waited on export
     # a call that waited on an export attempt would take its timeout (1 s); the first call, on a loaded machine, can
     # take half of that by itself (the comparison with and without an outage is benchmarks/outage.py's)
     assert slowest < DEFAULT_EXPORT_TIMEOUT, slowest
     stderr = app.stderr
-    assert stderr.count("Could not export traces") == len(outages), stderr
-    assert len(RESUMED.findall(stderr)) == len(outages), stderr
+    for signal, resumed in RESUMED.items():
+        assert stderr.count(f"Could not export {signal}") == len(outages), stderr
+        assert len(resumed.findall(stderr)) == len(outages), stderr
     assert "not delivered" not in stderr and "Traceback" not in stderr, stderr
 
 

@@ -3,9 +3,9 @@ forwarding what it receives to a sink that stays up, so that what arrived before
 
 The Collector is the Jaeger v2 binary `make backends` builds (an OpenTelemetry Collector distribution), running a
 config written here: the otlp receiver (gRPC and HTTP) on free loopback ports → the batch processor → the otlp
-exporter (gRPC) → an `OtlpReceiver` in the test process. `stop()` sends SIGTERM and waits for the process to exit
-(the Collector drains its batch processor and exporter queue into the sink first); `start()` runs a new process on
-the same ports and returns once it listens.
+exporter (gRPC) → an `OtlpReceiver` in the test process, for traces and for logs. `stop()` sends SIGTERM and waits
+for the process to exit (the Collector drains its batch processor and exporter queue into the sink first); `start()`
+runs a new process on the same ports and returns once it listens.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from opentelemetry_instrumentation_kotaemon.cli.view import ExportedSpan
+from opentelemetry_instrumentation_kotaemon.cli.view import ExportedLogRecord, ExportedSpan
 from tests.support.backends import Process, binary, unique_port, validate
 from tests.support.otlp_receiver import OtlpReceiver, grpc_receiving
 from tests.support.prometheus import wait_until
@@ -44,8 +44,8 @@ def _components(program: Path) -> dict[str, set[str]]:
 
 
 class RealCollector:
-    """The Collector as the app's OTLP endpoint over `protocol` ("grpc" or "http/protobuf"); `spans` are those the
-    sink received. `start()` and `stop()` as often as needed; `endpoint` stays the same."""
+    """The Collector as the app's OTLP endpoint over `protocol` ("grpc" or "http/protobuf"); `spans` and `log_records`
+    are those the sink received. `start()` and `stop()` as often as needed; `endpoint` stays the same."""
 
     def __init__(self, protocol: str, workdir: Path) -> None:
         self.protocol = protocol
@@ -60,6 +60,10 @@ class RealCollector:
     @property
     def spans(self) -> list[ExportedSpan]:
         return self.sink.spans
+
+    @property
+    def log_records(self) -> list[ExportedLogRecord]:
+        return self.sink.logs
 
     def log(self) -> str:
         """The Collector's own output, over every start."""
@@ -78,7 +82,10 @@ class RealCollector:
             "processors": {"batch": {"timeout": "200ms"}},
             "exporters": {"otlp": {"endpoint": sink_endpoint.removeprefix("http://"), "tls": {"insecure": True}}},
             "service": {
-                "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["otlp"]}},
+                "pipelines": {
+                    signal: {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["otlp"]}
+                    for signal in ("traces", "logs")
+                },
                 "telemetry": {"metrics": {"level": "none"}, "logs": {"level": "warn"}},
             },
         }
