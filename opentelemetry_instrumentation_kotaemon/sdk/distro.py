@@ -53,7 +53,7 @@ class KotaemonDistro(BaseDistro):  # type: ignore[misc]
             try:
                 kwargs = asgi.instrumentor_options(entry_point.name, entry_point.load(), kwargs)
                 if asgi.drops_at_sampling():
-                    asgi.receive_directly_when_dropped()
+                    asgi.skip_dropped_message_spans()
             except Exception:
                 logging.getLogger(__name__).debug("FastAPI instrumentation loaded as it is", exc_info=True)
         super().load_instrumentor(entry_point, **kwargs)

@@ -135,37 +135,47 @@ class AskedNames(DropAsgiMessageSpans):
         return super().should_sample(parent_context, trace_id, name, *args, **kwargs)
 
 
-def test_where_its_span_would_be_dropped_the_middleware_receives_without_making_it(
+def test_where_their_spans_would_be_dropped_the_middleware_does_not_start_them(
     exporter: InMemorySpanExporter,
 ) -> None:
-    asgi.receive_directly_when_dropped()
-    asgi.receive_directly_when_dropped()  # once per process
+    asgi.skip_dropped_message_spans()
+    asgi.skip_dropped_message_spans()  # once per process
     sampler = AskedNames()
     client = traced_app(provider_with(sampler, exporter))
     assert client.post("/answer", content=b"q").content == b"q0q1q2"
-    assert [n for n in sampler.names if n.endswith("http receive")] == []  # no span started for it at all
-    assert [n for n in sampler.names if n.endswith("http send")]  # the send path is the instrumentation's own
+    assert [n for n in sampler.names if n.endswith(MESSAGE_SPANS)] == []  # no message span started at all
     spans = exporter.get_finished_spans()
     assert message_spans(list(spans)) == []
     (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
-    assert server.attributes["http.status_code"] == 200
+    assert server.attributes["http.status_code"] == 200  # the send path still sets it
+    assert server.end_time is not None
+    ours = sorted(s.name for s in spans if s.instrumentation_scope.name == "app")
+    assert ours == ["after chunk 0", "after chunk 1", "after chunk 2", "after the body"]
+    for span in spans:
+        if span is not server:
+            assert span.parent.span_id == server.context.span_id
     # under a span of the app's own the sampler keeps the receive span, as it did before
     assert client.post("/inside", content=b"q").json() == {"body": "q"}
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert spans["POST /inside http receive"].parent.span_id == spans["reading"].context.span_id
 
 
-def test_with_a_client_request_hook_the_middleware_s_receive_wrapper_stays(exporter: InMemorySpanExporter) -> None:
-    """The hook is given each receive span: it is started, and dropped by the sampler."""
-    asgi.receive_directly_when_dropped()
+@pytest.mark.parametrize(("hook", "kept"), [("client_request_hook", "receive"), ("client_response_hook", "send")])
+def test_a_hook_is_given_each_span_of_its_messages(exporter: InMemorySpanExporter, hook: str, kept: str) -> None:
+    """With a `client_request_hook` the receive spans are started (and dropped by the sampler), with a
+    `client_response_hook` the send spans; the others are skipped."""
+    asgi.skip_dropped_message_spans()
     sampler = AskedNames()
-    hooked: list[str] = []
-    client = traced_app(
-        provider_with(sampler, exporter),
-        client_request_hook=lambda span, scope, message: hooked.append(message["type"]),
-    )
+    hooked: list[bool] = []
+
+    def note(span: trace.Span, scope: object, message: object) -> None:
+        hooked.append(span.get_span_context().is_valid)
+
+    client = traced_app(provider_with(sampler, exporter), **{hook: note})
     assert client.post("/answer", content=b"q").content == b"q0q1q2"
-    assert "POST /answer http receive" in sampler.names and "http.request" in hooked
+    asked = {n.rpartition(" ")[2] for n in sampler.names if n.endswith(MESSAGE_SPANS)}
+    assert asked == {kept}
+    assert hooked and all(hooked)  # the hook saw each span the sampler dropped, as before
     assert message_spans(list(exporter.get_finished_spans())) == []
 
 
