@@ -68,7 +68,7 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             patcher = Patcher("threading")
             patcher.patch(threads.TARGETS)
             patchers.append(patcher)
-        patchers.extend(_asgi_receive_shortcut())
+        patchers.extend(_asgi_message_span_skipping())
         for library in settings.instrument:
             instrument_library = _INTEGRATIONS.get(library)
             if instrument_library is None:
@@ -102,16 +102,16 @@ class KotaemonInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._log_export_guard = None
 
 
-def _asgi_receive_shortcut() -> list[Patcher]:
-    """Where the ASGI instrumentation's message spans are dropped at sampling, its `receive` wrapper skips them."""
+def _asgi_message_span_skipping() -> list[Patcher]:
+    """Where the ASGI instrumentation's message spans are dropped at sampling, its middlewares do not start them."""
     try:
         from .sdk import asgi
 
         if not asgi.drops_at_sampling():
             return []
         patcher = Patcher("asgi")
-        patcher.patch(asgi.RECEIVE_TARGETS)
+        patcher.patch(asgi.MIDDLEWARE_TARGETS)
     except Exception:
-        logger.debug("the ASGI middleware's receive is left as it is", exc_info=True)
+        logger.debug("the ASGI middleware is left as it is", exc_info=True)
         return []
     return [patcher]

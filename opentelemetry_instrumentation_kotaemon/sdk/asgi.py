@@ -10,10 +10,12 @@ of its cost. `OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true` keeps them; otherwise:
   them when they start, so they are never built. Only INTERNAL spans named `... http send` / `... http receive` whose
   parent is a server span of the ASGI, FastAPI or Starlette instrumentation; every other span is the inner sampler's.
   A dropped span is a non-recording one in the same trace: its parent and the spans after it are kept.
-  There the middleware also still wraps every `receive` in a span that the sampler drops (Gradio's answer stream asks
-  for one every few messages, to see whether the browser left): `RECEIVE_TARGETS`, wrapped by the Kotaemon
-  instrumentor (and removed by its `uninstrument()`), have it call the server's `receive` itself whenever that span
-  would be dropped, and no `client_request_hook` would see it.
+  There the middleware would still start each of them (one for every message of Gradio's answer stream) for the
+  sampler to drop: `MIDDLEWARE_TARGETS`, wrapped by the Kotaemon instrumentor (and removed by its `uninstrument()`),
+  give each middleware made while instrumented a tracer (`SkipDroppedMessageSpans`) that does not start the spans the
+  sampler would drop, and no hook would see (a middleware with a `client_request_hook` starts its receive spans, one
+  with a `client_response_hook` its send spans); the message is received or sent as it was, under the request's
+  server span.
 
 The FastAPI instrumentation is also given the hook that links Gradio's data requests to their events (`gradio.streams`).
 """
@@ -24,13 +26,15 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from importlib import metadata
 from inspect import signature
 from typing import Any
 
+import wrapt
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
@@ -80,28 +84,49 @@ class DropAsgiMessageSpans(Sampler):  # type: ignore[misc]
         return f"DropAsgiMessageSpans{{{self.inner.get_description()}}}"
 
 
-def _receive_unless_recorded(
+class SkipDroppedMessageSpans(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """A middleware's tracer that hands out no span for a message span (names ending in `suffixes`) that
+    `DropAsgiMessageSpans` would drop; every other call goes to the tracer as it is."""
+
+    def __init__(self, tracer: Any, suffixes: tuple[str, ...]) -> None:
+        super().__init__(tracer)
+        self._self_suffixes = suffixes
+
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if (
+            not args
+            and not kwargs
+            and name.endswith(self._self_suffixes)
+            and isinstance(getattr(self.__wrapped__, "sampler", None), DropAsgiMessageSpans)
+            and _is_asgi_server_span(get_current_span())
+        ):
+            return _NO_SPAN
+        return self.__wrapped__.start_as_current_span(name, *args, **kwargs)
+
+
+_NO_SPAN = nullcontext(INVALID_SPAN)
+"""What `SkipDroppedMessageSpans` hands out instead of a dropped span: the current span stays the server span."""
+_HOOKS = ((" http receive", "client_request_hook"), (" http send", "client_response_hook"))
+"""Each message span, and the middleware's hook that is given it."""
+
+
+def _with_skipping_tracer(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    """`_get_otel_receive(server_span_name, scope, receive)`: its wrapper, or one that skips it when its span would be
-    dropped by `DropAsgiMessageSpans` (the current span is an ASGI server span)."""
-    otel_receive = wrapped(*args, **kwargs)
-    receive = args[2] if len(args) > 2 else kwargs.get("receive")
-    sampler = getattr(getattr(instance, "tracer", None), "sampler", None)
-    hook = getattr(instance, "client_request_hook", None)
-    if receive is None or callable(hook) or not isinstance(sampler, DropAsgiMessageSpans):
-        return otel_receive
-
-    async def receive_unless_recorded() -> Any:
-        if _is_asgi_server_span(get_current_span()):
-            return await receive()
-        return await otel_receive()
-
-    return receive_unless_recorded
+    """`OpenTelemetryMiddleware.__init__`: then its tracer skips the message spans that no hook of it is given."""
+    result = wrapped(*args, **kwargs)
+    try:
+        tracer = getattr(instance, "tracer", None)
+        suffixes = tuple(suffix for suffix, hook in _HOOKS if not callable(getattr(instance, hook, None)))
+        if tracer is not None and suffixes and not isinstance(tracer, SkipDroppedMessageSpans):
+            instance.tracer = SkipDroppedMessageSpans(tracer, suffixes)
+    except Exception:
+        logger.debug("the ASGI middleware's tracer is left as it is", exc_info=True)
+    return result
 
 
-RECEIVE_TARGETS = [
-    Target("opentelemetry.instrumentation.asgi", "OpenTelemetryMiddleware._get_otel_receive", _receive_unless_recorded)
+MIDDLEWARE_TARGETS = [
+    Target("opentelemetry.instrumentation.asgi", "OpenTelemetryMiddleware.__init__", _with_skipping_tracer)
 ]
 """Wrapped where message spans are dropped at sampling (`drops_at_sampling`)."""
 

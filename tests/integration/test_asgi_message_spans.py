@@ -139,60 +139,70 @@ class AskedNames(DropAsgiMessageSpans):
 
 
 @pytest.fixture
-def receive_shortcut() -> Iterator[None]:
-    """The middleware's receive wrapped as the Kotaemon instrumentor wraps it on releases without `exclude_spans`."""
+def skipping() -> Iterator[None]:
+    """The middleware's `__init__` wrapped as the Kotaemon instrumentor wraps it on releases without `exclude_spans`."""
     patcher = Patcher("asgi")
-    patcher.patch(asgi.RECEIVE_TARGETS)
-    patcher.patch(asgi.RECEIVE_TARGETS)  # wrapped once
+    patcher.patch(asgi.MIDDLEWARE_TARGETS)
+    patcher.patch(asgi.MIDDLEWARE_TARGETS)  # wrapped once
     yield
     patcher.unpatch()
 
 
-@pytest.mark.usefixtures("receive_shortcut")
-def test_where_its_span_would_be_dropped_the_middleware_receives_without_making_it(
+@pytest.mark.usefixtures("skipping")
+def test_where_their_spans_would_be_dropped_the_middleware_does_not_start_them(
     exporter: InMemorySpanExporter,
 ) -> None:
     sampler = AskedNames()
     client = traced_app(provider_with(sampler, exporter))
     assert client.post("/answer", content=b"q").content == b"q0q1q2"
-    assert [n for n in sampler.names if n.endswith("http receive")] == []  # no span started for it at all
-    assert [n for n in sampler.names if n.endswith("http send")]  # the send path is the instrumentation's own
+    assert [n for n in sampler.names if n.endswith(MESSAGE_SPANS)] == []  # no message span started at all
     spans = exporter.get_finished_spans()
     assert message_spans(list(spans)) == []
     (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
-    assert server.attributes["http.status_code"] == 200
+    assert server.attributes["http.status_code"] == 200  # the send path still sets it
+    assert server.end_time is not None
+    ours = sorted(s.name for s in spans if s.instrumentation_scope.name == "app")
+    assert ours == ["after chunk 0", "after chunk 1", "after chunk 2", "after the body"]
+    for span in spans:
+        if span is not server:
+            assert span.parent.span_id == server.context.span_id
     # under a span of the app's own the sampler keeps the receive span, as it did before
     assert client.post("/inside", content=b"q").json() == {"body": "q"}
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert spans["POST /inside http receive"].parent.span_id == spans["reading"].context.span_id
 
 
-@pytest.mark.usefixtures("receive_shortcut")
-def test_with_a_client_request_hook_the_middleware_s_receive_wrapper_stays(exporter: InMemorySpanExporter) -> None:
-    """The hook is given each receive span: it is started, and dropped by the sampler."""
+@pytest.mark.usefixtures("skipping")
+@pytest.mark.parametrize(("hook", "kept"), [("client_request_hook", "receive"), ("client_response_hook", "send")])
+def test_a_hook_is_given_each_span_of_its_messages(exporter: InMemorySpanExporter, hook: str, kept: str) -> None:
+    """With a `client_request_hook` the receive spans are started (and dropped by the sampler), with a
+    `client_response_hook` the send spans; the others are skipped."""
     sampler = AskedNames()
-    hooked: list[str] = []
-    client = traced_app(
-        provider_with(sampler, exporter),
-        client_request_hook=lambda span, scope, message: hooked.append(message["type"]),
-    )
+    hooked: list[bool] = []
+
+    def note(span: trace.Span, scope: object, message: object) -> None:
+        hooked.append(span.get_span_context().is_valid)
+
+    client = traced_app(provider_with(sampler, exporter), **{hook: note})
     assert client.post("/answer", content=b"q").content == b"q0q1q2"
-    assert "POST /answer http receive" in sampler.names and "http.request" in hooked
+    asked = {n.rpartition(" ")[2] for n in sampler.names if n.endswith(MESSAGE_SPANS)}
+    assert asked == {kept}
+    assert hooked and all(hooked)  # the hook saw each span the sampler dropped, as before
     assert message_spans(list(exporter.get_finished_spans())) == []
 
 
-def test_the_instrumentor_wraps_the_receive_only_where_spans_are_dropped_and_unwraps_it(
+def test_the_instrumentor_wraps_the_middleware_only_where_spans_are_dropped_and_unwraps_it(
     instrument: Callable[..., Any],
 ) -> None:
-    original = OpenTelemetryMiddleware.__dict__["_get_otel_receive"]
+    original = OpenTelemetryMiddleware.__dict__["__init__"]
     instrument(**{OTEL_KOTAEMON_ASGI_MESSAGE_SPANS: "true"})
-    assert OpenTelemetryMiddleware.__dict__["_get_otel_receive"] is original  # message spans wanted
+    assert OpenTelemetryMiddleware.__dict__["__init__"] is original  # message spans wanted
     KotaemonInstrumentor().uninstrument()
     instrument()
-    wrapped = OpenTelemetryMiddleware.__dict__["_get_otel_receive"] is not original
+    wrapped = OpenTelemetryMiddleware.__dict__["__init__"] is not original
     assert wrapped is asgi.drops_at_sampling() is not HAS_OPTION
     KotaemonInstrumentor().uninstrument()
-    assert OpenTelemetryMiddleware.__dict__["_get_otel_receive"] is original
+    assert OpenTelemetryMiddleware.__dict__["__init__"] is original
 
 
 def test_without_our_sampler_the_instrumentation_makes_them(exporter: InMemorySpanExporter) -> None:
