@@ -185,8 +185,8 @@ def run(protocol: str, outage: float, settings: dict[str, str]) -> Run:
         _, stderr = process.communicate(timeout=60)
         sampler.stop()
         calls = int(done.split("app done: ")[1].split()[0])
-        models = {span.attributes.get("gen_ai.request.model") for span in collector.spans}
-        lost = sum(1 for n in range(calls) if f"m-{n}" not in models)
+        seeds = {span.attributes.get("gen_ai.request.seed") for span in collector.spans}
+        lost = sum(1 for n in range(calls) if n not in seeds)
         wire = collector.trace_bytes()
     return Run(
         protocol=protocol,

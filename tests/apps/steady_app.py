@@ -1,5 +1,6 @@
-"""An app with steady traffic: a chat call every 1/RATE seconds (each its own trace, model `m-<n>`), each followed by
-a log record `answered m-<n>` at INFO (exported when log export is on; otherwise it goes nowhere).
+"""An app with steady traffic: a chat call every 1/RATE seconds (each its own trace, one model, call `n` marked by
+`seed=n`, a span attribute that no metric carries), each followed by a log record `answered <n>` at INFO (exported
+when log export is on; otherwise it goes nowhere).
 
 On standard input: `mark` prints the calls so far and, for the calls since the last mark, the median, 99th percentile
 and slowest call and the longest garbage collection pause; an empty line (or end of input) ends it, printing how many
@@ -53,9 +54,9 @@ print("app started", flush=True)
 next_call = time.monotonic()
 while not stop.is_set():
     started = time.monotonic()
-    client.chat.completions.create(model=f"m-{calls}", messages=[{"role": "user", "content": "hi"}])
+    client.chat.completions.create(model="m-steady", seed=calls, messages=[{"role": "user", "content": "hi"}])
     took = time.monotonic() - started
-    log.info("answered m-%d", calls)
+    log.info("answered %d", calls)
     slowest = max(slowest, took)
     since_mark.append(took)
     calls += 1

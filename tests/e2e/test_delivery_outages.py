@@ -114,10 +114,10 @@ def test_steady_traffic_loses_nothing_while_the_collector_restarts(
             app.process.kill()
     # the Collector stopped, having sent the sink everything it took
     spans, logs = collector.spans, collector.log_records
-    models = {span.attributes.get("gen_ai.request.model") for span in spans}
-    missing = [n for n in range(calls) if f"m-{n}" not in models]
+    seeds = {span.attributes.get("gen_ai.request.seed") for span in spans}
+    missing = [n for n in range(calls) if n not in seeds]
     bodies = {str(record.body) for record in logs}
-    missing_logs = [n for n in range(calls) if f"answered m-{n}" not in bodies]
+    missing_logs = [n for n in range(calls) if f"answered {n}" not in bodies]
     repeated = len(spans) - len({span.span_id for span in spans})  # at-least-once: a resent batch may repeat
     print(
         f"{protocol}, outages {outages} s: {calls} calls, {len(spans)} spans ({repeated} repeated) and "
