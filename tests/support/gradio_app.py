@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import signal
 import socket
@@ -26,6 +27,8 @@ USER_ID = "alice@example.com"
 QUESTION_CHAIN = ("/chat_fn", "/lambda", "/check_and_suggest_name_conv", "/suggest_chat_conv", "/persist_data_source")
 """What ktem's chat page runs after `submit_msg`, in order; every one but the lambda takes the chat history."""
 QUIET = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1"}
+HUNG_APP_DUMP = {"PYTHONFAULTHANDLER": "1"}
+"""An app that does not stop is sent SIGABRT, on which Python prints every thread's stack to the app's log."""
 
 
 def _free_port() -> int:
@@ -41,12 +44,15 @@ class GradioApp:
     def __init__(
         self, receiver: OtlpReceiver, base_url: str, workdir: Path, env: dict[str, str], instrumented: bool = True
     ) -> None:
+        self.instrumented = instrumented
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = workdir / "app.log"
         launcher = [str(Path(sys.executable).with_name("opentelemetry-instrument"))] if instrumented else []
         command = [*launcher, sys.executable, str(APPS / "ktem_gradio_app.py"), base_url, str(self.port)]
-        environment_ = instrumented_environment(receiver.endpoint, base_url, {**environment(), **QUIET, **env})
+        environment_ = instrumented_environment(
+            receiver.endpoint, base_url, {**environment(), **QUIET, **HUNG_APP_DUMP, **env}
+        )
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 command, env=environment_, cwd=str(workdir), stdout=log, stderr=subprocess.STDOUT
@@ -70,14 +76,27 @@ class GradioApp:
         return Client(self.url, **options)
 
     def stop(self) -> str:
-        """Ctrl+C: Gradio closes its server, the process exits and exports what it has. Returns its output."""
-        if self.process.poll() is None:
+        """Ctrl+C: Gradio closes its server, the process exits and exports what it has. Returns its output. The bare
+        app is sent Ctrl+C again every 15 s: Gradio's main thread, sleeping in `block_thread`, was seen to miss one
+        (still sleeping there a minute later, in the soak benchmark); an instrumented app gets exactly one, so that a
+        stop our instrumentation delays or swallows fails."""
+        presses = 1 if self.instrumented else 4
+        for _ in range(presses):
+            if self.process.poll() is not None:
+                break
             self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(60 / presses)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGABRT)
             try:
-                self.process.wait(60)
+                self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                raise AssertionError("the app did not stop:\n" + self.log.read_text()) from None
+            raise AssertionError(
+                f"the app did not stop ({' '.join(self.process.args)}), its output and threads:\n"
+                + self.log.read_text()
+            )
         output = self.log.read_text()
         assert self.process.returncode == 0, output
         return output
