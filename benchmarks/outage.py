@@ -5,11 +5,12 @@ Runs `opentelemetry-instrument python tests/apps/steady_app.py 20` (a chat call 
 against the local OpenAI-compatible server and a restartable OTLP receiver, with the default settings (but the 200 ms
 batch delay of our end-to-end tests): after a 10 s warm-up, a window with the collector up, then a window of the same
 length with it stopped, then up again until everything held was delivered. The app reports, per window, the median,
-99th percentile and slowest call and its longest garbage collection pause. Samples the app's resident memory every
-second. Prints a Markdown report: latency per window and run, the memory held during the outage against the
-documented bound, the bytes per span of this traffic (the arithmetic behind the default bound), how many spans were
-lost, and the lines on standard error. The report has a section per environment: a run replaces its own
-environment's section (by Python version) and keeps the others'.
+99th percentile and slowest call, its longest garbage collection pause and the slowest call that held no full
+collection (the app's first full collection falls in one window or the other, whatever the collector does). Samples
+the app's resident memory every second. Prints a Markdown report: latency per window and run, the memory held during
+the outage against the documented bound, the bytes per span of this traffic (the arithmetic behind the default
+bound), how many spans were lost, and the lines on standard error. The report has a section per environment: a run
+replaces its own environment's section (by Python version) and keeps the others'.
 Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--outage 120]
 [--output benchmarks/outage.md] [--setting NAME=VALUE]` with the environment's own interpreter.
 """
@@ -82,6 +83,8 @@ class Window:
     p99: float
     slowest: float
     longest_gc: float
+    full_collections: int
+    slowest_without_full: float
     probe_stall: float
 
 
@@ -121,10 +124,14 @@ def _mark(process: subprocess.Popen[str], probe: subprocess.Popen[str]) -> Windo
     """The calls since the last mark."""
     line = _ask(process)
     probe_stall = float(_ask(probe))
-    found = re.search(r"slowest ([\d.]+) s, p50 ([\d.]+) s, p99 ([\d.]+) s, longest gc ([\d.]+) s", line)
+    found = re.search(
+        r"slowest ([\d.]+) s, p50 ([\d.]+) s, p99 ([\d.]+) s, longest gc ([\d.]+) s, full gcs (\d+), "
+        r"slowest without a full gc ([\d.]+) s",
+        line,
+    )
     assert found, line
-    slowest, p50, p99, longest_gc = (float(value) for value in found.groups())
-    return Window(p50, p99, slowest, longest_gc, probe_stall)
+    slowest, p50, p99, longest_gc, full, without_full = (float(value) for value in found.groups())
+    return Window(p50, p99, slowest, longest_gc, int(full), without_full, probe_stall)
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,9 @@ def _latency_summary(runs: list[Run]) -> list[str]:
     within = sum(1 for r in runs if r.away.slowest <= r.up.slowest)
     up_gc = sum(1 for r in runs if r.up.longest_gc >= r.up.slowest / 2)
     away_gc = sum(1 for r in runs if r.away.longest_gc >= r.away.slowest / 2)
+    up_clean = [r.up.slowest_without_full for r in runs]
+    away_clean = [r.away.slowest_without_full for r in runs]
+    within_clean = sum(1 for r in runs if r.away.slowest_without_full <= r.up.slowest_without_full)
     return [
         f"- Slowest call: {_ms(min(up_slowest))} to {_ms(max(up_slowest))} ms with the collector up, "
         f"{_ms(min(away_slowest))} to {_ms(max(away_slowest))} ms with it away; the outage window's slowest call was "
@@ -225,8 +235,13 @@ def _latency_summary(runs: list[Run]) -> list[str]:
         f"{_ms(max(away_p99))} ms away. Median: {_ms(min(up_p50))} to {_ms(max(up_p50))} ms up, "
         f"{_ms(min(away_p50))} to {_ms(max(away_p50))} ms away.",
         f"- Windows whose slowest call came with a GC pause of at least half its length: {up_gc} of {len(runs)} up, "
-        f"{away_gc} of {len(runs)} away. The process's first full collection falls in whichever window comes first "
-        "after its start.",
+        f"{away_gc} of {len(runs)} away. Full collections: "
+        + ", ".join(f"{r.up.full_collections} / {r.away.full_collections}" for r in runs)
+        + " (up / away, per run): the app's heap grows for a while after its start, and its first full collection "
+        "falls in one window or the other.",
+        f"- Slowest call that held no full collection: {_ms(min(up_clean))} to {_ms(max(up_clean))} ms up, "
+        f"{_ms(min(away_clean))} to {_ms(max(away_clean))} ms away; no slower away than up in {within_clean} of "
+        f"{len(runs)} runs.",
         "- Slowest call against the probe's longest stall, away: "
         + ", ".join(f"{_ms(r.away.slowest)} / {_ms(r.away.probe_stall)}" for r in runs)
         + " ms; up: "
@@ -284,21 +299,24 @@ def report(runs: list[Run], outage: float, settings: dict[str, str]) -> str:
         "",
         "### App call latency, ms",
         "",
-        "| protocol | run | up: p50 | p99 | slowest | longest GC | probe "
-        "| away: p50 | p99 | slowest | longest GC | probe |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| protocol | run | up: p50 | p99 | slowest | longest GC | no full GC | probe "
+        "| away: p50 | p99 | slowest | longest GC | no full GC | probe |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     numbered: dict[str, int] = {}
     for r in runs:
         numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
         cells = [
-            " | ".join(_ms(value) for value in (w.p50, w.p99, w.slowest, w.longest_gc, w.probe_stall))
+            " | ".join(
+                _ms(value) for value in (w.p50, w.p99, w.slowest, w.longest_gc, w.slowest_without_full, w.probe_stall)
+            )
             for w in (r.up, r.away)
         ]
         lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {cells[0]} | {cells[1]} |")
     lines += [
         "",
-        "Longest GC: the app's longest garbage collection pause in the window. Probe: how late, at worst, a separate "
+        "Longest GC: the app's longest garbage collection pause in the window. No full GC: the slowest call during "
+        "which no full (generation 2) collection of the app ran. Probe: how late, at worst, a separate "
         "process that sleeps 5 ms over and over woke in the window, what the machine alone does to a call.",
         "",
         *_latency_summary(runs),
