@@ -4,8 +4,7 @@ when log export is on; otherwise it goes nowhere).
 
 On standard input: `mark` prints the calls so far and, for the calls since the last mark, the median, 99th percentile
 and slowest call, the longest garbage collection pause, how many full collections (generation 2) ran and the slowest
-call that held none; an empty line (or end of input) ends it, printing how many
-calls it made and its slowest call."""
+call that held none; an empty line (or end of input) ends it, printing how many calls it made and its slowest call."""
 
 import gc
 import logging
