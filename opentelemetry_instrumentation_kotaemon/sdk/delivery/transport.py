@@ -159,15 +159,19 @@ class GrpcTransport:
         self.endpoint = endpoint(signal.upper(), signal)
 
     def send(self, payload: bytes, timeout: float) -> Outcome:
-        return self.send_message(self._request_type.FromString(payload), timeout)[0]
+        return self._export(self._request_type.FromString(payload), timeout)
 
     def send_message(self, message: Any, timeout: float) -> tuple[Outcome, bytes | None]:
+        outcome = self._export(message, timeout)
+        return outcome, None if outcome is DELIVERED else message.SerializePartialToString()
+
+    def _export(self, message: Any, timeout: float) -> Outcome:
         exporter = self.exporter
         try:
             exporter._client.Export(request=message, metadata=exporter._headers, timeout=timeout)
         except Exception as error:
-            return _grpc_outcome(error), message.SerializePartialToString()
-        return DELIVERED, None
+            return _grpc_outcome(error)
+        return DELIVERED
 
     def close(self) -> None:
         self.exporter.shutdown()
