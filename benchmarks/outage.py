@@ -11,8 +11,10 @@ the app's resident memory every second. Prints a Markdown report: latency per wi
 the outage against the documented bound, the bytes per span of this traffic (the arithmetic behind the default
 bound), how many spans were lost, and the lines on standard error. The report has a section per environment: a run
 replaces its own environment's section (by Python version) and keeps the others'.
-Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--outage 120]
-[--output benchmarks/outage.md] [--setting NAME=VALUE]` with the environment's own interpreter.
+`--controls N` adds N runs per protocol in which the collector stays up in the second window too: what that window
+is like without an outage (the app's first full collection, the machine's load).
+Usage: `python benchmarks/outage.py [--protocol http/protobuf --protocol grpc] [--runs 2] [--controls 1]
+[--outage 120] [--output benchmarks/outage.md] [--setting NAME=VALUE]` with the environment's own interpreter.
 """
 
 from __future__ import annotations
@@ -148,9 +150,11 @@ class Run:
     bytes_per_span: float
     stderr_lines: int
     seconds: float
+    control: bool = False
+    """The collector stayed up in the second window too: what the second window is like without an outage."""
 
 
-def run(protocol: str, outage: float, settings: dict[str, str]) -> Run:
+def run(protocol: str, outage: float, settings: dict[str, str], control: bool = False) -> Run:
     started = time.monotonic()
     with OpenAIServer() as server, RestartableCollector(protocol) as collector:
         env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "PYTHONUNBUFFERED": "1", **settings}
@@ -175,14 +179,16 @@ def run(protocol: str, outage: float, settings: dict[str, str]) -> Run:
         time.sleep(outage)
         up = _mark(process, probe)
         sampler.phase = "outage"
-        collector.stop()
+        if not control:
+            collector.stop()
         time.sleep(outage)
         away = _mark(process, probe)
         probe.communicate("\n", timeout=10)
         sampler.phase = "after"
-        collector.start()
+        if not control:
+            collector.start()
         spans_before = len(collector.spans)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + (60 if not control else 0)
         time.sleep(8)
         while time.monotonic() < deadline and len(collector.spans) < spans_before + RATE * outage:
             time.sleep(1)
@@ -206,6 +212,7 @@ def run(protocol: str, outage: float, settings: dict[str, str]) -> Run:
         bytes_per_span=wire / max(len(collector.spans), 1),
         stderr_lines=len([line for line in stderr.splitlines() if line.strip()]),
         seconds=time.monotonic() - started,
+        control=control,
     )
 
 
@@ -288,14 +295,60 @@ def merged(existing: str, section: str, outage: float) -> str:
     return "\n".join(["\n".join(_head(outage)), *sections])
 
 
-def report(runs: list[Run], outage: float, settings: dict[str, str]) -> str:
+def _window_cells(window: Window) -> str:
+    values = (
+        window.p50,
+        window.p99,
+        window.slowest,
+        window.longest_gc,
+        window.slowest_without_full,
+        window.probe_stall,
+    )
+    return " | ".join(_ms(value) for value in values)
+
+
+def _control_section(controls: list[Run]) -> list[str]:
+    """The runs without an outage: how the second window differs from the first when the collector stays up."""
+    if not controls:
+        return []
+    lines = [
+        "### Control: the collector up in both windows",
+        "",
+        "The same app and windows, the collector never stopped: what the second window is like without an outage.",
+        "",
+        "| protocol | run | first: p50 | p99 | slowest | longest GC | no full GC | probe "
+        "| second: p50 | p99 | slowest | longest GC | no full GC | probe |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    numbered: dict[str, int] = {}
+    for r in controls:
+        numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
+        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {_window_cells(r.up)} | {_window_cells(r.away)} |")
+    no_slower = sum(1 for r in controls if r.away.slowest_without_full <= r.up.slowest_without_full)
+    lines += [
+        "",
+        "- Full collections (first / second, per run): "
+        + ", ".join(f"{r.up.full_collections} / {r.away.full_collections}" for r in controls)
+        + ". Slowest call that held no full collection (first / second): "
+        + ", ".join(f"{_ms(r.up.slowest_without_full)} / {_ms(r.away.slowest_without_full)}" for r in controls)
+        + f" ms; the second no slower than the first in {no_slower} of {len(controls)} runs. Median (first / "
+        "second): " + ", ".join(f"{_ms(r.up.p50)} / {_ms(r.away.p50)}" for r in controls) + " ms.",
+        "",
+    ]
+    return lines
+
+
+def report(all_runs: list[Run], outage: float, settings: dict[str, str]) -> str:
     """This environment's section of the report."""
+    runs = [r for r in all_runs if not r.control]
+    controls = [r for r in all_runs if r.control]
     mib = 1024 * 1024
     bound = DEFAULT_EXPORT_RETRY_MAX_BYTES
     held_spans = RATE * outage
     lines = [
-        f"{_section_title()}{''.join(f', {name}={value}' for name, value in settings.items())}: {len(runs)} runs, "
-        f"{sum(r.seconds for r in runs) / 60:.0f} min",
+        f"{_section_title()}{''.join(f', {name}={value}' for name, value in settings.items())}: {len(runs)} runs"
+        + (f" and {len(controls)} without an outage" if controls else "")
+        + f", {sum(r.seconds for r in all_runs) / 60:.0f} min",
         "",
         "### App call latency, ms",
         "",
@@ -306,13 +359,7 @@ def report(runs: list[Run], outage: float, settings: dict[str, str]) -> str:
     numbered: dict[str, int] = {}
     for r in runs:
         numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
-        cells = [
-            " | ".join(
-                _ms(value) for value in (w.p50, w.p99, w.slowest, w.longest_gc, w.slowest_without_full, w.probe_stall)
-            )
-            for w in (r.up, r.away)
-        ]
-        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {_window_cells(r.up)} | {_window_cells(r.away)} |")
     lines += [
         "",
         "Longest GC: the app's longest garbage collection pause in the window. No full GC: the slowest call during "
@@ -320,7 +367,11 @@ def report(runs: list[Run], outage: float, settings: dict[str, str]) -> str:
         "process that sleeps 5 ms over and over woke in the window, what the machine alone does to a call.",
         "",
         *_latency_summary(runs),
+        "",
+        *_control_section(controls),
     ]
+    if lines[-1] == "":
+        lines.pop()
     lines += [
         "",
         "### Delivery and memory",
@@ -360,6 +411,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--protocol", action="append", choices=["http/protobuf", "grpc"])
     parser.add_argument("--runs", type=int, default=1, help="runs per protocol")
+    parser.add_argument("--controls", type=int, default=0, help="runs per protocol without an outage, after the others")
     parser.add_argument("--outage", type=float, default=120.0, help="seconds of each window")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "outage.md")
     parser.add_argument("--setting", action="append", default=[], help="NAME=VALUE for the app, over the defaults")
@@ -369,6 +421,10 @@ def main() -> None:
     for _ in range(args.runs):
         for protocol in args.protocol or ["http/protobuf", "grpc"]:
             runs.append(run(protocol, args.outage, settings))
+            print(runs[-1], flush=True)
+    for _ in range(args.controls):
+        for protocol in args.protocol or ["http/protobuf", "grpc"]:
+            runs.append(run(protocol, args.outage, settings, control=True))
             print(runs[-1], flush=True)
     section = report(runs, args.outage, settings)
     args.output.write_text(merged(args.output.read_text() if args.output.exists() else "", section, args.outage))
