@@ -307,6 +307,20 @@ def _window_cells(window: Window) -> str:
     return " | ".join(_ms(value) for value in values)
 
 
+def _latency_table(runs: list[Run], first: str, second: str) -> list[str]:
+    """A row per run: its two windows' latency figures, headed `first` and `second`."""
+    columns = "p50 | p99 | slowest | longest GC | no full GC | probe"
+    lines = [
+        f"| protocol | run | {first}: {columns} | {second}: {columns} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    numbered: dict[str, int] = {}
+    for r in runs:
+        numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
+        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {_window_cells(r.up)} | {_window_cells(r.away)} |")
+    return lines
+
+
 def _control_section(controls: list[Run]) -> list[str]:
     """The runs without an outage: how the second window differs from the first when the collector stays up."""
     if not controls:
@@ -316,14 +330,8 @@ def _control_section(controls: list[Run]) -> list[str]:
         "",
         "The same app and windows, the collector never stopped: what the second window is like without an outage.",
         "",
-        "| protocol | run | first: p50 | p99 | slowest | longest GC | no full GC | probe "
-        "| second: p50 | p99 | slowest | longest GC | no full GC | probe |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *_latency_table(controls, "first", "second"),
     ]
-    numbered: dict[str, int] = {}
-    for r in controls:
-        numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
-        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {_window_cells(r.up)} | {_window_cells(r.away)} |")
     no_slower = sum(1 for r in controls if r.away.slowest_without_full <= r.up.slowest_without_full)
     lines += [
         "",
@@ -352,14 +360,8 @@ def report(all_runs: list[Run], outage: float, settings: dict[str, str]) -> str:
         "",
         "### App call latency, ms",
         "",
-        "| protocol | run | up: p50 | p99 | slowest | longest GC | no full GC | probe "
-        "| away: p50 | p99 | slowest | longest GC | no full GC | probe |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *_latency_table(runs, "up", "away"),
     ]
-    numbered: dict[str, int] = {}
-    for r in runs:
-        numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
-        lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {_window_cells(r.up)} | {_window_cells(r.away)} |")
     lines += [
         "",
         "Longest GC: the app's longest garbage collection pause in the window. No full GC: the slowest call during "
