@@ -321,8 +321,13 @@ def _latency_table(runs: list[Run], first: str, second: str) -> list[str]:
     return lines
 
 
-def _control_section(controls: list[Run]) -> list[str]:
-    """The runs without an outage: how the second window differs from the first when the collector stays up."""
+def _span(values: list[float]) -> str:
+    return f"{_ms(min(values))} to {_ms(max(values))} ms"
+
+
+def _control_section(runs: list[Run], controls: list[Run]) -> list[str]:
+    """The runs without an outage: how the second window differs from the first when the collector stays up, and the
+    outage windows against those second windows (the same point of the app's life, with and without an outage)."""
     if not controls:
         return []
     lines = [
@@ -341,9 +346,17 @@ def _control_section(controls: list[Run]) -> list[str]:
         + ", ".join(f"{_ms(r.up.slowest_without_full)} / {_ms(r.away.slowest_without_full)}" for r in controls)
         + f" ms; the second no slower than the first in {no_slower} of {len(controls)} runs. Median (first / "
         "second): " + ", ".join(f"{_ms(r.up.p50)} / {_ms(r.away.p50)}" for r in controls) + " ms.",
-        "",
     ]
-    return lines
+    if runs:
+        lines.append(
+            "- The outage window against the control's second window, with / without an outage: slowest call "
+            f"{_span([r.away.slowest for r in runs])} / {_span([r.away.slowest for r in controls])}; slowest that "
+            f"held no full collection {_span([r.away.slowest_without_full for r in runs])} / "
+            f"{_span([r.away.slowest_without_full for r in controls])}; 99th percentile "
+            f"{_span([r.away.p99 for r in runs])} / {_span([r.away.p99 for r in controls])}; median "
+            f"{_span([r.away.p50 for r in runs])} / {_span([r.away.p50 for r in controls])}."
+        )
+    return [*lines, ""]
 
 
 def report(all_runs: list[Run], outage: float, settings: dict[str, str]) -> str:
@@ -370,7 +383,7 @@ def report(all_runs: list[Run], outage: float, settings: dict[str, str]) -> str:
         "",
         *_latency_summary(runs),
         "",
-        *_control_section(controls),
+        *_control_section(runs, controls),
     ]
     if lines[-1] == "":
         lines.pop()
