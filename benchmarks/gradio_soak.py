@@ -9,14 +9,16 @@ Run it from the repository root in each test environment (each run adds its envi
 
 The app (tests/apps/ktem_gradio_app.py) runs in a process of its own against a local model server; `gradio_client`
 asks its questions as ktem's chat page does (`submit_msg`, then the streamed `chat_fn` and the four events chained
-after it), ten questions per browser session. Each round starts three apps side by side, with the same environment:
+after it), ten questions per browser session. Each round starts four apps side by side, with the same environment:
 bare (`python app.py`), instrumented (`opentelemetry-instrument python app.py`, every default: the FastAPI
-instrumentation is installed, as in Kotaemon's environment; spans exported over OTLP to a local receiver) and
+instrumentation is installed, as in Kotaemon's environment; spans exported over OTLP to a local receiver),
 instrumented with the ASGI layer's message spans kept (`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, what the defaults
-were before). Each app is asked `--warmup` questions, then each server's own CPU time (every thread, /proc/PID/stat)
-and resident memory (VmRSS) are read, then again after `--questions` more, asked in turn: one question to each app,
-in an order that rotates from one question to the next. Whatever else runs on the machine (it has 2 shared cores)
-then weighs on the three alike within a round, and an app waiting for its turn idles for as long as the others.
+were before), and instrumented with the FastAPI instrumentation disabled (`OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=
+fastapi`: ours alone, what a user who does without the request spans pays). Each app is asked `--warmup` questions,
+then each server's own CPU time (every thread, /proc/PID/stat) and resident memory (VmRSS) are read, then again after
+`--questions` more, asked in turn: one question to each app, in an order that rotates from one question to the next.
+Whatever else runs on the machine (it has 2 shared cores) then weighs on them alike within a round, and an app
+waiting for its turn idles for as long as the others.
 Reported per measured question: spans (those that started in the measured window), server CPU, memory growth, and
 the median latency of a question (its six events, wall clock, at the client). The tables show the median over the
 rounds, each round's figures, and the median of the rounds' paired differences of CPU from bare.
@@ -56,11 +58,21 @@ CONFIGS: dict[str, tuple[bool, dict[str, str]]] = {
     "bare": (False, {}),
     "instrumented": (True, {}),
     "message spans kept": (True, {"OTEL_KOTAEMON_ASGI_MESSAGE_SPANS": "true"}),
+    "request spans off": (True, {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "fastapi"}),
 }
-"""Name: (under `opentelemetry-instrument`, extra environment)."""
+"""Name: (under `opentelemetry-instrument`, extra environment). The last is what a user who would rather not pay for
+the FastAPI instrumentation's request spans can choose: ours alone."""
+HEADINGS = {
+    "bare": "bare",
+    "instrumented": "instrumented (default)",
+    "message spans kept": "instrumented, message spans kept",
+    "request spans off": "instrumented, FastAPI instrumentation off",
+}
 TARGET_PERCENT = 5.0
 """Issue 26: server CPU per question instrumented within 5% of bare (median of paired runs)."""
 ROUND_COLUMNS = (("cpu_ms", ".1f"), ("latency_ms", ".0f"), ("rss_kib", ".1f"))
+ROUND_HEADS = ("CPU ms", "latency ms", "memory KiB")
+SHORT = {"bare": "bare", "instrumented": "instrumented", "message spans kept": "kept", "request spans off": "off"}
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -154,8 +166,19 @@ def row(
     rounds: list[dict[str, Any]], title: str, key: str, form: str, configs: tuple[str, ...] = tuple(CONFIGS)
 ) -> str:
     """A table row: the median over the rounds of `key` for each configuration in `configs`."""
-    cells = [format(median(rounds, c, key), form) if c in configs else "-" for c in CONFIGS]
+    cells = [format(median(rounds, c, key), form) if c in configs and c in rounds[0] else "-" for c in CONFIGS]
     return f"| {title} | " + " | ".join(cells) + " |"
+
+
+def overheads(rounds: list[dict[str, Any]], config: str) -> list[float]:
+    """Server CPU per question of `config` over bare's, in percent, round by round."""
+    return [100 * (r[config]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
+
+
+def overhead_clause(rounds: list[dict[str, Any]], config: str) -> str:
+    """`config`'s paired overhead: the median, then each round's."""
+    each = overheads(rounds, config)
+    return f"{statistics.median(each):+.1f}% ({', '.join(f'{o:+.1f}%' for o in each)})"
 
 
 def target_sentence(rounds: list[dict[str, Any]], overhead: float) -> str:
@@ -166,7 +189,7 @@ def target_sentence(rounds: list[dict[str, Any]], overhead: float) -> str:
     return (
         f"The {TARGET_PERCENT:g}% bound is {verdict} by this median ({overhead:+.1f}%). The bare app alone used "
         f"{min(bare):.1f} to {max(bare):.1f} ms of CPU per question across the rounds ({spread:.0f}% apart); within "
-        "a round the three apps share the machine's load, so the paired differences move less than that."
+        "a round the apps share the machine's load, so the paired differences move less than that."
     )
 
 
@@ -176,22 +199,25 @@ def render(data: dict[str, Any]) -> str:
         "",
         "Measured by `benchmarks/gradio_soak.py` (its docstring has the method): the ktem-like Gradio app "
         "(tests/apps/ktem_gradio_app.py) answering questions over HTTP as ktem's chat page asks them: bare, under "
-        "`opentelemetry-instrument` with every default, and with the ASGI layer's `http send` / `http receive` spans "
-        "kept (`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, the default before): in each round the three run side by "
-        "side and are asked the same questions in turn, one question to each, in rotating order. Per measured "
-        "question: spans exported, the server process's own CPU time, its resident memory growth after warm-up, "
-        "and the median latency of a question at the client (six queued events, the answer streamed). The machine "
-        "has 2 cores shared with other work, whose load moves from one minute to the next: asking the apps in turn "
-        "makes each round a paired comparison under the same load, and the rounds' medians are reported.",
+        "`opentelemetry-instrument` with every default, with the ASGI layer's `http send` / `http receive` spans "
+        "kept (`OTEL_KOTAEMON_ASGI_MESSAGE_SPANS=true`, the default before), and with the FastAPI instrumentation "
+        "off (`OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=fastapi`; measured on Kotaemon's lock only): in each round they "
+        "run side by side and are asked the same questions in turn, one question to each, in rotating order. Per "
+        "measured question: spans exported, the server process's own CPU time, its resident memory growth after "
+        "warm-up, and the median latency of a question at the client (six queued events, the answer streamed). The "
+        "machine has 2 cores shared with other work, whose load moves from one minute to the next: asking the apps in "
+        "turn makes each round a paired comparison under the same load, and the rounds' medians are reported.",
         "",
         "Targets (issue 26): at most about 40 spans per question with the request spans kept; server CPU per question "
         "instrumented within 5% of bare (median of paired runs); memory growth per question no worse than bare.",
     ]
     for name, run in data.items():
         rounds = run["rounds"]
-        overheads = [100 * (r["instrumented"]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
-        kept_overheads = [100 * (r["message spans kept"]["cpu_ms"] / r["bare"]["cpu_ms"] - 1) for r in rounds]
-        instrumented = ("instrumented", "message spans kept")
+        measured = [c for c in CONFIGS if c in rounds[0]]
+        instrumented = tuple(c for c in measured if c != "bare")
+        others = [
+            f"{HEADINGS[c].removeprefix('instrumented, ')} {overhead_clause(rounds, c)}" for c in instrumented[1:]
+        ]
         lines += [
             "",
             f"## {name}",
@@ -199,8 +225,8 @@ def render(data: dict[str, Any]) -> str:
             f"`{run['command']}`: {len(rounds)} rounds of {run['questions']} questions after {run['warmup']} "
             f"warm-up questions ({run['date']}).",
             "",
-            "| per question (median of rounds) | bare | instrumented (default) | instrumented, message spans kept |",
-            "|---|---:|---:|---:|",
+            "| per question (median of rounds) | " + " | ".join(HEADINGS[c] for c in CONFIGS) + " |",
+            "|---|" + "---:|" * len(CONFIGS),
             row(rounds, "spans", "spans", ".1f"),
             row(rounds, "of which the FastAPI/ASGI instrumentation's", "asgi_spans", ".1f", instrumented),
             row(rounds, "of which `http send` / `http receive`", "message_spans", ".1f", instrumented),
@@ -209,18 +235,18 @@ def render(data: dict[str, Any]) -> str:
             row(rounds, "median latency (ms)", "latency_ms", ".0f"),
             row(rounds, "memory growth (KiB)", "rss_kib", ".1f"),
             "",
-            f"Server CPU added per question, median of the paired rounds: {statistics.median(overheads):+.1f}% "
-            f"(rounds: {', '.join(f'{o:+.1f}%' for o in overheads)}); with the message spans kept "
-            f"{statistics.median(kept_overheads):+.1f}% ({', '.join(f'{o:+.1f}%' for o in kept_overheads)}).",
+            "Server CPU added per question, median of the paired rounds (then each round's): "
+            f"{overhead_clause(rounds, 'instrumented')}; " + "; ".join(others) + ".",
             "",
-            target_sentence(rounds, statistics.median(overheads)),
+            target_sentence(rounds, statistics.median(overheads(rounds, "instrumented"))),
             "",
-            "| round | CPU ms: bare / instrumented / kept | latency ms: bare / instrumented / kept | "
-            "memory KiB: bare / instrumented / kept |",
+            "| round | "
+            + " | ".join(f"{what}: {' / '.join(SHORT[c] for c in measured)}" for what in ROUND_HEADS)
+            + " |",
             "|---:|---|---|---|",
         ]
         for number, r in enumerate(rounds, 1):
-            cells = [" / ".join(format(r[c][key], form) for c in CONFIGS) for key, form in ROUND_COLUMNS]
+            cells = [" / ".join(format(r[c][key], form) for c in measured) for key, form in ROUND_COLUMNS]
             lines.append(f"| {number} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
