@@ -3,17 +3,17 @@
 CPU time on a shared machine moves with whatever else runs there; the number of instructions a process executes
 moves far less (repeat runs of the same code differ by a few percent: exporter threads wake at other moments,
 garbage collection falls elsewhere). This runs the same workers as `overhead.py` (same SDK set-up, same OTLP/HTTP
-export, same paths from `paths.py`) under valgrind's callgrind, which counts the instructions of every thread of
-the worker, exporter threads included. Instrumentation is off while a worker starts and warms up (valgrind runs
-it uncounted, several times faster); for each path the worker makes its warm-up calls, then callgrind counts two
-windows, one call and then `1 + calls` calls, each followed by a flush of every provider (so every span's export
-is paid inside the window): the difference of the two, divided by `calls`, is the cost per call without the fixed
-cost of a flush (a metric export happens once a minute, whatever the number of calls). The SDK's export timers are
-off in these workers: under valgrind a call takes fifty times its normal wall time, so the 5 s span and 60 s metric
-timers would fire inside the windows as often as the machine is slow, adding exports no real run makes. A
-configuration's figure is its instructions per call minus the bare run's. Configurations run side by side
-(`--jobs`), which changes nothing in what they count; `--repeats` runs everything again to show the run-to-run
-variation.
+export, same paths from `paths.py`) under valgrind's callgrind, which counts the instructions of every thread of the
+worker, exporter threads included. Instrumentation is off while a worker starts and warms up (valgrind runs it
+uncounted, several times faster); for each path the worker makes its warm-up calls, then callgrind counts two
+windows, one call and then `1 + calls` calls, each after a full garbage collection (so that one of the app's own
+falls in neither by chance) and followed by a flush of every provider (so every span's export is paid inside the
+window): the difference of the two, divided by `calls`, is the cost per call without the fixed cost of a flush (a
+metric export happens once a minute, whatever the number of calls). The SDK's export timers are off in these
+workers: under valgrind a call takes fifty times its normal wall time, so the 5 s span and 60 s metric timers would
+fire inside the windows as often as the machine is slow, adding exports no real run makes. A configuration's figure
+is its instructions per call minus the bare run's. Configurations run side by side (`--jobs`), which changes nothing
+in what they count; `--repeats` runs everything again to show the run-to-run variation.
 
     .venv/bench/bin/python benchmarks/instructions.py [--calls 40] [--repeats 2] [--baseline REF]
 
@@ -132,6 +132,7 @@ def measure(config: str, sink: overhead.Service, server: overhead.Service, args:
                 callgrind("--instr=on", process.pid, folder)
                 totals = []
                 for count in (1, 1 + calls):  # two windows, each ended by a flush: their difference is `calls`
+                    ask("collect")
                     callgrind("--dump", process.pid, folder)  # zero the counters: only the window below counts
                     ask(f"begin {operation}")
                     ask(f"run {operation} {count}")

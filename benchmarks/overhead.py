@@ -292,11 +292,11 @@ def prepare(
 def serve(args: argparse.Namespace) -> None:
     """Set up one configuration, then run the parent's commands from standard input, one a line.
 
-    `warm OP N` makes N unmeasured calls and flushes; `begin OP` starts the CPU clock; `run OP N` makes N calls;
-    `end OP` flushes every provider, stops the clock and answers the CPU seconds per call (and the chunks seen
-    per streamed call) as JSON; `quit` shuts the SDK down and answers the profiles, if `--profile` was given.
-    Every other answer is `ok`. Between commands the worker waits without using CPU (its exporter threads may
-    still work, and count).
+    `warm OP N` makes N unmeasured calls and flushes; `collect` runs a full garbage collection; `begin OP` starts
+    the CPU clock; `run OP N` makes N calls; `end OP` flushes every provider, stops the clock and answers the CPU
+    seconds per call (and the chunks seen per streamed call) as JSON; `quit` shuts the SDK down and answers the
+    profiles, if `--profile` was given. Every other answer is `ok`. Between commands the worker waits without using
+    CPU (its exporter threads may still work, and count).
     """
     workload, calls, pipeline = prepare(
         args.config, args.base_url, args.endpoint, args.operations, args.service_name, not args.no_timers
@@ -317,6 +317,8 @@ def serve(args: argparse.Namespace) -> None:
                 gc.collect()
             else:
                 made += int(rest[1])
+        elif command == "collect":
+            gc.collect()
         elif command == "begin":
             made, started_chunks = 0, workload.chunks
             if args.profile:
