@@ -222,32 +222,23 @@ def _ms(seconds: float) -> str:
 
 def _latency_summary(runs: list[Run]) -> list[str]:
     """What the latency table says: the outage windows against the up windows of every run."""
-    up_slowest = [r.up.slowest for r in runs]
-    away_slowest = [r.away.slowest for r in runs]
-    up_p99 = [r.up.p99 for r in runs]
-    away_p99 = [r.away.p99 for r in runs]
-    up_p50 = [r.up.p50 for r in runs]
-    away_p50 = [r.away.p50 for r in runs]
     within = sum(1 for r in runs if r.away.slowest <= r.up.slowest)
     up_gc = sum(1 for r in runs if r.up.longest_gc >= r.up.slowest / 2)
     away_gc = sum(1 for r in runs if r.away.longest_gc >= r.away.slowest / 2)
-    up_clean = [r.up.slowest_without_full for r in runs]
-    away_clean = [r.away.slowest_without_full for r in runs]
     within_clean = sum(1 for r in runs if r.away.slowest_without_full <= r.up.slowest_without_full)
     return [
-        f"- Slowest call: {_ms(min(up_slowest))} to {_ms(max(up_slowest))} ms with the collector up, "
-        f"{_ms(min(away_slowest))} to {_ms(max(away_slowest))} ms with it away; the outage window's slowest call was "
+        f"- Slowest call: {_span([r.up.slowest for r in runs])} with the collector up, "
+        f"{_span([r.away.slowest for r in runs])} with it away; the outage window's slowest call was "
         f"no slower than the same run's up window in {within} of {len(runs)} runs.",
-        f"- 99th percentile: {_ms(min(up_p99))} to {_ms(max(up_p99))} ms up, {_ms(min(away_p99))} to "
-        f"{_ms(max(away_p99))} ms away. Median: {_ms(min(up_p50))} to {_ms(max(up_p50))} ms up, "
-        f"{_ms(min(away_p50))} to {_ms(max(away_p50))} ms away.",
+        f"- 99th percentile: {_span([r.up.p99 for r in runs])} up, {_span([r.away.p99 for r in runs])} away. "
+        f"Median: {_span([r.up.p50 for r in runs])} up, {_span([r.away.p50 for r in runs])} away.",
         f"- Windows whose slowest call came with a GC pause of at least half its length: {up_gc} of {len(runs)} up, "
         f"{away_gc} of {len(runs)} away. Full collections: "
         + ", ".join(f"{r.up.full_collections} / {r.away.full_collections}" for r in runs)
         + " (up / away, per run): the app's heap grows for a while after its start, and its first full collection "
         "falls in one window or the other.",
-        f"- Slowest call that held no full collection: {_ms(min(up_clean))} to {_ms(max(up_clean))} ms up, "
-        f"{_ms(min(away_clean))} to {_ms(max(away_clean))} ms away; no slower away than up in {within_clean} of "
+        f"- Slowest call that held no full collection: {_span([r.up.slowest_without_full for r in runs])} up, "
+        f"{_span([r.away.slowest_without_full for r in runs])} away; no slower away than up in {within_clean} of "
         f"{len(runs)} runs.",
         "- Slowest call against the probe's longest stall, away: "
         + ", ".join(f"{_ms(r.away.slowest)} / {_ms(r.away.probe_stall)}" for r in runs)
@@ -255,6 +246,11 @@ def _latency_summary(runs: list[Run]) -> list[str]:
         + ", ".join(f"{_ms(r.up.slowest)} / {_ms(r.up.probe_stall)}" for r in runs)
         + " ms.",
     ]
+
+
+def _span(values: list[float]) -> str:
+    """The lowest to the highest of `values` (seconds), in ms."""
+    return f"{_ms(min(values))} to {_ms(max(values))} ms"
 
 
 def _head(outage: float) -> list[str]:
@@ -319,10 +315,6 @@ def _latency_table(runs: list[Run], first: str, second: str) -> list[str]:
         numbered[r.protocol] = numbered.get(r.protocol, 0) + 1
         lines.append(f"| {r.protocol} | {numbered[r.protocol]} | {_window_cells(r.up)} | {_window_cells(r.away)} |")
     return lines
-
-
-def _span(values: list[float]) -> str:
-    return f"{_ms(min(values))} to {_ms(max(values))} ms"
 
 
 def _control_section(runs: list[Run], controls: list[Run]) -> list[str]:
